@@ -1,0 +1,139 @@
+// onemoe: the public C++ API of the fused Mixture-of-Experts layer.
+//
+// The whole forward (gate, top-k, dispatch, expert FFN, combine) is one kernel launch per GPU.
+// This header has no CUDA templates; it only needs cuda_runtime_api.h for cudaStream_t.
+//
+// Tensor layouts (row-major, innermost dimension last; "K-major" weights as in torch.nn.Linear):
+//   x        [T, H]          activations, dtype
+//   w_router [E, H]          router (gate) weight, dtype, no bias
+//   w1       [E, I, H]       plain FFN: first projection. Gated FFN: the gate projection (input of act).
+//   w3       [E, I, H]       gated FFN only: the up projection. Must be null for the plain FFN.
+//   w2       [E, H, I]       down projection
+//   out      [T, H]          dtype
+//   plain:  y_e(x) = act(x·w1[e]ᵀ)·w2[e]ᵀ
+//   gated:  y_e(x) = (act(x·w1[e]ᵀ) * (x·w3[e]ᵀ))·w2[e]ᵀ
+//   out[t] = Σ_k weight[t,k] · y_{expert[t,k]}(x[t]), summed in fp32 in ascending expert order.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+
+namespace onemoe {
+
+enum class Status {
+  kSuccess = 0,
+  kErrorInvalidArgument,    // null pointer, T < 0, k > E, ...
+  kErrorMisalignedPointer,  // a tensor is not 16-byte aligned
+  kErrorNotSupported,       // a valid MoE, but not one this build can run (e.g. H not a multiple of 64)
+  kErrorWorkspaceTooSmall,  // caller-provided workspace, or T above the Context's max_tokens
+  kErrorNotCoResident,      // the persistent grid cannot be fully resident on this GPU
+  kErrorTimeout,            // a device-side wait passed its deadline; the kernel bailed out
+  kErrorCuda,               // a CUDA runtime call failed
+  kErrorInternal,
+};
+
+const char* status_string(Status status);
+
+// A status plus the reason, returned by every fallible call. The library never exits or throws.
+struct Result {
+  Status status = Status::kSuccess;
+  std::string message;
+
+  bool ok() const { return status == Status::kSuccess; }
+  static Result success() { return {}; }
+  static Result error(Status s, std::string msg) { return {s, std::move(msg)}; }
+};
+
+enum class DType { kBF16, kFP16, kFP32 };
+// How fp32 GEMMs run: TF32 tensor cores, or exact fp32 FFMA.
+enum class Fp32Math { kTF32, kFFMA };
+enum class Scoring { kSoftmax, kSigmoid };
+enum class Activation { kReLU, kGELU, kSiLU };  // GELU is the exact erf form
+
+const char* dtype_name(DType d);
+const char* activation_name(Activation a);
+size_t dtype_size(DType d);
+
+struct MoeShape {
+  int64_t num_tokens = 0;  // T: tokens on this GPU for this forward
+  int num_experts = 0;     // E
+  int top_k = 0;           // k
+  int hidden = 0;          // H
+  int intermediate = 0;    // I
+};
+
+struct MoeConfig {
+  DType dtype = DType::kBF16;
+  Fp32Math fp32_math = Fp32Math::kTF32;
+  Scoring scoring = Scoring::kSoftmax;
+  bool renormalize = true;  // divide the k selected scores by their sum
+  Activation activation = Activation::kGELU;
+  bool gated = false;  // SwiGLU-style gated FFN (needs w3)
+  // Expert capacity = ceil(capacity_factor * T * k / E) rows; tokens past it (in token order) are dropped
+  // and contribute zero. capacity_factor <= 0 means dropless.
+  float capacity_factor = 0.0f;
+};
+
+std::ostream& operator<<(std::ostream& os, const MoeShape& s);
+std::ostream& operator<<(std::ostream& os, const MoeConfig& c);
+
+struct RunArgs {
+  int64_t num_tokens = 0;  // T for this forward; 0 < T <= the Context's max_tokens
+  const void* x = nullptr;
+  const void* w_router = nullptr;
+  const void* w1 = nullptr;
+  const void* w3 = nullptr;  // gated only
+  const void* w2 = nullptr;
+  void* out = nullptr;
+  // Optional routing outputs: [T, k] expert ids (int32, ascending order within a token) and combine weights
+  // (fp32; 0 for a dropped slot). Either may be null.
+  int32_t* topk_ids = nullptr;
+  float* topk_weights = nullptr;
+  // Optional caller-owned workspace. When null, the Context's own workspace (sized for max_tokens) is used.
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+};
+
+struct ContextOptions {
+  int device = -1;               // -1: the current device
+  int64_t max_tokens = 0;        // the largest T any run() will pass; sizes the owned workspace
+  bool allocate_workspace = true;
+  double wait_timeout_ms = 2000;  // bound on every device-side wait
+};
+
+class ContextImpl;
+
+// Created once per layer and device: owns the plan (grid size, tiles) and the workspace.
+class Context {
+ public:
+  static Result create(const MoeShape& shape_with_max_tokens, const MoeConfig& config, const ContextOptions& options,
+                       std::unique_ptr<Context>* out);
+  ~Context();
+
+  // Why this (shape, config) cannot run here, or success. Pure host check; touches no device memory.
+  static Result can_implement(const MoeShape& shape, const MoeConfig& config);
+  // Bytes of workspace a run with num_tokens tokens needs.
+  size_t workspace_size(int64_t num_tokens) const;
+
+  // Enqueues the forward on stream: exactly one kernel launch. Validates every argument first; on error
+  // nothing is launched and nothing is written.
+  Result run(const RunArgs& args, cudaStream_t stream);
+  // Waits for the stream and reports a device-side failure (timeout, bad routing) of the last run.
+  Result synchronize_and_check(cudaStream_t stream);
+
+  const MoeShape& shape() const;
+  const MoeConfig& config() const;
+  int grid_blocks() const;       // persistent grid size
+  int threads_per_block() const;
+
+ private:
+  explicit Context(std::unique_ptr<ContextImpl> impl);
+  std::unique_ptr<ContextImpl> impl_;
+};
+
+}  // namespace onemoe

@@ -1,0 +1,53 @@
+// Block-level helpers on top of sync.cuh: one thread waits, the block follows; timeouts are recorded once.
+#pragma once
+
+#include "kernel_params.h"
+#include "sync.cuh"
+
+namespace onemoe::device {
+
+__device__ inline WaitContext make_wait_context(const KernelParams& p, uint64_t start_ns) {
+  return WaitContext{start_ns + p.wait_timeout_ns, &p.error->abort_epoch, p.epoch};
+}
+
+// Records the first failure of this forward and tells every other waiter to give up.
+__device__ inline void record_timeout(const KernelParams& p, WaitSite site, uint32_t index, const uint32_t* flag,
+                                      uint32_t want) {
+  if (atomicCAS(&p.error->code, 0u, 1u) == 0u) {
+    p.error->site = uint32_t(site);
+    p.error->block = blockIdx.x;
+    p.error->index = index;
+    p.error->have = ld_relaxed_gpu(flag);
+    p.error->want = want;
+    __threadfence();
+  }
+  atomicExch(&p.error->abort_epoch, p.epoch);
+}
+
+__device__ inline bool forward_aborted(const KernelParams& p) {
+  return ld_relaxed_gpu(&p.error->abort_epoch) == p.epoch;
+}
+
+// Thread 0 waits for *flag >= want; every thread gets the outcome. Reads the block makes after a true
+// return are ordered after the acquire (bar.sync is cumulative).
+__device__ inline bool block_wait_at_least(const KernelParams& p, const WaitContext& ctx, const uint32_t* flag,
+                                           uint32_t want, WaitSite site, uint32_t index, int* s_flag) {
+  if (threadIdx.x == 0) {
+    const bool ok = wait_at_least(flag, want, ctx);
+    if (!ok && !forward_aborted(p)) record_timeout(p, site, index, flag, want);
+    *s_flag = ok;
+  }
+  __syncthreads();
+  const bool ok = *s_flag != 0;
+  __syncthreads();
+  return ok;
+}
+
+// Every thread's global writes so far become visible before thread 0 publishes them with a release add.
+__device__ inline void block_publish_add(uint32_t* counter, uint32_t value) {
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) red_add_release_gpu(counter, value);
+}
+
+}  // namespace onemoe::device

@@ -1,0 +1,87 @@
+// Dispatch stage, one task per route tile: give each (token, expert) pair its row in the expert buffers
+// (token order, so capacity dropping is deterministic), copy the token rows there, and count the arrivals
+// per expert row tile so GEMM1 tiles can start as soon as their rows are in.
+#pragma once
+
+#include "block_sync.cuh"
+#include "stage_smem.cuh"
+
+namespace onemoe::device {
+
+__device__ __forceinline__ int tokens_before_in_tile(const uint32_t (&mask)[kMaskWordsPerTile], int m) {
+  int rank = 0;
+#pragma unroll
+  for (int w = 0; w < kMaskWordsPerTile; ++w) {
+    if (w < m / 32) rank += __popc(mask[w]);
+  }
+  return rank + __popc(mask[m / 32] & ((1u << (m % 32)) - 1u));
+}
+
+// Copies one row of `bytes` bytes (a multiple of 16) with the lanes of a warp.
+__device__ __forceinline__ void warp_copy_row(void* dst, const void* src, int bytes) {
+  const int4* s = static_cast<const int4*>(src);
+  int4* d = static_cast<int4*>(dst);
+  for (int v = threadIdx.x % 32; v < bytes / 16; v += 32) d[v] = s[v];
+}
+
+template <class Elem>
+__device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx, int tile, StageSmem& ss) {
+  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
+
+  const int64_t first_token = int64_t(tile) * kTileM;
+  const int rows = int(cute::min<int64_t>(kTileM, p.num_tokens - first_token));
+  const int num_experts = p.num_experts, top_k = p.top_k;
+  const int32_t* tile_prefix = p.route_tile_counts + int64_t(tile) * num_experts;  // exclusive, over tiles
+
+  for (int i = threadIdx.x; i < num_experts * kMaskWordsPerTile; i += blockDim.x) (&ss.token_masks[0][0])[i] = 0;
+  __syncthreads();
+  for (int m = threadIdx.x; m < rows; m += blockDim.x) {
+    for (int j = 0; j < top_k; ++j) {
+      const int e = p.topk_ids[(first_token + m) * top_k + j];
+      atomicOr(&ss.token_masks[e][m / 32], 1u << (m % 32));
+    }
+  }
+  __syncthreads();
+
+  // After this loop slot_of[t, j] is the row of (t, expert j) in the expert buffers, or -1 if dropped.
+  for (int pair = threadIdx.x; pair < rows * top_k; pair += blockDim.x) {
+    const int m = pair / top_k;
+    const int64_t idx = first_token * top_k + pair;
+    const int e = p.topk_ids[idx];
+    const int64_t position = tile_prefix[e] + tokens_before_in_tile(ss.token_masks[e], m);
+    const bool kept = position < p.capacity;
+    p.slot_of[idx] = kept ? int32_t(int64_t(p.expert_tile_offset[e]) * kTileM + position) : -1;
+    if (p.user_topk_ids) p.user_topk_ids[idx] = e;
+    if (p.user_topk_weights) p.user_topk_weights[idx] = kept ? p.topk_weights[idx] : 0.f;
+  }
+  __syncthreads();
+
+  const int row_bytes = p.hidden * int(sizeof(Elem));
+  const int warp = threadIdx.x / 32;
+  for (int pair = warp; pair < rows * top_k; pair += blockDim.x / 32) {
+    const int64_t idx = first_token * top_k + pair;
+    const int32_t slot = p.slot_of[idx];
+    if (slot < 0) continue;
+    const Elem* src = static_cast<const Elem*>(p.x) + (first_token + pair / top_k) * p.hidden;
+    Elem* dst = static_cast<Elem*>(p.expert_in) + int64_t(slot) * p.hidden;
+    warp_copy_row(dst, src, row_bytes);
+  }
+  __threadfence();
+  __syncthreads();
+
+  // Arrivals per expert row tile: this tile's positions of expert e are [begin, end), clipped to capacity.
+  for (int e = threadIdx.x; e < num_experts; e += blockDim.x) {
+    int count = 0;
+#pragma unroll
+    for (int w = 0; w < kMaskWordsPerTile; ++w) count += __popc(ss.token_masks[e][w]);
+    const int64_t begin = tile_prefix[e];
+    const int64_t end = cute::min<int64_t>(begin + count, p.capacity);
+    for (int64_t row_tile = begin / kTileM; begin < end && row_tile <= (end - 1) / kTileM; ++row_tile) {
+      const int64_t lo = cute::max<int64_t>(begin, row_tile * kTileM), hi = cute::min<int64_t>(end, (row_tile + 1) * kTileM);
+      red_add_release_gpu(&p.row_tile_ready[p.expert_tile_offset[e] + row_tile], uint32_t(hi - lo));
+    }
+  }
+  block_publish_add(&p.dispatch_done[tile], 1);
+}
+
+}  // namespace onemoe::device

@@ -1,0 +1,91 @@
+// Expert FFN stages. An expert tile is kTileM rows of one expert's buffer; tiles are numbered in expert
+// order by the plan (expert_tile_offset). GEMM1 tasks are (tile, column tile of I), GEMM2 tasks
+// (tile, column tile of H). Each starts when its inputs are complete, not when a stage is.
+#pragma once
+
+#include "block_sync.cuh"
+#include "numeric.cuh"
+#include "stage_smem.cuh"
+
+namespace onemoe::device {
+
+struct ExpertTile {
+  int expert;
+  int rows;  // valid rows in this tile
+};
+
+// Maps a global expert tile index to its expert (binary search on the plan's tile offsets).
+// Returns false when the index is past the last tile of this forward.
+__device__ inline bool locate_expert_tile(const KernelParams& p, int tile, ExpertTile* out) {
+  const int32_t* offsets = p.expert_tile_offset;
+  if (tile >= offsets[p.num_experts]) return false;
+  int lo = 0, hi = p.num_experts;  // invariant: offsets[lo] <= tile < offsets[hi]
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (offsets[mid] <= tile) lo = mid; else hi = mid;
+  }
+  out->expert = lo;
+  out->rows = min(kTileM, p.expert_kept[lo] - (tile - offsets[lo]) * kTileM);
+  return true;
+}
+
+template <class Elem, bool kExactFp32>
+__device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, int tile, int n_tile, void* gemm_smem,
+                           StageSmem& ss) {
+  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
+  ExpertTile et;
+  if (!locate_expert_tile(p, tile, &et)) return;
+  if (!block_wait_at_least(p, wait_ctx, &p.row_tile_ready[tile], uint32_t(et.rows), WaitSite::kRowTileDispatched,
+                           tile, &ss.flag))
+    return;
+
+  const int H = p.hidden, I = p.intermediate;
+  const Elem* a = static_cast<const Elem*>(p.expert_in) + int64_t(tile) * kTileM * H;
+  Elem* hidden = static_cast<Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
+  const int64_t expert_w_offset = int64_t(et.expert) * I * H;
+  const int act = p.activation;
+  if (p.gated) {
+    using Tile = Gemm1GatedTile<Elem, kExactFp32>;
+    const int n0 = n_tile * kGatedTileN;
+    const Elem* b[2] = {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H,
+                        static_cast<const Elem*>(p.w3) + expert_w_offset + int64_t(n0) * H};
+    Tile::run(a, H, et.rows, b, H, kGatedTileN, H, gemm_smem, [&](int m, int n, const float (&v)[2][2]) {
+      if (m < et.rows)
+        store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]) * v[1][0], activate(act, v[0][1]) * v[1][1]);
+    });
+  } else {
+    using Tile = Gemm1PlainTile<Elem, kExactFp32>;
+    const int n0 = n_tile * kTileN;
+    const int cols = min(kTileN, I - n0);
+    const Elem* b[1] = {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H};
+    Tile::run(a, H, et.rows, b, H, cols, H, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
+      if (m < et.rows && n < cols) store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]), activate(act, v[0][1]));
+    });
+  }
+  block_publish_add(&p.gemm1_tiles_done[tile], 1);
+}
+
+template <class Elem, bool kExactFp32>
+__device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, int tile, int n_tile, void* gemm_smem,
+                           StageSmem& ss) {
+  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
+  ExpertTile et;
+  if (!locate_expert_tile(p, tile, &et)) return;
+  if (!block_wait_at_least(p, wait_ctx, &p.gemm1_tiles_done[tile], uint32_t(p.gemm1_n_tiles),
+                           WaitSite::kExpertHiddenDone, tile, &ss.flag))
+    return;
+
+  using Tile = Gemm2Tile<Elem, kExactFp32>;
+  const int H = p.hidden, I = p.intermediate;
+  const int n0 = n_tile * kTileN;
+  const int cols = min(kTileN, H - n0);
+  const Elem* a = static_cast<const Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
+  const Elem* b[1] = {static_cast<const Elem*>(p.w2) + int64_t(et.expert) * H * I + int64_t(n0) * I};
+  Elem* out = static_cast<Elem*>(p.expert_out) + int64_t(tile) * kTileM * H;
+  Tile::run(a, I, et.rows, b, I, cols, I, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
+    if (m < et.rows && n < cols) store_pair(out + int64_t(m) * H + n0 + n, v[0][0], v[0][1]);
+  });
+  block_publish_add(&p.gemm2_tiles_done[tile], 1);
+}
+
+}  // namespace onemoe::device

@@ -1,0 +1,43 @@
+// The fused MoE forward: one persistent kernel runs routing, dispatch, both expert GEMMs and the combine.
+#pragma once
+
+#include "combine.cuh"
+#include "dispatch.cuh"
+#include "expert_ffn.cuh"
+#include "router.cuh"
+#include "scheduler.cuh"
+
+namespace onemoe::device {
+
+template <class Elem, bool kExactFp32>
+__global__ void __launch_bounds__(kThreadsPerBlock, 1) moe_forward_kernel(const __grid_constant__ KernelParams p) {
+  extern __shared__ uint8_t dynamic_smem[];
+  __shared__ StageSmem ss;
+  void* gemm_smem = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(dynamic_smem) + 1023) & ~uintptr_t(1023));
+  const WaitContext wait_ctx = make_wait_context(p, global_timer_ns());
+
+  for (Task task = fetch_next_task(p, &ss.ticket); task.phase != Phase::kDone; task = fetch_next_task(p, &ss.ticket)) {
+    switch (task.phase) {
+      case Phase::kRoute:
+        route_tile<Elem, kExactFp32>(p, task.tile, gemm_smem, ss);
+        break;
+      case Phase::kDispatch:
+        dispatch_tile<Elem>(p, wait_ctx, task.tile, ss);
+        break;
+      case Phase::kGemm1:
+        gemm1_task<Elem, kExactFp32>(p, wait_ctx, task.tile, task.n_tile, gemm_smem, ss);
+        break;
+      case Phase::kGemm2:
+        gemm2_task<Elem, kExactFp32>(p, wait_ctx, task.tile, task.n_tile, gemm_smem, ss);
+        break;
+      case Phase::kCombine:
+        combine_tile<Elem>(p, wait_ctx, task.tile, ss);
+        break;
+      default:
+        break;
+    }
+  }
+  finish_block(p, &ss.is_last);
+}
+
+}  // namespace onemoe::device

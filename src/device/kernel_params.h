@@ -1,0 +1,90 @@
+// The one parameter block of the fused forward kernel: shapes, derived tiling, tensors and the workspace
+// carve-up. Plain data shared by host (plan) and device (kernel). Built by src/host/plan.cpp.
+#pragma once
+
+#include <cstdint>
+
+namespace onemoe::device {
+
+inline constexpr int kThreadsPerBlock = 256;
+inline constexpr int kTileM = 128;          // rows per expert tile and tokens per route tile
+inline constexpr int kTileN = 128;          // output columns per GEMM tile (router, GEMM1 plain, GEMM2)
+inline constexpr int kGatedTileN = 64;      // GEMM1 gated: 64 columns each of the w1 and w3 products
+inline constexpr int kMaxExperts = 256;
+inline constexpr int kMaxTopK = 8;
+inline constexpr int kMaskWordsPerTile = kTileM / 32;
+
+// Counters that must read zero when no forward is running. The kernel returns them to zero itself
+// (the last block out clears them), so back-to-back forwards need no memset launch.
+struct SyncCounters {
+  uint32_t ticket;        // next task ticket
+  uint32_t route_done;    // route tiles finished
+  uint32_t plan_ready;    // 1 once the expert plan (counts, tile offsets) is published
+  uint32_t blocks_done;   // blocks that left the task loop
+};
+
+// Written by a failing forward, read and cleared by the host (Context::synchronize_and_check).
+struct ErrorRecord {
+  uint32_t abort_epoch;   // epoch of the forward that gave up (0: none)
+  uint32_t code;          // 1: wait timeout
+  uint32_t site;          // WaitSite
+  uint32_t block;
+  uint32_t index;         // tile or token-tile index being waited on
+  uint32_t have;          // flag value seen
+  uint32_t want;          // value waited for
+  uint32_t pad;
+};
+
+struct KernelParams {
+  // Shapes.
+  int64_t num_tokens;
+  int num_experts, top_k, hidden, intermediate;
+  int scoring;     // 0 softmax, 1 sigmoid
+  int renormalize;
+  int activation;  // 0 relu, 1 gelu, 2 silu
+  int gated;
+  int64_t capacity;  // rows kept per expert; >= T*k when dropless
+
+  // Tiling derived from the shapes.
+  int num_route_tiles;   // ceil(T / kTileM)
+  int max_expert_tiles;  // upper bound on sum_e ceil(kept_e / kTileM)
+  int gemm1_n_tiles;     // column tiles of the GEMM1 output (I)
+  int gemm2_n_tiles;     // column tiles of the GEMM2 output (H)
+  // Ticket ranges, in dependency order: [route][dispatch][gemm1][gemm2][combine].
+  uint32_t first_dispatch_ticket, first_gemm1_ticket, first_gemm2_ticket, first_combine_ticket, num_tickets;
+
+  // Tensors.
+  const void* x;
+  const void* w_router;
+  const void* w1;
+  const void* w3;
+  const void* w2;
+  void* out;
+  int32_t* user_topk_ids;     // optional
+  float* user_topk_weights;   // optional
+
+  // Workspace (bulk, may be caller-owned).
+  float* logits;              // [T, E]
+  int32_t* topk_ids;          // [T, k]
+  float* topk_weights;        // [T, k]
+  int32_t* slot_of;           // [T, k]: row in the expert buffers, -1 if dropped
+  int32_t* route_tile_counts; // [num_route_tiles, E]: counts, then (in place) exclusive prefix over tiles
+  int32_t* expert_kept;       // [E]
+  int32_t* expert_tile_offset;// [E + 1]
+  void* expert_in;            // [max_expert_tiles * kTileM, H]  dispatched token rows
+  void* expert_hidden;        // [max_expert_tiles * kTileM, I]  act(GEMM1)
+  void* expert_out;           // [max_expert_tiles * kTileM, H]  GEMM2 rows, combined at the source
+
+  // Persistent sync state (Context-owned, zero at rest).
+  SyncCounters* counters;
+  uint32_t* row_tile_ready;     // [max_expert_tiles]: rows dispatched into the tile
+  uint32_t* gemm1_tiles_done;   // [max_expert_tiles]
+  uint32_t* gemm2_tiles_done;   // [max_expert_tiles]
+  uint32_t* dispatch_done;      // [num_route_tiles]
+  ErrorRecord* error;
+
+  uint32_t epoch;               // this forward's number (never 0)
+  uint64_t wait_timeout_ns;
+};
+
+}  // namespace onemoe::device

@@ -1,0 +1,59 @@
+// Element conversions and activations shared by the kernel stages.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+namespace onemoe::device {
+
+template <class Elem>
+__device__ __forceinline__ float to_float(Elem v);
+template <>
+__device__ __forceinline__ float to_float<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <>
+__device__ __forceinline__ float to_float<__half>(__half v) { return __half2float(v); }
+
+template <class Elem>
+__device__ __forceinline__ Elem from_float(float v);
+template <>
+__device__ __forceinline__ float from_float<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
+
+// Stores two adjacent elements (n, n+1); the address is aligned to two elements.
+template <class Elem>
+__device__ __forceinline__ void store_pair(Elem* p, float v0, float v1) {
+  p[0] = from_float<Elem>(v0);
+  p[1] = from_float<Elem>(v1);
+}
+template <>
+__device__ __forceinline__ void store_pair<__nv_bfloat16>(__nv_bfloat16* p, float v0, float v1) {
+  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(v0, v1);
+}
+template <>
+__device__ __forceinline__ void store_pair<__half>(__half* p, float v0, float v1) {
+  *reinterpret_cast<__half2*>(p) = __floats2half2_rn(v0, v1);
+}
+template <>
+__device__ __forceinline__ void store_pair<float>(float* p, float v0, float v1) {
+  *reinterpret_cast<float2*>(p) = make_float2(v0, v1);
+}
+
+enum ActivationCode : int { kActReLU = 0, kActGELU = 1, kActSiLU = 2 };
+
+__device__ __forceinline__ float activate(int act, float v) {
+  switch (act) {
+    case kActReLU:
+      return v > 0.f ? v : (v == v ? 0.f : v);  // keep NaN
+    case kActGELU:
+      return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+    default:
+      return v / (1.f + expf(-v));
+  }
+}
+
+}  // namespace onemoe::device

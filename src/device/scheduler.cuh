@@ -1,0 +1,63 @@
+// The task queue of the persistent grid. Blocks take tickets from one counter; tickets are numbered in
+// dependency order ([route][dispatch][gemm1][gemm2][combine]) and a task only ever waits on tasks with
+// smaller tickets. Since every block is resident (cooperative launch), the smallest unfinished ticket
+// can always run, so the waits cannot form a cycle.
+#pragma once
+
+#include "block_sync.cuh"
+#include "kernel_params.h"
+
+namespace onemoe::device {
+
+enum class Phase { kRoute, kDispatch, kGemm1, kGemm2, kCombine, kDone };
+
+struct Task {
+  Phase phase;
+  int tile;    // route tile, or expert tile for the GEMMs
+  int n_tile;  // column tile (GEMMs only)
+};
+
+__device__ inline Task decode_ticket(const KernelParams& p, uint32_t ticket) {
+  if (ticket < p.first_dispatch_ticket) return {Phase::kRoute, int(ticket), 0};
+  if (ticket < p.first_gemm1_ticket) return {Phase::kDispatch, int(ticket - p.first_dispatch_ticket), 0};
+  if (ticket < p.first_gemm2_ticket) {
+    const uint32_t i = ticket - p.first_gemm1_ticket;
+    return {Phase::kGemm1, int(i / p.gemm1_n_tiles), int(i % p.gemm1_n_tiles)};
+  }
+  if (ticket < p.first_combine_ticket) {
+    const uint32_t i = ticket - p.first_gemm2_ticket;
+    return {Phase::kGemm2, int(i / p.gemm2_n_tiles), int(i % p.gemm2_n_tiles)};
+  }
+  if (ticket < p.num_tickets) return {Phase::kCombine, int(ticket - p.first_combine_ticket), 0};
+  return {Phase::kDone, 0, 0};
+}
+
+// Block-wide: the next task, or kDone.
+__device__ inline Task fetch_next_task(const KernelParams& p, uint32_t* s_ticket) {
+  if (threadIdx.x == 0) *s_ticket = forward_aborted(p) ? p.num_tickets : atomicAdd(&p.counters->ticket, 1u);
+  __syncthreads();
+  const Task task = decode_ticket(p, *s_ticket);
+  __syncthreads();
+  return task;
+}
+
+// The last block out returns every counter to zero, so the next forward starts clean without a memset.
+__device__ inline void finish_block(const KernelParams& p, int32_t* s_is_last) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    *s_is_last = atomic_add_acq_rel_gpu(&p.counters->blocks_done, 1) == gridDim.x - 1;
+  }
+  __syncthreads();
+  if (!*s_is_last) return;
+  for (int i = threadIdx.x; i < p.max_expert_tiles; i += blockDim.x) {
+    p.row_tile_ready[i] = 0;
+    p.gemm1_tiles_done[i] = 0;
+    p.gemm2_tiles_done[i] = 0;
+  }
+  for (int i = threadIdx.x; i < p.num_route_tiles; i += blockDim.x) p.dispatch_done[i] = 0;
+  if (threadIdx.x == 0) *p.counters = SyncCounters{};
+  __threadfence();
+}
+
+}  // namespace onemoe::device

@@ -1,0 +1,48 @@
+// Small shared-memory state of the non-GEMM stages and the scheduler (the GEMM tiles use dynamic smem).
+#pragma once
+
+#include <cstdint>
+
+#include "expert_gemm.cuh"
+#include "kernel_params.h"
+
+namespace onemoe::device {
+
+struct StageSmem {
+  int32_t expert_counts[kMaxExperts];                    // route: tokens of this tile per expert
+  uint32_t token_masks[kMaxExperts][kMaskWordsPerTile];  // dispatch: bit m set if token m chose expert e
+  int32_t flag;                                          // result of a block-wide wait
+  int32_t is_last;                                       // this block finished last (route / exit)
+  uint32_t ticket;
+};
+
+// GEMM tile implementation for an element type and fp32 math mode.
+template <class Elem, bool kExactFp32, int kBN, int kNumB>
+struct TileFor {
+  using type = WgmmaTile<Elem, kBN, kNumB>;
+};
+template <int kBN, int kNumB>
+struct TileFor<float, true, kBN, kNumB> {
+  using type = SimtTile<kBN, kNumB>;
+};
+
+// The router always runs in full precision for fp32 (it is ~1% of the FLOPs; routing must match the reference).
+template <class Elem, bool kExactFp32>
+using RouterTile = typename TileFor<Elem, kExactFp32 || std::is_same_v<Elem, float>, kTileN, 1>::type;
+template <class Elem, bool kExactFp32>
+using Gemm1PlainTile = typename TileFor<Elem, kExactFp32, kTileN, 1>::type;
+template <class Elem, bool kExactFp32>
+using Gemm1GatedTile = typename TileFor<Elem, kExactFp32, kGatedTileN, 2>::type;
+template <class Elem, bool kExactFp32>
+using Gemm2Tile = typename TileFor<Elem, kExactFp32, kTileN, 1>::type;
+
+template <class Elem, bool kExactFp32>
+constexpr size_t gemm_smem_bytes() {
+  size_t s = sizeof(typename RouterTile<Elem, kExactFp32>::Smem);
+  s = s > sizeof(typename Gemm1PlainTile<Elem, kExactFp32>::Smem) ? s : sizeof(typename Gemm1PlainTile<Elem, kExactFp32>::Smem);
+  s = s > sizeof(typename Gemm1GatedTile<Elem, kExactFp32>::Smem) ? s : sizeof(typename Gemm1GatedTile<Elem, kExactFp32>::Smem);
+  s = s > sizeof(typename Gemm2Tile<Elem, kExactFp32>::Smem) ? s : sizeof(typename Gemm2Tile<Elem, kExactFp32>::Smem);
+  return s + 1024;  // room to align the base to the 1 KB the 128B swizzle needs
+}
+
+}  // namespace onemoe::device

@@ -1,0 +1,79 @@
+// Host-side checks of shapes, configs and run arguments. Every rejection says why.
+#include <cmath>
+#include <cstdint>
+#include <sstream>
+
+#include "device/kernel_params.h"
+#include "host/checks.h"
+
+namespace onemoe {
+namespace {
+
+constexpr int64_t kMaxTokens = int64_t(1) << 22;  // keeps every row index of the expert buffers in int32
+
+template <class... Args>
+Result fail(Status s, Args&&... args) {
+  std::ostringstream os;
+  (os << ... << args);
+  return Result::error(s, os.str());
+}
+
+}  // namespace
+
+Result Context::can_implement(const MoeShape& s, const MoeConfig& c) {
+  if (s.num_tokens <= 0) return fail(Status::kErrorInvalidArgument, "num_tokens (T) must be >= 1, got ", s.num_tokens);
+  if (s.num_tokens > kMaxTokens)
+    return fail(Status::kErrorNotSupported, "num_tokens (T) = ", s.num_tokens, " exceeds the supported ", kMaxTokens);
+  if (s.num_experts < 1) return fail(Status::kErrorInvalidArgument, "num_experts (E) must be >= 1, got ", s.num_experts);
+  if (s.num_experts > device::kMaxExperts)
+    return fail(Status::kErrorNotSupported, "num_experts (E) = ", s.num_experts, " exceeds the supported ",
+                device::kMaxExperts);
+  if (s.top_k < 1) return fail(Status::kErrorInvalidArgument, "top_k (k) must be >= 1, got ", s.top_k);
+  if (s.top_k > s.num_experts)
+    return fail(Status::kErrorInvalidArgument, "top_k (k) = ", s.top_k, " exceeds num_experts (E) = ", s.num_experts);
+  if (s.top_k > device::kMaxTopK)
+    return fail(Status::kErrorNotSupported, "top_k (k) = ", s.top_k, " exceeds the supported ", device::kMaxTopK);
+  if (s.hidden <= 0 || s.intermediate <= 0)
+    return fail(Status::kErrorInvalidArgument, "hidden (H) and intermediate (I) must be positive, got H=", s.hidden,
+                " I=", s.intermediate);
+  if (s.hidden % 64 != 0)
+    return fail(Status::kErrorNotSupported, "hidden (H) = ", s.hidden, " is not a multiple of 64");
+  if (s.intermediate % 64 != 0)
+    return fail(Status::kErrorNotSupported, "intermediate (I) = ", s.intermediate, " is not a multiple of 64");
+  if (std::isnan(c.capacity_factor) || std::isinf(c.capacity_factor))
+    return fail(Status::kErrorInvalidArgument, "capacity_factor must be finite (<= 0 means dropless)");
+  return Result::success();
+}
+
+namespace host {
+
+Result check_run_args(const MoeConfig& c, const RunArgs& a) {
+  struct Tensor {
+    const char* name;
+    const void* ptr;
+    bool required;
+    size_t align;
+  };
+  const Tensor tensors[] = {
+      {"x", a.x, true, 16},
+      {"w_router", a.w_router, true, 16},
+      {"w1", a.w1, true, 16},
+      {"w3", a.w3, c.gated, 16},
+      {"w2", a.w2, true, 16},
+      {"out", a.out, true, 16},
+      {"topk_ids", a.topk_ids, false, 4},
+      {"topk_weights", a.topk_weights, false, 4},
+      {"workspace", a.workspace, false, 256},
+  };
+  for (const Tensor& t : tensors) {
+    if (t.required && t.ptr == nullptr) return fail(Status::kErrorInvalidArgument, t.name, " is null");
+    if (t.ptr != nullptr && reinterpret_cast<uintptr_t>(t.ptr) % t.align != 0)
+      return fail(Status::kErrorMisalignedPointer, t.name, " is not ", t.align, "-byte aligned");
+  }
+  if (!c.gated && a.w3 != nullptr)
+    return fail(Status::kErrorInvalidArgument, "w3 is given but the FFN is not gated (set MoeConfig::gated)");
+  return Result::success();
+}
+
+}  // namespace host
+}  // namespace onemoe

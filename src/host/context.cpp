@@ -1,0 +1,218 @@
+// Context: the plan, the persistent sync state, the owned workspace and the single launch per forward.
+#include <cuda_runtime_api.h>
+
+#include <sstream>
+
+#include "device/launch.h"
+#include "host/checks.h"
+#include "host/plan.h"
+#include "onemoe/onemoe.h"
+
+namespace onemoe {
+namespace {
+
+Result cuda_error(cudaError_t err, const char* what) {
+  std::ostringstream os;
+  os << what << ": " << cudaGetErrorName(err) << " (" << cudaGetErrorString(err) << ")";
+  return Result::error(Status::kErrorCuda, os.str());
+}
+
+#define ONEMOE_CUDA_TRY(call, what)                      \
+  do {                                                   \
+    cudaError_t err_ = (call);                           \
+    if (err_ != cudaSuccess) return cuda_error(err_, what); \
+  } while (0)
+
+const char* wait_site_name(uint32_t site) {
+  switch (site) {
+    case 1: return "plan_ready";
+    case 2: return "row tile dispatched";
+    case 3: return "expert hidden (GEMM1) done";
+    case 4: return "expert output (GEMM2) done";
+    case 5: return "dispatch done";
+    default: return "unknown";
+  }
+}
+
+// Makes `device` current for the scope and restores the caller's device after.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    cudaGetDevice(&previous_);
+    if (previous_ != device) cudaSetDevice(device);
+  }
+  ~DeviceGuard() { cudaSetDevice(previous_); }
+
+ private:
+  int previous_ = 0;
+};
+
+}  // namespace
+
+class ContextImpl {
+ public:
+  MoeShape max_shape;
+  MoeConfig config;
+  ContextOptions options;
+  device::KernelVariant variant{};
+  device::KernelResources resources{};
+  int grid_blocks = 0;
+  host::SyncLayout sync{};
+  void* sync_region = nullptr;
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+  uint32_t epoch = 0;
+
+  ~ContextImpl() {
+    if (sync_region || workspace) {
+      DeviceGuard guard(options.device);
+      cudaFree(sync_region);
+      cudaFree(workspace);
+    }
+  }
+};
+
+Context::Context(std::unique_ptr<ContextImpl> impl) : impl_(std::move(impl)) {}
+Context::~Context() = default;
+
+const MoeShape& Context::shape() const { return impl_->max_shape; }
+const MoeConfig& Context::config() const { return impl_->config; }
+int Context::grid_blocks() const { return impl_->grid_blocks; }
+int Context::threads_per_block() const { return device::kThreadsPerBlock; }
+
+size_t Context::workspace_size(int64_t num_tokens) const {
+  MoeShape s = impl_->max_shape;
+  s.num_tokens = num_tokens;
+  return host::workspace_layout(s, impl_->config).total_bytes;
+}
+
+Result Context::create(const MoeShape& shape, const MoeConfig& config, const ContextOptions& options,
+                       std::unique_ptr<Context>* out) {
+  if (out == nullptr) return Result::error(Status::kErrorInvalidArgument, "out is null");
+  MoeShape max_shape = shape;
+  if (options.max_tokens > 0) max_shape.num_tokens = options.max_tokens;
+  if (Result r = can_implement(max_shape, config); !r.ok()) return r;
+  if (!(options.wait_timeout_ms > 0))
+    return Result::error(Status::kErrorInvalidArgument, "wait_timeout_ms must be positive");
+
+  auto impl = std::make_unique<ContextImpl>();
+  impl->max_shape = max_shape;
+  impl->config = config;
+  impl->options = options;
+  if (impl->options.device < 0) ONEMOE_CUDA_TRY(cudaGetDevice(&impl->options.device), "cudaGetDevice");
+  DeviceGuard guard(impl->options.device);
+
+  cudaDeviceProp prop{};
+  ONEMOE_CUDA_TRY(cudaGetDeviceProperties(&prop, impl->options.device), "cudaGetDeviceProperties");
+  if (prop.major != 9) {
+    std::ostringstream os;
+    os << "this build targets sm_90a (Hopper); device " << impl->options.device << " (" << prop.name << ") is sm_"
+       << prop.major << prop.minor;
+    return Result::error(Status::kErrorNotSupported, os.str());
+  }
+  if (!prop.cooperativeLaunch)
+    return Result::error(Status::kErrorNotCoResident, "device does not support cooperative launch");
+
+  impl->variant = {config.dtype, config.dtype == DType::kFP32 && config.fp32_math == Fp32Math::kFFMA};
+  ONEMOE_CUDA_TRY(device::prepare_kernel(impl->variant, &impl->resources), "preparing the fused kernel");
+  if (impl->resources.max_blocks_per_sm < 1) {
+    std::ostringstream os;
+    os << "the fused kernel (" << device::kThreadsPerBlock << " threads, " << impl->resources.dynamic_smem_bytes
+       << " B dynamic smem) cannot be resident on an SM of " << prop.name;
+    return Result::error(Status::kErrorNotCoResident, os.str());
+  }
+  impl->grid_blocks = prop.multiProcessorCount * impl->resources.max_blocks_per_sm;
+
+  impl->sync = host::sync_layout(max_shape);
+  ONEMOE_CUDA_TRY(cudaMalloc(&impl->sync_region, impl->sync.total_bytes), "allocating sync state");
+  ONEMOE_CUDA_TRY(cudaMemset(impl->sync_region, 0, impl->sync.total_bytes), "clearing sync state");
+  if (options.allocate_workspace) {
+    impl->workspace_bytes = host::workspace_layout(max_shape, config).total_bytes;
+    ONEMOE_CUDA_TRY(cudaMalloc(&impl->workspace, impl->workspace_bytes), "allocating workspace");
+  }
+  ONEMOE_CUDA_TRY(cudaDeviceSynchronize(), "initialising the context");
+  out->reset(new Context(std::move(impl)));
+  return Result::success();
+}
+
+Result Context::run(const RunArgs& args, cudaStream_t stream) {
+  ContextImpl& c = *impl_;
+  if (Result r = host::check_run_args(c.config, args); !r.ok()) return r;
+  MoeShape shape = c.max_shape;
+  shape.num_tokens = args.num_tokens;
+  if (Result r = can_implement(shape, c.config); !r.ok()) return r;
+  if (args.num_tokens > c.max_shape.num_tokens) {
+    std::ostringstream os;
+    os << "num_tokens = " << args.num_tokens << " exceeds the Context's max_tokens = " << c.max_shape.num_tokens;
+    return Result::error(Status::kErrorWorkspaceTooSmall, os.str());
+  }
+  const host::WorkspaceLayout layout = host::workspace_layout(shape, c.config);
+  char* ws = static_cast<char*>(c.workspace);
+  if (args.workspace != nullptr) {
+    if (args.workspace_bytes < layout.total_bytes) {
+      std::ostringstream os;
+      os << "workspace of " << args.workspace_bytes << " B is smaller than the " << layout.total_bytes
+         << " B this run needs (Context::workspace_size)";
+      return Result::error(Status::kErrorWorkspaceTooSmall, os.str());
+    }
+    ws = static_cast<char*>(args.workspace);
+  } else if (ws == nullptr) {
+    return Result::error(Status::kErrorWorkspaceTooSmall,
+                         "the Context owns no workspace (allocate_workspace=false) and RunArgs gives none");
+  }
+
+  device::KernelParams p{};
+  host::fill_plan(shape, c.config, &p);
+  p.x = args.x;
+  p.w_router = args.w_router;
+  p.w1 = args.w1;
+  p.w3 = args.w3;
+  p.w2 = args.w2;
+  p.out = args.out;
+  p.user_topk_ids = args.topk_ids;
+  p.user_topk_weights = args.topk_weights;
+  p.logits = reinterpret_cast<float*>(ws + layout.logits);
+  p.topk_ids = reinterpret_cast<int32_t*>(ws + layout.topk_ids);
+  p.topk_weights = reinterpret_cast<float*>(ws + layout.topk_weights);
+  p.slot_of = reinterpret_cast<int32_t*>(ws + layout.slot_of);
+  p.route_tile_counts = reinterpret_cast<int32_t*>(ws + layout.route_tile_counts);
+  p.expert_kept = reinterpret_cast<int32_t*>(ws + layout.expert_kept);
+  p.expert_tile_offset = reinterpret_cast<int32_t*>(ws + layout.expert_tile_offset);
+  p.expert_in = ws + layout.expert_in;
+  p.expert_hidden = ws + layout.expert_hidden;
+  p.expert_out = ws + layout.expert_out;
+
+  char* sync = static_cast<char*>(c.sync_region);
+  p.counters = reinterpret_cast<device::SyncCounters*>(sync + c.sync.counters);
+  p.row_tile_ready = reinterpret_cast<uint32_t*>(sync + c.sync.row_tile_ready);
+  p.gemm1_tiles_done = reinterpret_cast<uint32_t*>(sync + c.sync.gemm1_tiles_done);
+  p.gemm2_tiles_done = reinterpret_cast<uint32_t*>(sync + c.sync.gemm2_tiles_done);
+  p.dispatch_done = reinterpret_cast<uint32_t*>(sync + c.sync.dispatch_done);
+  p.error = reinterpret_cast<device::ErrorRecord*>(sync + c.sync.error);
+  if (++c.epoch == 0) c.epoch = 1;
+  p.epoch = c.epoch;
+  p.wait_timeout_ns = uint64_t(c.options.wait_timeout_ms * 1e6);
+
+  DeviceGuard guard(c.options.device);
+  ONEMOE_CUDA_TRY(device::launch_moe_forward(c.variant, p, c.grid_blocks, c.resources.dynamic_smem_bytes, stream),
+                  "launching the fused MoE kernel");
+  return Result::success();
+}
+
+Result Context::synchronize_and_check(cudaStream_t stream) {
+  ContextImpl& c = *impl_;
+  DeviceGuard guard(c.options.device);
+  ONEMOE_CUDA_TRY(cudaStreamSynchronize(stream), "running the fused MoE kernel");
+  device::ErrorRecord rec{};
+  char* error_ptr = static_cast<char*>(c.sync_region) + c.sync.error;
+  ONEMOE_CUDA_TRY(cudaMemcpy(&rec, error_ptr, sizeof(rec), cudaMemcpyDeviceToHost), "reading the error record");
+  if (rec.abort_epoch == 0) return Result::success();
+  ONEMOE_CUDA_TRY(cudaMemset(error_ptr, 0, sizeof(rec)), "clearing the error record");
+  std::ostringstream os;
+  os << "forward " << rec.abort_epoch << " gave up after " << c.options.wait_timeout_ms << " ms: block " << rec.block
+     << " waited on '" << wait_site_name(rec.site) << "' of tile " << rec.index << " (saw " << rec.have
+     << ", wanted " << rec.want << ")";
+  return Result::error(Status::kErrorTimeout, os.str());
+}
+
+}  // namespace onemoe

@@ -1,0 +1,96 @@
+#include "host/plan.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace onemoe::host {
+namespace {
+
+constexpr size_t kAlign = 256;
+
+size_t take(size_t* cursor, size_t bytes) {
+  const size_t at = *cursor;
+  *cursor += (bytes + kAlign - 1) / kAlign * kAlign;
+  return at;
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+int64_t expert_capacity(const MoeShape& s, const MoeConfig& c) {
+  const int64_t routed = s.num_tokens * s.top_k;
+  if (c.capacity_factor <= 0) return routed;  // dropless: no expert can receive more than this
+  return int64_t(std::ceil(double(c.capacity_factor) * double(routed) / double(s.num_experts)));
+}
+
+int num_route_tiles(int64_t num_tokens) { return int(ceil_div(num_tokens, device::kTileM)); }
+
+// Each non-empty expert wastes less than one tile, and every tile holds at least one row.
+int max_expert_tiles(const MoeShape& s) {
+  const int64_t routed = s.num_tokens * s.top_k;
+  return int(std::min<int64_t>(ceil_div(routed, device::kTileM) + s.num_experts, routed));
+}
+
+WorkspaceLayout workspace_layout(const MoeShape& s, const MoeConfig& c) {
+  const size_t elem = dtype_size(c.dtype);
+  const size_t T = size_t(s.num_tokens), E = size_t(s.num_experts), k = size_t(s.top_k);
+  const size_t rows = size_t(max_expert_tiles(s)) * device::kTileM;
+  WorkspaceLayout l{};
+  size_t cursor = 0;
+  l.logits = take(&cursor, T * E * sizeof(float));
+  l.topk_ids = take(&cursor, T * k * sizeof(int32_t));
+  l.topk_weights = take(&cursor, T * k * sizeof(float));
+  l.slot_of = take(&cursor, T * k * sizeof(int32_t));
+  l.route_tile_counts = take(&cursor, size_t(num_route_tiles(s.num_tokens)) * E * sizeof(int32_t));
+  l.expert_kept = take(&cursor, E * sizeof(int32_t));
+  l.expert_tile_offset = take(&cursor, (E + 1) * sizeof(int32_t));
+  l.expert_in = take(&cursor, rows * size_t(s.hidden) * elem);
+  l.expert_hidden = take(&cursor, rows * size_t(s.intermediate) * elem);
+  l.expert_out = take(&cursor, rows * size_t(s.hidden) * elem);
+  l.total_bytes = cursor;
+  return l;
+}
+
+SyncLayout sync_layout(const MoeShape& max_shape) {
+  SyncLayout l{};
+  l.max_expert_tiles = max_expert_tiles(max_shape);
+  l.max_route_tiles = num_route_tiles(max_shape.num_tokens);
+  size_t cursor = 0;
+  l.counters = take(&cursor, sizeof(device::SyncCounters));
+  l.row_tile_ready = take(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
+  l.gemm1_tiles_done = take(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
+  l.gemm2_tiles_done = take(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
+  l.dispatch_done = take(&cursor, size_t(l.max_route_tiles) * sizeof(uint32_t));
+  l.error = take(&cursor, sizeof(device::ErrorRecord));
+  l.total_bytes = cursor;
+  return l;
+}
+
+void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {
+  p->num_tokens = s.num_tokens;
+  p->num_experts = s.num_experts;
+  p->top_k = s.top_k;
+  p->hidden = s.hidden;
+  p->intermediate = s.intermediate;
+  p->scoring = c.scoring == Scoring::kSoftmax ? 0 : 1;
+  p->renormalize = c.renormalize ? 1 : 0;
+  p->activation = c.activation == Activation::kReLU ? 0 : c.activation == Activation::kGELU ? 1 : 2;
+  p->gated = c.gated ? 1 : 0;
+  p->capacity = expert_capacity(s, c);
+
+  p->num_route_tiles = num_route_tiles(s.num_tokens);
+  p->max_expert_tiles = max_expert_tiles(s);
+  p->gemm1_n_tiles = c.gated ? int(ceil_div(s.intermediate, device::kGatedTileN))
+                             : int(ceil_div(s.intermediate, device::kTileN));
+  p->gemm2_n_tiles = int(ceil_div(s.hidden, device::kTileN));
+
+  const uint32_t route = uint32_t(p->num_route_tiles);
+  p->first_dispatch_ticket = route;
+  p->first_gemm1_ticket = p->first_dispatch_ticket + route;
+  p->first_gemm2_ticket = p->first_gemm1_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm1_n_tiles);
+  p->first_combine_ticket = p->first_gemm2_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm2_n_tiles);
+  p->num_tickets = p->first_combine_ticket + route;
+}
+
+}  // namespace onemoe::host

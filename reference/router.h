@@ -1,0 +1,16 @@
+// Routing stage of the reference: router GEMM, scoring, top-k, weights, margin and capacity dropping.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "reference/moe_reference.h"
+
+namespace onemoe::reference {
+
+// Fills topk_ids, topk_weights, dropped, topk_margin and expert_counts of *out for the T tokens x_rows[0..T).
+// Returns "" or why routing failed (a non-finite router logit). Assumes validate() passed.
+std::string route(const double* const* x_rows, int64_t num_tokens, const RefWeights& weights, const RefConfig& config,
+                  RefOutput* out);
+
+}  // namespace onemoe::reference

@@ -1,0 +1,456 @@
+#include "cupti_collector.h"
+
+#include <cupti.h>
+#include <cxxabi.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "api_names.h"
+
+namespace launchprof::record {
+namespace {
+
+// An NVTX range whose start marker has arrived and whose end has not.
+struct OpenMarker {
+  uint32_t name_idx;
+  uint32_t domain_idx;
+  uint64_t start_ns;
+  uint32_t pid;
+  uint32_t tid;
+};
+
+struct State {
+  std::mutex mu;
+  TraceModel model;
+  std::unordered_map<const char*, uint32_t> kernel_names;  // CUPTI shares one name pointer per kernel
+  std::unordered_map<uint32_t, uint32_t> runtime_names;     // cbid -> string index
+  std::unordered_map<uint32_t, uint32_t> driver_names;
+  std::unordered_map<uint64_t, OpenMarker> open_markers;    // marker id -> start
+  size_t buffer_bytes = 16u << 20;
+  bool started = false;
+  bool own_clock = false;  // the timestamp callback is registered: records use monotonic_ns()
+};
+
+State& state() {
+  static State* s = new State();  // never destroyed: CUPTI may call back during exit
+  return *s;
+}
+
+std::string cupti_error(CUptiResult r, const std::string& what) {
+  const char* s = nullptr;
+  cuptiGetResultString(r, &s);
+  return what + ": " + (s ? s : "unknown CUPTI error");
+}
+
+uint64_t CUPTIAPI monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::string demangle(const char* name) {
+  int status = 0;
+  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  if (status != 0 || out == nullptr) return name;
+  std::string s(out);
+  std::free(out);
+  return s;
+}
+
+uint32_t kernel_name(State& st, const char* name) {
+  if (name == nullptr) return st.model.strings.intern("<unnamed kernel>");
+  auto it = st.kernel_names.find(name);
+  if (it != st.kernel_names.end()) return it->second;
+  uint32_t idx = st.model.strings.intern(demangle(name));
+  st.kernel_names.emplace(name, idx);
+  return idx;
+}
+
+uint32_t api_name(State& st, ApiDomain domain, uint32_t cbid) {
+  if (domain == ApiDomain::kInternal) return st.model.strings.intern("cuInternalLaunch");
+  auto& cache = domain == ApiDomain::kRuntime ? st.runtime_names : st.driver_names;
+  auto it = cache.find(cbid);
+  if (it != cache.end()) return it->second;
+  const char* name = nullptr;
+  CUpti_CallbackDomain cb_domain = domain == ApiDomain::kRuntime ? CUPTI_CB_DOMAIN_RUNTIME_API : CUPTI_CB_DOMAIN_DRIVER_API;
+  std::string s = cuptiGetCallbackName(cb_domain, cbid, &name) == CUPTI_SUCCESS && name != nullptr
+                      ? strip_cbid_version(name)
+                      : (domain == ApiDomain::kRuntime ? "cudaRuntimeCbid" : "cuDriverCbid") + std::to_string(cbid);
+  uint32_t idx = st.model.strings.intern(s);
+  cache.emplace(cbid, idx);
+  return idx;
+}
+
+const char* memcpy_kind_name(uint8_t kind) {
+  switch (kind) {
+    case CUPTI_ACTIVITY_MEMCPY_KIND_HTOD: return "HtoD";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOH: return "DtoH";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_HTOA: return "HtoA";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_ATOH: return "AtoH";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_ATOA: return "AtoA";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_ATOD: return "AtoD";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOA: return "DtoA";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOD: return "DtoD";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_HTOH: return "HtoH";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_PTOP: return "PtoP";
+    default: return "Unknown";
+  }
+}
+
+const char* memory_kind_name(unsigned kind) {
+  switch (kind) {
+    case CUPTI_ACTIVITY_MEMORY_KIND_PAGEABLE: return "Pageable";
+    case CUPTI_ACTIVITY_MEMORY_KIND_PINNED: return "Pinned";
+    case CUPTI_ACTIVITY_MEMORY_KIND_DEVICE: return "Device";
+    case CUPTI_ACTIVITY_MEMORY_KIND_ARRAY: return "Array";
+    case CUPTI_ACTIVITY_MEMORY_KIND_MANAGED: return "Managed";
+    case CUPTI_ACTIVITY_MEMORY_KIND_DEVICE_STATIC: return "Device Static";
+    case CUPTI_ACTIVITY_MEMORY_KIND_MANAGED_STATIC: return "Managed Static";
+    default: return "Unknown";
+  }
+}
+
+const char* sync_name(CUpti_ActivitySynchronizationType type) {
+  switch (type) {
+    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_EVENT_SYNCHRONIZE: return "Event Sync";
+    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_STREAM_WAIT_EVENT: return "Stream Wait Event";
+    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_STREAM_SYNCHRONIZE: return "Stream Sync";
+    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_CONTEXT_SYNCHRONIZE: return "Context Sync";
+    default: return "Unknown Sync";
+  }
+}
+
+// The fields kernel, memcpy and memset records share. Returns false (and counts it) when the record has no
+// timestamps: CUPTI could not time it, and an event at time 0 would be a lie.
+template <typename Record>
+bool common_op_fields(State& st, const Record& r, GpuOpKind kind, GpuOp& op) {
+  if (r.start == 0 && r.end == 0) {
+    st.model.counts.ops_without_timestamps += 1;
+    return false;
+  }
+  op.kind = kind;
+  op.start_ns = r.start;
+  op.end_ns = r.end;
+  op.device = r.deviceId;
+  op.context = r.contextId;
+  op.stream = r.streamId;
+  op.correlation = r.correlationId;
+  op.graph_id = r.graphId;
+  op.graph_node_id = r.graphNodeId;
+  st.model.context_device.emplace(r.contextId, r.deviceId);
+  return true;
+}
+
+void convert_kernel(State& st, const CUpti_ActivityKernel10& k) {
+  GpuOp op;
+  if (!common_op_fields(st, k, GpuOpKind::kKernel, op)) return;
+  op.name_idx = kernel_name(st, k.name);
+  op.queued_ns = k.queued == CUPTI_TIMESTAMP_UNKNOWN ? 0 : k.queued;
+  op.submitted_ns = k.submitted == CUPTI_TIMESTAMP_UNKNOWN ? 0 : k.submitted;
+  op.grid[0] = k.gridX;
+  op.grid[1] = k.gridY;
+  op.grid[2] = k.gridZ;
+  op.block[0] = k.blockX;
+  op.block[1] = k.blockY;
+  op.block[2] = k.blockZ;
+  op.registers_per_thread = k.registersPerThread;
+  op.shared_memory = static_cast<uint32_t>(k.staticSharedMemory + k.dynamicSharedMemory);
+  st.model.gpu_ops.push_back(op);
+}
+
+void convert_memcpy(State& st, const CUpti_ActivityMemcpy6& m) {
+  GpuOp op;
+  if (!common_op_fields(st, m, GpuOpKind::kMemcpy, op)) return;
+  op.name_idx = st.model.strings.intern(std::string("Memcpy ") + memcpy_kind_name(m.copyKind) + " (" +
+                                        memory_kind_name(m.srcKind) + " -> " + memory_kind_name(m.dstKind) + ")");
+  op.runtime_correlation = m.runtimeCorrelationId;
+  op.bytes = m.bytes;
+  st.model.gpu_ops.push_back(op);
+}
+
+void convert_memset(State& st, const CUpti_ActivityMemset4& m) {
+  GpuOp op;
+  if (!common_op_fields(st, m, GpuOpKind::kMemset, op)) return;
+  op.name_idx = st.model.strings.intern(std::string("Memset (") + memory_kind_name(m.memoryKind) + ")");
+  op.bytes = m.bytes;
+  st.model.gpu_ops.push_back(op);
+}
+
+void convert_api(State& st, const CUpti_ActivityAPI& a, ApiDomain domain) {
+  ApiCall c;
+  c.domain = domain;
+  c.cbid = domain == ApiDomain::kInternal ? 0 : a.cbid;
+  c.name_idx = api_name(st, domain, a.cbid);
+  c.start_ns = a.start;
+  c.end_ns = a.end;
+  c.pid = a.processId;
+  c.tid = a.threadId;
+  c.correlation = a.correlationId;
+  c.return_value = a.returnValue;
+  st.model.api_calls.push_back(c);
+}
+
+void convert_sync(State& st, const CUpti_ActivitySynchronization2& s) {
+  SyncOp op;
+  op.name_idx = st.model.strings.intern(sync_name(s.type));
+  op.start_ns = s.start;
+  op.end_ns = s.end;
+  op.correlation = s.correlationId;
+  op.context = s.contextId;
+  op.stream = s.streamId == CUPTI_SYNCHRONIZATION_INVALID_VALUE ? -1 : static_cast<int64_t>(s.streamId);
+  op.event = s.cudaEventId == CUPTI_SYNCHRONIZATION_INVALID_VALUE ? -1 : static_cast<int64_t>(s.cudaEventId);
+  st.model.syncs.push_back(op);
+}
+
+void convert_marker(State& st, const CUpti_ActivityMarker2& m) {
+  if (m.flags & CUPTI_ACTIVITY_FLAG_MARKER_INSTANTANEOUS) {
+    st.model.counts.instant_markers += 1;
+    return;
+  }
+  if (m.flags & CUPTI_ACTIVITY_FLAG_MARKER_START) {
+    OpenMarker om;
+    om.name_idx = st.model.strings.intern(m.name ? m.name : "");
+    om.domain_idx = st.model.strings.intern(m.domain ? m.domain : "");
+    om.start_ns = m.timestamp;
+    om.pid = m.objectKind == CUPTI_ACTIVITY_OBJECT_THREAD || m.objectKind == CUPTI_ACTIVITY_OBJECT_PROCESS
+                 ? m.objectId.pt.processId
+                 : st.model.pid;
+    om.tid = m.objectKind == CUPTI_ACTIVITY_OBJECT_THREAD ? m.objectId.pt.threadId : 0;
+    st.open_markers[m.id] = om;
+    return;
+  }
+  if (m.flags & CUPTI_ACTIVITY_FLAG_MARKER_END) {
+    auto it = st.open_markers.find(m.id);
+    if (it == st.open_markers.end()) {
+      st.model.counts.unmatched_range_ends += 1;
+      return;
+    }
+    const OpenMarker& om = it->second;
+    Range r;
+    r.name_idx = om.name_idx;
+    r.domain_idx = om.domain_idx;
+    r.start_ns = om.start_ns;
+    r.end_ns = m.timestamp;
+    r.pid = om.pid;
+    r.tid = om.tid;
+    r.id = m.id;
+    st.model.ranges.push_back(r);
+    st.open_markers.erase(it);
+  }
+}
+
+void convert_device(State& st, const CUpti_ActivityDevice5& d) {
+  for (const DeviceInfo& known : st.model.devices) {
+    if (known.id == d.id) return;
+  }
+  DeviceInfo info;
+  info.id = d.id;
+  info.name_idx = st.model.strings.intern(d.name ? d.name : "");
+  info.compute_major = d.computeCapabilityMajor;
+  info.compute_minor = d.computeCapabilityMinor;
+  info.num_sms = d.numMultiprocessors;
+  info.global_memory = d.globalMemorySize;
+  st.model.devices.push_back(info);
+}
+
+void convert(State& st, const CUpti_Activity* record) {
+  switch (record->kind) {
+    case CUPTI_ACTIVITY_KIND_KERNEL:
+    case CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL:
+      convert_kernel(st, *reinterpret_cast<const CUpti_ActivityKernel10*>(record));
+      break;
+    case CUPTI_ACTIVITY_KIND_MEMCPY:
+      convert_memcpy(st, *reinterpret_cast<const CUpti_ActivityMemcpy6*>(record));
+      break;
+    case CUPTI_ACTIVITY_KIND_MEMSET:
+      convert_memset(st, *reinterpret_cast<const CUpti_ActivityMemset4*>(record));
+      break;
+    case CUPTI_ACTIVITY_KIND_RUNTIME:
+      convert_api(st, *reinterpret_cast<const CUpti_ActivityAPI*>(record), ApiDomain::kRuntime);
+      break;
+    case CUPTI_ACTIVITY_KIND_DRIVER:
+      convert_api(st, *reinterpret_cast<const CUpti_ActivityAPI*>(record), ApiDomain::kDriver);
+      break;
+    case CUPTI_ACTIVITY_KIND_INTERNAL_LAUNCH_API:
+      convert_api(st, *reinterpret_cast<const CUpti_ActivityAPI*>(record), ApiDomain::kInternal);
+      break;
+    case CUPTI_ACTIVITY_KIND_SYNCHRONIZATION:
+      convert_sync(st, *reinterpret_cast<const CUpti_ActivitySynchronization2*>(record));
+      break;
+    case CUPTI_ACTIVITY_KIND_MARKER:
+      convert_marker(st, *reinterpret_cast<const CUpti_ActivityMarker2*>(record));
+      break;
+    case CUPTI_ACTIVITY_KIND_CONTEXT: {
+      const auto& c = *reinterpret_cast<const CUpti_ActivityContext3*>(record);
+      st.model.context_device[c.contextId] = c.deviceId;
+      break;
+    }
+    case CUPTI_ACTIVITY_KIND_DEVICE:
+      convert_device(st, *reinterpret_cast<const CUpti_ActivityDevice5*>(record));
+      break;
+    default:
+      st.model.counts.unknown_records += 1;
+  }
+}
+
+void CUPTIAPI buffer_requested(uint8_t** buffer, size_t* size, size_t* max_records) {
+  State& st = state();
+  *max_records = 0;  // as many as fit
+  *size = st.buffer_bytes;
+  *buffer = static_cast<uint8_t*>(std::aligned_alloc(8, st.buffer_bytes));
+  if (*buffer == nullptr) *size = 0;  // CUPTI then drops records, and counts them
+}
+
+void CUPTIAPI buffer_completed(CUcontext context, uint32_t stream_id, uint8_t* buffer, size_t /*size*/,
+                               size_t valid_size) {
+  State& st = state();
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    CUpti_Activity* record = nullptr;
+    while (cuptiActivityGetNextRecord(buffer, valid_size, &record) == CUPTI_SUCCESS) convert(st, record);
+    size_t dropped = 0;
+    if (cuptiActivityGetNumDroppedRecords(context, stream_id, &dropped) == CUPTI_SUCCESS) {
+      st.model.counts.dropped_records += dropped;
+    }
+    st.model.counts.buffers_completed += 1;
+  }
+  std::free(buffer);
+}
+
+// The driver calls worth recording by default: launches, copies, sets and waits. The runtime calls are all recorded.
+bool wanted_driver_api(const std::string& name) {
+  static const char* const kPrefixes[] = {"cuLaunch", "cuGraphLaunch", "cuMemcpy", "cuMemset", "cuStreamSynchronize",
+                                          "cuCtxSynchronize", "cuEventSynchronize", "cuStreamWaitEvent",
+                                          "cuProfilerStart", "cuProfilerStop"};
+  for (const char* p : kPrefixes) {
+    if (name.rfind(p, 0) == 0) return true;
+  }
+  return false;
+}
+
+bool env_flag(const char* name, bool fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  return !(std::strcmp(v, "0") == 0 || std::strcmp(v, "false") == 0 || std::strcmp(v, "off") == 0);
+}
+
+}  // namespace
+
+CollectorOptions collector_options_from_env() {
+  CollectorOptions o;
+  if (const char* mb = std::getenv("LAUNCHPROF_BUFFER_MB")) {
+    long v = std::strtol(mb, nullptr, 10);
+    if (v > 0 && v <= 1024) o.buffer_bytes = static_cast<size_t>(v) << 20;
+  }
+  o.latency_timestamps = env_flag("LAUNCHPROF_LATENCY", false);
+  const char* driver = std::getenv("LAUNCHPROF_DRIVER_API");
+  o.all_driver_apis = driver != nullptr && std::strcmp(driver, "all") == 0;
+  o.markers = env_flag("LAUNCHPROF_NVTX", true);
+  return o;
+}
+
+uint64_t collector_now_ns() {
+  if (state().own_clock) return monotonic_ns();
+  uint64_t t = 0;
+  cuptiGetTimestamp(&t);
+  return t;
+}
+
+CollectorStatus collector_start(const CollectorOptions& options) {
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  if (st.started) return {false, "collector already started"};
+  st.buffer_bytes = options.buffer_bytes;
+  st.model.pid = static_cast<uint32_t>(getpid());
+  uint32_t version = 0;
+  cuptiGetVersion(&version);
+  st.model.cupti_version = std::to_string(version);
+
+  // The timestamp callback must come before any kind is enabled; once per process (start is refused a second time).
+  CUptiResult r = cuptiActivityRegisterTimestampCallback(monotonic_ns);
+  st.own_clock = r == CUPTI_SUCCESS;
+  if (!st.own_clock) st.model.clock = "CUPTI default";  // records still share one clock; only its origin differs
+  cuptiSetThreadIdType(CUPTI_ACTIVITY_THREAD_ID_TYPE_SYSTEM);
+  r = cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed);
+  if (r != CUPTI_SUCCESS) return {false, cupti_error(r, "cuptiActivityRegisterCallbacks")};
+  if (options.latency_timestamps) cuptiActivityEnableLatencyTimestamps(1);
+
+  // Kinds that must work; then kinds that are useful where supported.
+  const CUpti_ActivityKind required[] = {CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, CUPTI_ACTIVITY_KIND_RUNTIME,
+                                         CUPTI_ACTIVITY_KIND_MEMCPY, CUPTI_ACTIVITY_KIND_MEMSET};
+  for (CUpti_ActivityKind kind : required) {
+    r = cuptiActivityEnable(kind);
+    if (r != CUPTI_SUCCESS) return {false, cupti_error(r, "cuptiActivityEnable") + " (kind " + std::to_string(kind) + ")"};
+  }
+  std::string warnings;
+  auto optional = [&](CUpti_ActivityKind kind, bool dump) {
+    CUptiResult res = dump ? cuptiActivityEnableAndDump(kind) : cuptiActivityEnable(kind);
+    if (res != CUPTI_SUCCESS) warnings += cupti_error(res, "enable kind " + std::to_string(kind)) + "; ";
+  };
+  optional(CUPTI_ACTIVITY_KIND_SYNCHRONIZATION, false);
+  optional(CUPTI_ACTIVITY_KIND_INTERNAL_LAUNCH_API, false);
+  optional(CUPTI_ACTIVITY_KIND_DEVICE, true);
+  optional(CUPTI_ACTIVITY_KIND_CONTEXT, true);
+  if (options.markers) optional(CUPTI_ACTIVITY_KIND_MARKER, false);
+  if (options.all_driver_apis) {
+    optional(CUPTI_ACTIVITY_KIND_DRIVER, false);
+  } else {
+    for (uint32_t cbid = 1; cbid < CUPTI_DRIVER_TRACE_CBID_SIZE; ++cbid) {
+      const char* name = nullptr;
+      if (cuptiGetCallbackName(CUPTI_CB_DOMAIN_DRIVER_API, cbid, &name) != CUPTI_SUCCESS || name == nullptr) continue;
+      if (wanted_driver_api(strip_cbid_version(name))) cuptiActivityEnableDriverApi(cbid, 1);
+    }
+  }
+  st.started = true;
+  return {true, warnings};
+}
+
+CollectorStatus collector_flush() {
+  CUptiResult r = cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  size_t dropped = 0;
+  if (cuptiActivityGetNumDroppedRecords(nullptr, 0, &dropped) == CUPTI_SUCCESS) st.model.counts.dropped_records += dropped;
+  if (r != CUPTI_SUCCESS) return {false, cupti_error(r, "cuptiActivityFlushAll")};
+  return {};
+}
+
+CollectorStatus collector_stop() {
+  State& st = state();
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    if (!st.started) return {false, "collector not started"};
+  }
+  CollectorStatus status = collector_flush();
+  const CUpti_ActivityKind kinds[] = {
+      CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, CUPTI_ACTIVITY_KIND_RUNTIME,  CUPTI_ACTIVITY_KIND_DRIVER,
+      CUPTI_ACTIVITY_KIND_MEMCPY,            CUPTI_ACTIVITY_KIND_MEMSET,   CUPTI_ACTIVITY_KIND_SYNCHRONIZATION,
+      CUPTI_ACTIVITY_KIND_INTERNAL_LAUNCH_API, CUPTI_ACTIVITY_KIND_MARKER, CUPTI_ACTIVITY_KIND_DEVICE,
+      CUPTI_ACTIVITY_KIND_CONTEXT};
+  for (CUpti_ActivityKind kind : kinds) cuptiActivityDisable(kind);
+  return status;
+}
+
+TraceModel collector_take() {
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  TraceModel out = std::move(st.model);
+  out.counts.unclosed_ranges += st.open_markers.size();
+  st.model = TraceModel();
+  st.model.pid = out.pid;
+  st.model.cupti_version = out.cupti_version;
+  st.model.clock = out.clock;
+  st.kernel_names.clear();
+  st.runtime_names.clear();
+  st.driver_names.clear();
+  return out;
+}
+
+}  // namespace launchprof::record

@@ -1,0 +1,39 @@
+// Collects CUPTI activity records of this process into a TraceModel. CUPTI hands records back through plain C
+// callbacks, so there is one collector per process; the functions below drive it.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "trace_model.h"
+
+namespace launchprof::record {
+
+struct CollectorOptions {
+  size_t buffer_bytes = 16u << 20;  // host activity buffer handed to CUPTI each time it asks
+  bool latency_timestamps = false;  // kernel "queued"/"submitted" times (cuptiActivityEnableLatencyTimestamps)
+  bool all_driver_apis = false;     // every driver call, not only launches, copies, sets and syncs
+  bool markers = true;              // NVTX ranges (needs NVTX_INJECTION64_PATH; see inject.cpp)
+};
+
+// Reads LAUNCHPROF_BUFFER_MB, LAUNCHPROF_LATENCY, LAUNCHPROF_DRIVER_API=all and LAUNCHPROF_NVTX=0.
+CollectorOptions collector_options_from_env();
+
+struct CollectorStatus {
+  bool ok = true;
+  std::string message;
+};
+
+// Registers the timestamp callback (once per process), the buffer callbacks, and enables the activity kinds.
+CollectorStatus collector_start(const CollectorOptions& options);
+// Forces every record collected so far, finished or not, into the model.
+CollectorStatus collector_flush();
+// Disables the activity kinds and flushes.
+CollectorStatus collector_stop();
+// Moves the records out; the collector keeps running with an empty model.
+TraceModel collector_take();
+
+// The clock the collector's timestamps use (CLOCK_MONOTONIC, in ns): host code can time things on the same clock.
+uint64_t collector_now_ns();
+
+}  // namespace launchprof::record

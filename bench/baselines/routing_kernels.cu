@@ -120,6 +120,7 @@ __global__ void expert_offsets_kernel(const int32_t* __restrict__ chunk_counts, 
   extern __shared__ int32_t s_kept[];  // (E)
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) {
     int64_t running = 0;
+#pragma unroll 8  // independent loads: keep several in flight
     for (int c = 0; c < num_chunks; ++c) {
       const int64_t i = static_cast<int64_t>(c) * num_experts + e;
       chunk_base[i] = static_cast<int32_t>(running);

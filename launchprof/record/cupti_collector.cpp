@@ -390,17 +390,19 @@ CollectorStatus collector_start(const CollectorOptions& options) {
     if (r != CUPTI_SUCCESS) return {false, cupti_error(r, "cuptiActivityEnable") + " (kind " + std::to_string(kind) + ")"};
   }
   std::string warnings;
-  auto optional = [&](CUpti_ActivityKind kind, bool dump) {
-    CUptiResult res = dump ? cuptiActivityEnableAndDump(kind) : cuptiActivityEnable(kind);
+  // Plain enable, not EnableAndDump: the collector starts before CUDA initializes (injection, or a program that
+  // starts it first), so device and context records arrive as CUDA creates them.
+  auto optional = [&](CUpti_ActivityKind kind) {
+    CUptiResult res = cuptiActivityEnable(kind);
     if (res != CUPTI_SUCCESS) warnings += cupti_error(res, "enable kind " + std::to_string(kind)) + "; ";
   };
-  optional(CUPTI_ACTIVITY_KIND_SYNCHRONIZATION, false);
-  optional(CUPTI_ACTIVITY_KIND_INTERNAL_LAUNCH_API, false);
-  optional(CUPTI_ACTIVITY_KIND_DEVICE, true);
-  optional(CUPTI_ACTIVITY_KIND_CONTEXT, true);
-  if (options.markers) optional(CUPTI_ACTIVITY_KIND_MARKER, false);
+  optional(CUPTI_ACTIVITY_KIND_SYNCHRONIZATION);
+  optional(CUPTI_ACTIVITY_KIND_INTERNAL_LAUNCH_API);
+  optional(CUPTI_ACTIVITY_KIND_DEVICE);
+  optional(CUPTI_ACTIVITY_KIND_CONTEXT);
+  if (options.markers) optional(CUPTI_ACTIVITY_KIND_MARKER);
   if (options.all_driver_apis) {
-    optional(CUPTI_ACTIVITY_KIND_DRIVER, false);
+    optional(CUPTI_ACTIVITY_KIND_DRIVER);
   } else {
     for (uint32_t cbid = 1; cbid < CUPTI_DRIVER_TRACE_CBID_SIZE; ++cbid) {
       const char* name = nullptr;

@@ -33,7 +33,8 @@ CollectorStatus collector_stop();
 // Moves the records out; the collector keeps running with an empty model.
 TraceModel collector_take();
 
-// The clock the collector's timestamps use (CLOCK_MONOTONIC, in ns): host code can time things on the same clock.
+// Now, on the clock of the collector's records (CLOCK_MONOTONIC ns once the timestamp callback is registered,
+// else CUPTI's own), so that host code can mark time windows in a trace.
 uint64_t collector_now_ns();
 
 }  // namespace launchprof::record

@@ -30,6 +30,11 @@ constexpr const char* kUsage =
     "      --all-driver-apis record every driver API call, not only launches, copies, sets and syncs\n"
     "The command runs with CUDA_INJECTION64_PATH set; its exit code is returned.\n";
 
+std::string canonical(const std::string& path) {
+  char buf[PATH_MAX];
+  return realpath(path.c_str(), buf) != nullptr ? std::string(buf) : path;
+}
+
 bool file_exists(const std::string& path) {
   struct stat st;
   return !path.empty() && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -128,13 +133,13 @@ void set_child_environment(const Args& args, const std::string& inject, const st
 
 std::string find_inject_library() {
   if (const char* env = std::getenv("LAUNCHPROF_INJECT_LIB"); env != nullptr && *env != '\0') {
-    return file_exists(env) ? absolute(env) : "";
+    return file_exists(env) ? canonical(env) : "";
   }
   const std::string dir = self_dir();
   if (!dir.empty()) {
     for (const char* rel : {"/", "/../", "/record/", "/../lib/"}) {
       std::string p = dir + rel + kInjectName;
-      if (file_exists(p)) return p;
+      if (file_exists(p)) return canonical(p);
     }
   }
 #ifdef LAUNCHPROF_INJECT_BUILD_PATH

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# run_all.sh OUTDIR BUILD_DIR: every launchprof study on one GPU in one go (a few minutes on an H200).
+#
+# Steps (each logs to logs/<step>.log; a failing step does not stop the others; each has a time limit):
+#   env, build (only what is missing), null_kernel (launch floor, isolated + burst), coverage_inprocess and
+#   coverage_record (every launch API joined to its kernels, in process and through `launchprof record`),
+#   record_burst (a small launch-bound trace written by record), llama_kineto (Llama-3.2-1B prefill, batch 1..64,
+#   eager + CUDA graph, PyTorch profiler traces), llama_record (one forward under `launchprof record`, NVTX ops),
+#   overhead (record vs PyTorch profiler on 10,000 tiny kernels), analyze (every trace), sweep (eager, graph),
+#   agreement (analyze vs trace_metrics.py), package.
+#
+# What is left in OUTDIR (the device tool returns at most 8 files of 16 MiB):
+#   launchprof_results.tar.gz  results/ (bench/results envelope JSON), logs/, analysis/, sweep/ (PNG), traces/
+#   summary.txt                step status and the main tables
+#   fixture_*.json.gz          a few small real traces meant for CI fixtures (each at most 4 MiB)
+# Environment: LAUNCHPROF_COMMIT=<sha> (recorded in results; the device copy has no .git), LAUNCHPROF_WORK=<dir>.
+set -u -o pipefail
+
+if [ $# -ne 2 ]; then
+  echo "usage: $0 OUTDIR BUILD_DIR" >&2
+  exit 2
+fi
+mkdir -p "$1" || exit 2
+OUT=$(cd "$1" && pwd)
+mkdir -p "$2" || exit 2
+BUILD=$(cd "$2" && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+STUDIES=$ROOT/launchprof/studies
+WORK=${LAUNCHPROF_WORK:-$(mktemp -d /tmp/launchprof_run.XXXXXX)}
+mkdir -p "$WORK"/{logs,results,traces,analysis,sweep,fixtures}
+export LAUNCHPROF_COMMIT=${LAUNCHPROF_COMMIT:-$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)}
+export PYTHONUNBUFFERED=1
+DATE=$(date -u +%Y-%m-%d)
+START=$(date +%s)
+STEPS=$WORK/steps.txt
+: > "$STEPS"
+
+NULLK=$BUILD/launchprof-null-kernel
+INJECT=$BUILD/liblaunchprof_inject.so
+find_launchprof() {
+  for p in "$BUILD/launchprof/launchprof" "$BUILD/launchprof" "$BUILD/bin/launchprof"; do
+    if [ -x "$p" ] && [ -f "$p" ]; then echo "$p"; return; fi
+  done
+}
+LP=$(find_launchprof)
+
+# step NAME LIMIT_S COMMAND...: runs one step with a time limit, logs it, records rc and seconds.
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local t=$(date +%s)
+  echo "[run_all] $(date -u +%H:%M:%S) $name"
+  timeout --kill-after=10 "$limit" "$@" > "$WORK/logs/$name.log" 2>&1
+  local rc=$?
+  printf '%-22s rc=%-4s %5ss\n' "$name" "$rc" "$(( $(date +%s) - t ))" | tee -a "$STEPS"
+  return $rc
+}
+
+# lp_record TRACE [record options] -- COMMAND...: `launchprof record` if built, else the same environment by hand.
+lp_record() {
+  local trace=$1
+  shift
+  if [ -n "$LP" ]; then
+    "$LP" record -o "$trace" "$@"
+  else
+    local opts=()
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do opts+=("$1"); shift; done
+    shift
+    local capture=
+    for o in "${opts[@]}"; do [ "$o" = "--capture-range" ] && capture=cudaProfilerApi; done
+    env CUDA_INJECTION64_PATH="$INJECT" NVTX_INJECTION64_PATH="$INJECT" LAUNCHPROF_OUTPUT="$trace" \
+        ${capture:+LAUNCHPROF_CAPTURE_RANGE=$capture} "$@"
+  fi
+}
+export -f lp_record
+export LP INJECT
+
+# ---- env and build ----
+step env 60 bash -c "nvidia-smi; nvcc --version; cmake --version; python3 -c 'import torch, sys; \
+print(sys.version); print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())'; \
+echo commit=$LAUNCHPROF_COMMIT"
+
+if [ ! -x "$NULLK" ] || [ ! -f "$INJECT" ] || [ -z "$LP" ]; then
+  step build 420 bash -c "
+    set -x
+    if [ ! -f '$BUILD/CMakeCache.txt' ]; then
+      cmake -S '$ROOT' -B '$BUILD' -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90a || exit 1
+    fi
+    rc=0
+    for t in launchprof_inject launchprof-null-kernel launchprof; do
+      cmake --build '$BUILD' --target \$t -j \$(nproc) || rc=1
+    done
+    exit \$rc"
+  LP=$(find_launchprof)
+  export LP
+fi
+if [ -z "$LP" ]; then
+  echo "launchprof binary not found under $BUILD: record runs use CUDA_INJECTION64_PATH directly; analyze and sweep are skipped" \
+    | tee -a "$STEPS"
+fi
+
+# ---- launch floor and launch-API coverage ----
+step null_kernel 120 "$NULLK" --n 10000 --mode both --commit "$LAUNCHPROF_COMMIT" \
+  --json "$WORK/results/$DATE-launchprof-null-kernel-1gpu.json"
+step coverage_inprocess 60 "$NULLK" --mode none --coverage \
+  --trace "$WORK/fixtures/null_kernel_coverage_inprocess.json.gz"
+step coverage_record 60 bash -c "lp_record '$WORK/fixtures/null_kernel_coverage_record.json.gz' -- \
+  '$NULLK' --no-cupti --mode none --coverage && \
+  python3 '$STUDIES/trace_metrics.py' --coverage '$WORK/fixtures/null_kernel_coverage_record.json.gz'"
+step record_burst 60 bash -c "lp_record '$WORK/traces/null_kernel_burst_record.json.gz' -- \
+  '$NULLK' --no-cupti --mode burst --n 2000"
+
+# ---- the paper's study: Llama-3.2-1B-shaped prefill, batch 1..64, eager and CUDA graph ----
+step llama_kineto 330 python3 "$STUDIES/llama_study.py" --out "$WORK"
+step llama_record 150 bash -c "lp_record '$WORK/traces/llama_record_b1.json.gz' --capture-range -- \
+  python3 '$STUDIES/llama_study.py' --mode nvtx --batch 1"
+
+# ---- overhead: record vs the PyTorch profiler on a launch-bound workload ----
+step overhead 300 python3 "$STUDIES/overhead.py" --build "$BUILD" ${LP:+--launchprof "$LP"} --out "$WORK" \
+  --n 10000 --repeats 3
+
+# ---- analyze, sweep, agreement ----
+TRACES=$(ls "$WORK"/traces/*.json.gz "$WORK"/fixtures/*.json.gz 2>/dev/null)
+step trace_metrics 120 python3 "$STUDIES/trace_metrics.py" $TRACES --json "$WORK/analysis/trace_metrics.json"
+if [ -n "$LP" ]; then
+  step analyze 240 bash -c "
+    rc=0
+    for t in $(echo $TRACES); do
+      n=\$(basename \$t .json.gz)
+      echo \"== \$n\"
+      '$LP' analyze \"\$t\" --json '$WORK/analysis/'\$n.json --csv '$WORK/analysis/'\$n.csv || rc=1
+    done
+    exit \$rc"
+  for variant in eager graph; do
+    labels=()
+    for b in 1 2 4 8 16 32 64; do
+      t=$WORK/traces/llama_${variant}_b$b.json.gz
+      [ -f "$t" ] && labels+=(--label "batch=$b:$t")
+    done
+    if [ ${#labels[@]} -gt 0 ]; then
+      step sweep_$variant 120 "$LP" sweep "${labels[@]}" \
+        --json "$WORK/results/$DATE-launchprof-sweep-llama-$variant-1gpu.json" --png "$WORK/sweep/sweep_llama_$variant.png"
+    fi
+  done
+  step agreement 120 bash -c "python3 '$STUDIES/agreement.py' '$WORK'/analysis/llama_*.json \
+    '$WORK'/analysis/null_kernel_*.json --out '$WORK/results/$DATE-launchprof-agreement-1gpu.json'"
+fi
+
+# ---- package: what comes back ----
+{
+  echo "# launchprof run_all: commit $LAUNCHPROF_COMMIT, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - START )) s"
+  echo "# steps (rc 124/137 = time limit)"
+  cat "$STEPS"
+  for f in null_kernel coverage_inprocess coverage_record llama_kineto overhead agreement; do
+    echo
+    echo "## $f (tail of logs/$f.log)"
+    tail -n 30 "$WORK/logs/$f.log" 2>/dev/null
+  done
+  echo
+  echo "## sizes"
+  du -sh "$WORK"/traces "$WORK"/fixtures "$WORK"/analysis 2>/dev/null
+} > "$WORK/summary.txt"
+
+cp "$WORK/summary.txt" "$OUT/summary.txt"
+# Fixtures: a few small real traces, each at most 4 MiB, as separate files.
+for f in "$WORK/fixtures/null_kernel_coverage_record.json.gz" "$WORK/traces/llama_record_b1.json.gz" \
+         "$WORK/traces/llama_eager_b1.json.gz" "$WORK/traces/llama_graph_b1.json.gz"; do
+  if [ -f "$f" ] && [ "$(stat -c %s "$f")" -le $((4 << 20)) ]; then
+    cp "$f" "$OUT/fixture_$(basename "$f")"
+  fi
+done
+tar -C "$WORK" -czf "$OUT/launchprof_results.tar.gz" results logs analysis sweep traces fixtures steps.txt summary.txt
+if [ "$(stat -c %s "$OUT/launchprof_results.tar.gz")" -gt $((15 << 20)) ]; then
+  echo "tarball over 15 MiB: leaving the traces out" | tee -a "$OUT/summary.txt"
+  tar -C "$WORK" -czf "$OUT/launchprof_results.tar.gz" results logs analysis sweep steps.txt summary.txt
+fi
+echo "[run_all] done in $(( $(date +%s) - START )) s; OUTDIR:"
+ls -la "$OUT"
+cat "$STEPS"

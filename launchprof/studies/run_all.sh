@@ -2,7 +2,7 @@
 # run_all.sh OUTDIR BUILD_DIR: every launchprof study on one GPU in one go (a few minutes on an H200).
 #
 # Steps (each logs to logs/<step>.log; a failing step does not stop the others; each has a time limit):
-#   env, build (only what is missing), null_kernel (launch floor, isolated + burst), coverage_inprocess and
+#   env, build (only what is missing; build_fallback without CMake if that fails), null_kernel (launch floor, isolated + burst), coverage_inprocess and
 #   coverage_record (every launch API joined to its kernels, in process and through `launchprof record`),
 #   record_burst (a small launch-bound trace written by record), llama_kineto (Llama-3.2-1B prefill, batch 1..64,
 #   eager + CUDA graph, PyTorch profiler traces), llama_record (one forward under `launchprof record`, NVTX ops),
@@ -94,6 +94,14 @@ if [ ! -x "$NULLK" ] || [ ! -f "$INJECT" ] || [ -z "$LP" ]; then
   LP=$(find_launchprof)
   export LP
 fi
+if [ ! -x "$NULLK" ] || [ ! -f "$INJECT" ]; then
+  step build_fallback 300 "$STUDIES/build_record_standalone.sh" "$BUILD/standalone"
+  NULLK=$BUILD/standalone/launchprof-null-kernel
+  INJECT=$BUILD/standalone/liblaunchprof_inject.so
+  export INJECT
+fi
+BIN=$(dirname "$NULLK")  # holds launchprof-null-kernel and liblaunchprof_inject.so
+export LAUNCHPROF_INJECT_LIB=$INJECT  # `launchprof record` then injects exactly this library
 if [ -z "$LP" ]; then
   echo "launchprof binary not found under $BUILD: record runs use CUDA_INJECTION64_PATH directly; analyze and sweep are skipped" \
     | tee -a "$STEPS"
@@ -116,7 +124,7 @@ step llama_record 150 bash -c "lp_record '$WORK/traces/llama_record_b1.json.gz' 
   python3 '$STUDIES/llama_study.py' --mode nvtx --batch 1"
 
 # ---- overhead: record vs the PyTorch profiler on a launch-bound workload ----
-step overhead 300 python3 "$STUDIES/overhead.py" --build "$BUILD" ${LP:+--launchprof "$LP"} --out "$WORK" \
+step overhead 300 python3 "$STUDIES/overhead.py" --build "$BIN" ${LP:+--launchprof "$LP"} --out "$WORK" \
   --n 10000 --repeats 3
 
 # ---- analyze, sweep, agreement ----

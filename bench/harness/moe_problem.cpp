@@ -1,0 +1,245 @@
+#include "harness/moe_problem.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+namespace onemoe::harness {
+namespace {
+
+Result cuda_result(cudaError_t err, const char* what) {
+  if (err == cudaSuccess) return Result::success();
+  std::ostringstream os;
+  os << what << ": " << cudaGetErrorString(err);
+  return Result::error(Status::kErrorCuda, os.str());
+}
+
+#define HARNESS_TRY(expr)            \
+  do {                               \
+    Result r_ = (expr);              \
+    if (!r_.ok()) return r_;         \
+  } while (0)
+
+std::vector<uint8_t> encode(DType dtype, const std::vector<double>& v) {
+  std::vector<uint8_t> bytes(v.size() * dtype_size(dtype));
+  for (size_t i = 0; i < v.size(); ++i) {
+    const float f = float(v[i]);
+    if (dtype == DType::kBF16) {
+      const __nv_bfloat16 b = __float2bfloat16_rn(f);
+      std::memcpy(bytes.data() + 2 * i, &b, 2);
+    } else if (dtype == DType::kFP16) {
+      const __half h = __float2half_rn(f);
+      std::memcpy(bytes.data() + 2 * i, &h, 2);
+    } else {
+      std::memcpy(bytes.data() + 4 * i, &f, 4);
+    }
+  }
+  return bytes;
+}
+
+float decode_one(DType dtype, const uint8_t* p) {
+  if (dtype == DType::kBF16) {
+    __nv_bfloat16 b;
+    std::memcpy(&b, p, 2);
+    return __bfloat162float(b);
+  }
+  if (dtype == DType::kFP16) {
+    __half h;
+    std::memcpy(&h, p, 2);
+    return __half2float(h);
+  }
+  float f;
+  std::memcpy(&f, p, 4);
+  return f;
+}
+
+Result upload(DType dtype, const std::vector<double>& v, void** d_ptr) {
+  if (v.empty()) return Result::success();
+  const std::vector<uint8_t> bytes = encode(dtype, v);
+  HARNESS_TRY(cuda_result(cudaMalloc(d_ptr, bytes.size()), "cudaMalloc input"));
+  return cuda_result(cudaMemcpy(*d_ptr, bytes.data(), bytes.size(), cudaMemcpyHostToDevice), "upload input");
+}
+
+// Uniform values of standard deviation `stddev`, rounded to what the dtype holds.
+std::vector<double> random_tensor(size_t n, uint64_t seed, double stddev, reference::CheckDType dtype) {
+  std::vector<double> v(n);
+  const double half_width = stddev * std::sqrt(3.0);
+  reference::fill_uniform(v, seed, -half_width, half_width);
+  reference::round_all(dtype, v);
+  return v;
+}
+
+}  // namespace
+
+reference::CheckDType check_dtype(const MoeConfig& c) {
+  switch (c.dtype) {
+    case DType::kBF16: return reference::CheckDType::kBF16;
+    case DType::kFP16: return reference::CheckDType::kFP16;
+    case DType::kFP32: return c.fp32_math == Fp32Math::kTF32 ? reference::CheckDType::kTF32 : reference::CheckDType::kFP32;
+  }
+  return reference::CheckDType::kFP32;
+}
+
+reference::RefConfig reference_config(const MoeShape& s, const MoeConfig& c) {
+  reference::RefConfig r;
+  r.num_experts = s.num_experts;
+  r.top_k = s.top_k;
+  r.hidden = s.hidden;
+  r.intermediate = s.intermediate;
+  r.scoring = c.scoring == Scoring::kSoftmax ? reference::RefScoring::kSoftmax : reference::RefScoring::kSigmoid;
+  r.renormalize = c.renormalize;
+  r.activation = c.activation == Activation::kReLU   ? reference::RefActivation::kReLU
+                 : c.activation == Activation::kGELU ? reference::RefActivation::kGELU
+                                                     : reference::RefActivation::kSiLU;
+  r.gated = c.gated;
+  r.capacity_factor = c.capacity_factor;
+  return r;
+}
+
+std::string CheckReport::summary() const {
+  std::ostringstream os;
+  os << (pass ? "PASS" : "FAIL") << " tokens=" << checked_tokens << " near_tie_skipped=" << skipped_near_tie_tokens
+     << " routing_mismatches=" << routing_mismatches << " | " << output.summary;
+  return os.str();
+}
+
+Result DeviceProblem::create(const MoeShape& s, const MoeConfig& c, uint64_t seed, std::unique_ptr<DeviceProblem>* out) {
+  std::unique_ptr<DeviceProblem> p(new DeviceProblem());
+  p->shape_ = s;
+  p->config_ = c;
+  // Input-storage rounding: fp32 data is stored as fp32 even in TF32 mode.
+  const reference::CheckDType storage =
+      c.dtype == DType::kBF16 ? reference::CheckDType::kBF16
+      : c.dtype == DType::kFP16 ? reference::CheckDType::kFP16 : reference::CheckDType::kFP32;
+  const size_t T = size_t(s.num_tokens), E = size_t(s.num_experts), H = size_t(s.hidden), I = size_t(s.intermediate);
+  // Scales keep pre-activations and outputs O(1): router logits have std ~0.3, GEMM1 outputs ~1.
+  p->x_ = random_tensor(T * H, seed * 7 + 1, 1.0, storage);
+  p->w_router_ = random_tensor(E * H, seed * 7 + 2, 0.3 / std::sqrt(double(H)), storage);
+  p->w1_ = random_tensor(E * I * H, seed * 7 + 3, 1.0 / std::sqrt(double(H)), storage);
+  if (c.gated) p->w3_ = random_tensor(E * I * H, seed * 7 + 4, 1.0 / std::sqrt(double(H)), storage);
+  p->w2_ = random_tensor(E * H * I, seed * 7 + 5, 1.0 / std::sqrt(double(I)), storage);
+
+  HARNESS_TRY(upload(c.dtype, p->x_, &p->d_x_));
+  HARNESS_TRY(upload(c.dtype, p->w_router_, &p->d_w_router_));
+  HARNESS_TRY(upload(c.dtype, p->w1_, &p->d_w1_));
+  HARNESS_TRY(upload(c.dtype, p->w3_, &p->d_w3_));
+  HARNESS_TRY(upload(c.dtype, p->w2_, &p->d_w2_));
+  HARNESS_TRY(cuda_result(cudaMalloc(&p->d_out_, T * H * dtype_size(c.dtype)), "cudaMalloc out"));
+  HARNESS_TRY(cuda_result(cudaMalloc(reinterpret_cast<void**>(&p->d_topk_ids_), T * s.top_k * sizeof(int32_t)), "cudaMalloc ids"));
+  HARNESS_TRY(cuda_result(cudaMalloc(reinterpret_cast<void**>(&p->d_topk_weights_), T * s.top_k * sizeof(float)), "cudaMalloc weights"));
+  *out = std::move(p);
+  return Result::success();
+}
+
+DeviceProblem::~DeviceProblem() {
+  for (void* ptr : {d_x_, d_w_router_, d_w1_, d_w3_, d_w2_, d_out_, static_cast<void*>(d_topk_ids_),
+                    static_cast<void*>(d_topk_weights_)})
+    cudaFree(ptr);
+}
+
+RunArgs DeviceProblem::run_args() const {
+  RunArgs a;
+  a.num_tokens = shape_.num_tokens;
+  a.x = d_x_;
+  a.w_router = d_w_router_;
+  a.w1 = d_w1_;
+  a.w3 = config_.gated ? d_w3_ : nullptr;
+  a.w2 = d_w2_;
+  a.out = d_out_;
+  a.topk_ids = d_topk_ids_;
+  a.topk_weights = d_topk_weights_;
+  return a;
+}
+
+Result DeviceProblem::poison_outputs(cudaStream_t stream) {
+  const size_t T = size_t(shape_.num_tokens);
+  HARNESS_TRY(cuda_result(cudaMemsetAsync(d_out_, 0xFF, T * shape_.hidden * dtype_size(config_.dtype), stream),
+                          "poison out"));
+  HARNESS_TRY(cuda_result(cudaMemsetAsync(d_topk_ids_, 0xFF, T * shape_.top_k * sizeof(int32_t), stream),
+                          "poison ids"));
+  return cuda_result(cudaMemsetAsync(d_topk_weights_, 0xFF, T * shape_.top_k * sizeof(float), stream),
+                     "poison weights");
+}
+
+Result DeviceProblem::set_token_nan(int64_t token) {
+  const size_t elem = dtype_size(config_.dtype);
+  std::vector<double> nan_row(shape_.hidden, std::nan(""));
+  for (int h = 0; h < shape_.hidden; ++h) x_[token * shape_.hidden + h] = nan_row[h];
+  const std::vector<uint8_t> bytes = encode(config_.dtype, nan_row);
+  return cuda_result(cudaMemcpy(static_cast<char*>(d_x_) + token * shape_.hidden * elem, bytes.data(), bytes.size(),
+                                cudaMemcpyHostToDevice),
+                     "upload NaN row");
+}
+
+Result DeviceProblem::download_output_bytes(std::vector<uint8_t>* out) const {
+  out->resize(size_t(shape_.num_tokens) * shape_.hidden * dtype_size(config_.dtype));
+  return cuda_result(cudaMemcpy(out->data(), d_out_, out->size(), cudaMemcpyDeviceToHost), "download out");
+}
+
+Result DeviceProblem::download_output(std::vector<float>* out) const {
+  std::vector<uint8_t> bytes;
+  HARNESS_TRY(download_output_bytes(&bytes));
+  const size_t elem = dtype_size(config_.dtype);
+  out->resize(bytes.size() / elem);
+  for (size_t i = 0; i < out->size(); ++i) (*out)[i] = decode_one(config_.dtype, bytes.data() + i * elem);
+  return Result::success();
+}
+
+Result DeviceProblem::download_topk_ids(std::vector<int32_t>* out) const {
+  out->resize(size_t(shape_.num_tokens) * shape_.top_k);
+  return cuda_result(cudaMemcpy(out->data(), d_topk_ids_, out->size() * sizeof(int32_t), cudaMemcpyDeviceToHost),
+                     "download ids");
+}
+
+Result DeviceProblem::check(int64_t max_check_tokens, CheckReport* report) {
+  const int64_t T = shape_.num_tokens;
+  const int H = shape_.hidden, k = shape_.top_k;
+  std::vector<int64_t> tokens;
+  const bool subset = max_check_tokens > 0 && T > max_check_tokens && config_.capacity_factor <= 0;
+  if (subset) {
+    for (int64_t i = 0; i < max_check_tokens; ++i) tokens.push_back(i * T / max_check_tokens);
+  } else {
+    for (int64_t t = 0; t < T; ++t) tokens.push_back(t);
+  }
+  const int64_t n = int64_t(tokens.size());
+
+  std::vector<double> x_sub;
+  const double* x_ref = x_.data();
+  if (subset) {
+    x_sub.resize(size_t(n) * H);
+    for (int64_t i = 0; i < n; ++i)
+      std::memcpy(&x_sub[size_t(i) * H], &x_[size_t(tokens[i]) * H], sizeof(double) * H);
+    x_ref = x_sub.data();
+  }
+  reference::RefWeights w{w_router_.data(), w1_.data(), config_.gated ? w3_.data() : nullptr, w2_.data()};
+  const reference::RefOutput ref = reference::moe_forward(x_ref, n, w, reference_config(shape_, config_));
+  if (!ref.ok()) return Result::error(Status::kErrorInternal, "reference: " + ref.error);
+
+  std::vector<float> out_all;
+  std::vector<int32_t> ids_all;
+  HARNESS_TRY(download_output(&out_all));
+  HARNESS_TRY(download_topk_ids(&ids_all));
+  std::vector<float> out(size_t(n) * H);
+  std::vector<int32_t> ids(size_t(n) * k);
+  for (int64_t i = 0; i < n; ++i) {
+    std::memcpy(&out[size_t(i) * H], &out_all[size_t(tokens[i]) * H], sizeof(float) * H);
+    std::memcpy(&ids[size_t(i) * k], &ids_all[size_t(tokens[i]) * k], sizeof(int32_t) * k);
+  }
+
+  // Tokens whose top-k margin is within rounding may legitimately route differently: their output is
+  // not compared, and their routing is not counted.
+  const std::vector<uint8_t> near_tie = reference::near_tie_tokens(ref, 1e-3);
+  report->checked_tokens = n;
+  report->skipped_near_tie_tokens = 0;
+  for (uint8_t b : near_tie) report->skipped_near_tie_tokens += b;
+  report->routing_mismatches = reference::count_routing_mismatches(ids.data(), ref, n, k, 1e-3);
+  report->output =
+      reference::compare_rows(out.data(), ref.out.data(), n, H, near_tie, reference::tolerance_for(check_dtype(config_)));
+  report->pass = report->output.pass && report->routing_mismatches == 0;
+  return Result::success();
+}
+
+}  // namespace onemoe::harness

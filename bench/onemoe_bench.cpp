@@ -1,0 +1,339 @@
+// onemoe-bench: times the fused MoE layer against the in-binary baselines, nccl-tests style.
+// Output: a '#' preamble (command, devices, config), a two-line header (names, units), one row per
+// (shape, dtype, implementation) with a #wrong column, and optionally the same rows as JSON.
+#include <cuda_runtime_api.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "baselines/kernel_counter.h"
+#include "baselines/pipeline_baseline.h"
+#include "harness/moe_problem.h"
+#include "onemoe/onemoe.h"
+
+namespace {
+
+using onemoe::Result;
+
+struct Options {
+  int64_t min_tokens = 16384, max_tokens = 16384;
+  double factor = 2;
+  std::vector<int> experts{128};
+  std::vector<int> top_k{2};
+  int hidden = 2048, intermediate = 2048;
+  std::vector<std::string> dtypes{"bf16"};
+  std::string activation = "gelu", scoring = "softmax";
+  bool gated = false, no_renormalize = false;
+  double capacity_factor = 0;
+  int warmup = 5, iters = 20;
+  int check = 1;
+  int64_t check_tokens = 512;
+  std::vector<std::string> impls{"onemoe", "baseline-torch-loop", "baseline-grouped-gemm"};
+  std::string json_path;
+  uint64_t seed = 1;
+};
+
+struct Row {
+  std::string impl, dtype;
+  int64_t T;
+  int E, k, H, I;
+  double ms = NAN, p99_ms = NAN, tflops = NAN;
+  int64_t launches = -1;
+  std::optional<int64_t> wrong;  // nullopt: the check did not run
+  std::string note;
+};
+
+bool parse_dtype(const std::string& s, onemoe::MoeConfig* c) {
+  if (s == "bf16") c->dtype = onemoe::DType::kBF16;
+  else if (s == "fp16") c->dtype = onemoe::DType::kFP16;
+  else if (s == "tf32") { c->dtype = onemoe::DType::kFP32; c->fp32_math = onemoe::Fp32Math::kTF32; }
+  else if (s == "fp32") { c->dtype = onemoe::DType::kFP32; c->fp32_math = onemoe::Fp32Math::kFFMA; }
+  else return false;
+  return true;
+}
+
+// FLOPs of one forward: router GEMM plus the expert GEMMs of all T*k routed rows.
+double forward_flops(const onemoe::MoeShape& s, bool gated) {
+  const double rows = double(s.num_tokens) * s.top_k;
+  return 2.0 * s.num_tokens * s.num_experts * s.hidden + rows * 2.0 * s.hidden * s.intermediate * (gated ? 3 : 2);
+}
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string git_commit() {
+  std::string sha = "unknown";
+  if (FILE* f = popen("git rev-parse HEAD 2>/dev/null", "r")) {
+    char buf[64] = {};
+    if (fgets(buf, sizeof buf, f)) sha = std::string(buf, strcspn(buf, "\n"));
+    pclose(f);
+  }
+  return sha;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\';
+    if (c == '\n') { o += "\\n"; continue; }
+    o += c;
+  }
+  return o;
+}
+
+// Anything with a run(RunArgs, stream) that can be timed.
+template <class RunFn>
+Result time_forward(RunFn&& run, const Options& o, std::vector<double>* times_ms) {
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  for (int i = 0; i < o.warmup; ++i)
+    if (Result r = run(); !r.ok()) return r;
+  if (cudaDeviceSynchronize() != cudaSuccess) return Result::error(onemoe::Status::kErrorCuda, "warm-up failed");
+  for (int i = 0; i < o.iters; ++i) {
+    cudaEventRecord(start);
+    if (Result r = run(); !r.ok()) return r;
+    cudaEventRecord(stop);
+    cudaEventSynchronize(stop);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, stop);
+    times_ms->push_back(ms);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  const cudaError_t err = cudaDeviceSynchronize();
+  if (err != cudaSuccess) return Result::error(onemoe::Status::kErrorCuda, cudaGetErrorString(err));
+  return Result::success();
+}
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, size_t(q * (v.size() - 1) + 0.5));
+  return v[i];
+}
+
+// run() enqueues one forward; finish() waits and reports device-side failures (outside the timed region).
+template <class RunFn, class FinishFn>
+Row measure(const std::string& impl, RunFn&& run, FinishFn&& finish, onemoe::harness::DeviceProblem& problem,
+            const Options& o, const std::string& dtype_label) {
+  const onemoe::MoeShape& s = problem.shape();
+  Row row{impl, dtype_label, s.num_tokens, s.num_experts, s.top_k, s.hidden, s.intermediate};
+  // Correctness first, on poisoned outputs.
+  if (o.check) {
+    if (Result r = problem.poison_outputs(nullptr); !r.ok()) { row.note = r.message; return row; }
+    if (Result r = run(); !r.ok()) { row.note = r.message; return row; }
+    if (Result r = finish(); !r.ok()) { row.note = r.message; return row; }
+    onemoe::harness::CheckReport report;
+    if (Result r = problem.check(o.check_tokens, &report); !r.ok()) { row.note = r.message; return row; }
+    row.wrong = report.output.num_wrong + report.routing_mismatches;
+    if (!report.pass) row.note = report.summary();
+  }
+  // Launches per forward, counted by CUPTI.
+  {
+    onemoe::baselines::KernelCounter counter;
+    if (counter.start().ok()) {
+      Result r = run();
+      if (counter.stop_and_flush().ok() && r.ok()) row.launches = counter.kernels();
+    }
+  }
+  std::vector<double> times;
+  if (Result r = time_forward(run, o, &times); !r.ok()) { row.note = r.message; return row; }
+  if (Result r = finish(); !r.ok()) { row.note = r.message; return row; }
+  row.ms = percentile(times, 0.5);
+  row.p99_ms = percentile(times, 0.99);
+  row.tflops = forward_flops(s, problem.config().gated) / (row.ms * 1e-3) / 1e12;
+  return row;
+}
+
+void print_header() {
+  std::printf("#%9s %5s %3s %6s %6s %6s  %-22s %10s %10s %9s %9s %7s\n", "T", "E", "k", "H", "I", "dtype", "impl",
+              "time", "p99", "TFLOP/s", "launches", "#wrong");
+  std::printf("#%9s %5s %3s %6s %6s %6s  %-22s %10s %10s %9s %9s %7s\n", "(tokens)", "", "", "", "", "", "", "(ms)",
+              "(ms)", "", "(/fwd)", "");
+}
+
+void print_row(const Row& r) {
+  const std::string wrong = r.wrong ? std::to_string(*r.wrong) : "N/A";
+  std::printf(" %9lld %5d %3d %6d %6d %6s  %-22s %10.4f %10.4f %9.1f %9lld %7s\n", (long long)r.T, r.E, r.k, r.H, r.I,
+              r.dtype.c_str(), r.impl.c_str(), r.ms, r.p99_ms, r.tflops, (long long)r.launches, wrong.c_str());
+  if (!r.note.empty()) std::printf("#   %s: %s\n", r.impl.c_str(), r.note.c_str());
+  std::fflush(stdout);
+}
+
+void write_json(const std::string& path, const std::string& command, const std::string& gpu, int gpus,
+                const std::vector<Row>& rows, const Options& o) {
+  std::ofstream f(path);
+  f << "{\n  \"tool\": \"onemoe-bench\",\n  \"command\": \"" << json_escape(command) << "\",\n  \"commit\": \""
+    << git_commit() << "\",\n  \"date\": \"" << now_utc() << "\",\n  \"gpu\": \"" << json_escape(gpu)
+    << "\",\n  \"gpus\": " << gpus << ",\n  \"rows\": [\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    auto num = [](double v) { return std::isfinite(v) ? std::to_string(v) : std::string("null"); };
+    f << "    {\"impl\": \"" << r.impl << "\", \"dtype\": \"" << r.dtype << "\", \"T\": " << r.T << ", \"E\": " << r.E
+      << ", \"k\": " << r.k << ", \"H\": " << r.H << ", \"I\": " << r.I << ", \"ranks\": 1, \"ms\": " << num(r.ms)
+      << ", \"p99_ms\": " << num(r.p99_ms) << ", \"tflops\": " << num(r.tflops)
+      << ", \"launches_per_forward\": " << (r.launches >= 0 ? std::to_string(r.launches) : "null")
+      << ", \"wrong\": " << (r.wrong ? std::to_string(*r.wrong) : "null") << ", \"gated\": "
+      << (o.gated ? "true" : "false") << ", \"activation\": \"" << o.activation << "\"";
+    if (!r.note.empty()) f << ", \"notes\": \"" << json_escape(r.note) << "\"";
+    f << "}" << (i + 1 < rows.size() ? "," : "") << "\n";
+  }
+  f << "  ]\n}\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"onemoe-bench: the fused MoE layer against in-binary baselines (one GPU)"};
+  app.add_option("-b,--min-tokens", o.min_tokens, "smallest T (tokens per GPU)")->capture_default_str();
+  app.add_option("-e,--max-tokens", o.max_tokens, "largest T")->capture_default_str();
+  app.add_option("-f,--step-factor", o.factor, "multiply T by this between rows")->capture_default_str();
+  app.add_option("--experts", o.experts, "E values (list)")->capture_default_str();
+  app.add_option("-k,--topk", o.top_k, "k values (list)")->capture_default_str();
+  app.add_option("-H,--hidden", o.hidden, "H (multiple of 64)")->capture_default_str();
+  app.add_option("-I,--intermediate", o.intermediate, "I (multiple of 64)")->capture_default_str();
+  app.add_option("-d,--dtype", o.dtypes, "bf16 | fp16 | tf32 | fp32 (exact FFMA); list")->capture_default_str();
+  app.add_option("--activation", o.activation, "relu | gelu | silu")->capture_default_str();
+  app.add_flag("--gated", o.gated, "gated (SwiGLU-style) FFN: act(x W1) * (x W3), then W2");
+  app.add_option("--scoring", o.scoring, "softmax | sigmoid")->capture_default_str();
+  app.add_flag("--no-renormalize", o.no_renormalize, "do not renormalize the top-k scores");
+  app.add_option("--capacity-factor", o.capacity_factor, "expert capacity factor; 0 = dropless")->capture_default_str();
+  app.add_option("-w,--warmup", o.warmup, "warm-up forwards")->capture_default_str();
+  app.add_option("-n,--iters", o.iters, "timed forwards (median reported)")->capture_default_str();
+  app.add_option("-c,--check", o.check, "1: check every implementation against the fp64 CPU reference")
+      ->capture_default_str();
+  app.add_option("--check-tokens", o.check_tokens, "dropless: check this many evenly spaced tokens (0: all)")
+      ->capture_default_str();
+  app.add_option("--impl", o.impls, "implementations to run (list)")->capture_default_str();
+  app.add_option("--json", o.json_path, "write the rows as JSON (bench/results format)");
+  app.add_option("--seed", o.seed, "input seed")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  std::string command;
+  for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+
+  int device_count = 0;
+  if (cudaGetDeviceCount(&device_count) != cudaSuccess || device_count == 0) {
+    std::fprintf(stderr,
+                 "onemoe-bench: no CUDA GPU is visible on this machine, so there is nothing to run.\n"
+                 "The fused kernel needs a Hopper GPU (sm_90a). Run the tests' CPU part with the README's second "
+                 "command.\n");
+    return 3;
+  }
+  if (o.min_tokens < 1 || o.max_tokens < o.min_tokens || o.factor <= 1.0 || o.iters < 1 || o.warmup < 0) {
+    std::fprintf(stderr, "onemoe-bench: need 1 <= min-tokens <= max-tokens, step-factor > 1, iters >= 1\n");
+    return 2;
+  }
+  onemoe::MoeConfig base;
+  if (o.activation == "relu") base.activation = onemoe::Activation::kReLU;
+  else if (o.activation == "gelu") base.activation = onemoe::Activation::kGELU;
+  else if (o.activation == "silu") base.activation = onemoe::Activation::kSiLU;
+  else { std::fprintf(stderr, "onemoe-bench: unknown activation '%s'\n", o.activation.c_str()); return 2; }
+  if (o.scoring == "softmax") base.scoring = onemoe::Scoring::kSoftmax;
+  else if (o.scoring == "sigmoid") base.scoring = onemoe::Scoring::kSigmoid;
+  else { std::fprintf(stderr, "onemoe-bench: unknown scoring '%s'\n", o.scoring.c_str()); return 2; }
+  base.gated = o.gated;
+  base.renormalize = !o.no_renormalize;
+  base.capacity_factor = float(o.capacity_factor);
+
+  cudaDeviceProp prop{};
+  cudaGetDeviceProperties(&prop, 0);
+  std::printf("# onemoe-bench: %s\n", command.c_str());
+  std::printf("# device 0: %s, sm_%d%d, %d SMs, %.1f GiB, L2 %d MiB\n", prop.name, prop.major, prop.minor,
+              prop.multiProcessorCount, prop.totalGlobalMem / double(1 << 30), prop.l2CacheSize >> 20);
+  std::ostringstream cfg;
+  cfg << base;
+  std::printf("# config: %s, warmup %d, iters %d (median), check %s\n", cfg.str().c_str(), o.warmup, o.iters,
+              o.check ? "on" : "off");
+  std::printf("# TFLOP/s counts the router GEMM and %s GEMMs over all T*k routed rows\n#\n", o.gated ? "3" : "2");
+  print_header();
+
+  std::vector<Row> rows;
+  int failures = 0;
+  for (const std::string& dtype_label : o.dtypes) {
+    onemoe::MoeConfig config = base;
+    if (!parse_dtype(dtype_label, &config)) {
+      std::fprintf(stderr, "onemoe-bench: unknown dtype '%s'\n", dtype_label.c_str());
+      return 2;
+    }
+    for (int E : o.experts) {
+      for (int k : o.top_k) {
+        for (double T = double(o.min_tokens); T <= double(o.max_tokens); T *= o.factor) {
+          onemoe::MoeShape shape{int64_t(T), E, k, o.hidden, o.intermediate};
+          if (Result r = onemoe::Context::can_implement(shape, config); !r.ok()) {
+            std::printf("# skipped T=%lld E=%d k=%d: %s\n", (long long)shape.num_tokens, E, k, r.message.c_str());
+            continue;
+          }
+          std::unique_ptr<onemoe::harness::DeviceProblem> problem;
+          if (Result r = onemoe::harness::DeviceProblem::create(shape, config, o.seed, &problem); !r.ok()) {
+            std::printf("# problem set-up failed: %s\n", r.message.c_str());
+            ++failures;
+            continue;
+          }
+          for (const std::string& impl : o.impls) {
+            Row row;
+            if (impl == "onemoe") {
+              std::unique_ptr<onemoe::Context> ctx;
+              if (Result r = onemoe::Context::create(shape, config, {}, &ctx); !r.ok()) {
+                row = Row{impl, dtype_label, shape.num_tokens, E, k, o.hidden, o.intermediate};
+                row.note = r.message;
+              } else {
+                const onemoe::RunArgs args = problem->run_args();
+                row = measure(
+                    impl, [&] { return ctx->run(args, nullptr); },
+                    [&] { return ctx->synchronize_and_check(nullptr); }, *problem, o, dtype_label);
+              }
+            } else if (impl == "baseline-torch-loop" || impl == "baseline-grouped-gemm") {
+              const auto kind = impl == "baseline-torch-loop" ? onemoe::baselines::BaselineKind::kPerExpertLoop
+                                                              : onemoe::baselines::BaselineKind::kGroupedGemm;
+              std::unique_ptr<onemoe::baselines::PipelineBaseline> base_impl;
+              if (Result r = onemoe::baselines::PipelineBaseline::create(kind, shape, config, &base_impl); !r.ok()) {
+                row = Row{impl, dtype_label, shape.num_tokens, E, k, o.hidden, o.intermediate};
+                row.note = r.message;
+              } else {
+                const onemoe::RunArgs args = problem->run_args();
+                row = measure(
+                    impl, [&] { return base_impl->run(args, nullptr); },
+                    [&] {
+                      const cudaError_t err = cudaDeviceSynchronize();
+                      return err == cudaSuccess ? Result::success()
+                                                : Result::error(onemoe::Status::kErrorCuda, cudaGetErrorString(err));
+                    },
+                    *problem, o, dtype_label);
+              }
+            } else {
+              std::fprintf(stderr, "onemoe-bench: unknown --impl '%s'\n", impl.c_str());
+              return 2;
+            }
+            if (!std::isfinite(row.ms) || (row.wrong && *row.wrong != 0)) ++failures;
+            print_row(row);
+            rows.push_back(row);
+          }
+        }
+      }
+    }
+  }
+  if (!o.json_path.empty()) {
+    write_json(o.json_path, command, prop.name, 1, rows, o);
+    std::printf("# wrote %s\n", o.json_path.c_str());
+  }
+  std::printf("# %d row(s) failed\n", failures);
+  return failures ? 1 : 0;
+}

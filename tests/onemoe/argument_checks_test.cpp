@@ -1,0 +1,111 @@
+// CPU part of the bad-input suite: shape/config checks and per-run argument checks, no GPU needed.
+#include <gtest/gtest.h>
+
+#include "host/checks.h"
+#include "onemoe/onemoe.h"
+
+namespace onemoe {
+namespace {
+
+MoeShape good_shape() { return MoeShape{128, 8, 2, 512, 1024}; }
+
+TEST(CanImplement, AcceptsAValidShape) { EXPECT_TRUE(Context::can_implement(good_shape(), MoeConfig{}).ok()); }
+
+TEST(CanImplement, RejectsTopKAboveExperts) {
+  MoeShape s = good_shape();
+  s.top_k = 9;
+  s.num_experts = 8;
+  const Result r = Context::can_implement(s, MoeConfig{});
+  EXPECT_EQ(r.status, Status::kErrorInvalidArgument);
+  EXPECT_NE(r.message.find("exceeds num_experts"), std::string::npos) << r.message;
+}
+
+TEST(CanImplement, RejectsHiddenNotMultipleOf64) {
+  MoeShape s = good_shape();
+  s.hidden = 100;
+  const Result r = Context::can_implement(s, MoeConfig{});
+  EXPECT_EQ(r.status, Status::kErrorNotSupported);
+  EXPECT_NE(r.message.find("hidden (H) = 100"), std::string::npos) << r.message;
+}
+
+TEST(CanImplement, RejectsIntermediateNotMultipleOf64) {
+  MoeShape s = good_shape();
+  s.intermediate = 96;
+  EXPECT_EQ(Context::can_implement(s, MoeConfig{}).status, Status::kErrorNotSupported);
+}
+
+TEST(CanImplement, RejectsZeroTokens) {
+  MoeShape s = good_shape();
+  s.num_tokens = 0;
+  const Result r = Context::can_implement(s, MoeConfig{});
+  EXPECT_EQ(r.status, Status::kErrorInvalidArgument);
+  EXPECT_NE(r.message.find("num_tokens"), std::string::npos) << r.message;
+}
+
+TEST(CanImplement, RejectsTooManyExpertsOrTopK) {
+  MoeShape s = good_shape();
+  s.num_experts = 300;
+  EXPECT_EQ(Context::can_implement(s, MoeConfig{}).status, Status::kErrorNotSupported);
+  s.num_experts = 16;
+  s.top_k = 9;
+  EXPECT_EQ(Context::can_implement(s, MoeConfig{}).status, Status::kErrorNotSupported);
+  s.top_k = 0;
+  EXPECT_EQ(Context::can_implement(s, MoeConfig{}).status, Status::kErrorInvalidArgument);
+}
+
+TEST(CanImplement, RejectsNonFiniteCapacityFactor) {
+  MoeConfig c;
+  c.capacity_factor = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(Context::can_implement(good_shape(), c).status, Status::kErrorInvalidArgument);
+}
+
+alignas(256) char fake_tensor[1024];
+
+RunArgs valid_args() {
+  RunArgs a;
+  a.num_tokens = 128;
+  a.x = a.w_router = a.w1 = a.w2 = fake_tensor;
+  a.out = fake_tensor;
+  return a;
+}
+
+TEST(RunArgs, AcceptsValidArguments) { EXPECT_TRUE(host::check_run_args(MoeConfig{}, valid_args()).ok()); }
+
+TEST(RunArgs, RejectsNullPointers) {
+  for (int which = 0; which < 5; ++which) {
+    RunArgs a = valid_args();
+    const void** slots[] = {&a.x, &a.w_router, &a.w1, &a.w2, const_cast<const void**>(&a.out)};
+    *slots[which] = nullptr;
+    const Result r = host::check_run_args(MoeConfig{}, a);
+    EXPECT_EQ(r.status, Status::kErrorInvalidArgument) << which;
+    EXPECT_NE(r.message.find("is null"), std::string::npos) << r.message;
+  }
+}
+
+TEST(RunArgs, RejectsMisalignedPointers) {
+  RunArgs a = valid_args();
+  a.x = fake_tensor + 2;
+  const Result r = host::check_run_args(MoeConfig{}, a);
+  EXPECT_EQ(r.status, Status::kErrorMisalignedPointer);
+  EXPECT_NE(r.message.find("x is not 16-byte aligned"), std::string::npos) << r.message;
+}
+
+TEST(RunArgs, GatedNeedsW3AndPlainRefusesIt) {
+  MoeConfig gated;
+  gated.gated = true;
+  EXPECT_EQ(host::check_run_args(gated, valid_args()).status, Status::kErrorInvalidArgument);
+  RunArgs a = valid_args();
+  a.w3 = fake_tensor;
+  EXPECT_TRUE(host::check_run_args(gated, a).ok());
+  EXPECT_EQ(host::check_run_args(MoeConfig{}, a).status, Status::kErrorInvalidArgument);
+}
+
+TEST(StatusString, NamesEveryStatus) {
+  for (Status s : {Status::kSuccess, Status::kErrorInvalidArgument, Status::kErrorMisalignedPointer,
+                   Status::kErrorNotSupported, Status::kErrorWorkspaceTooSmall, Status::kErrorNotCoResident,
+                   Status::kErrorTimeout, Status::kErrorCuda, Status::kErrorInternal})
+    EXPECT_STRNE(status_string(s), "unknown status");
+}
+
+}  // namespace
+}  // namespace onemoe

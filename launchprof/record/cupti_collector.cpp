@@ -335,6 +335,27 @@ bool wanted_driver_api(const std::string& name) {
   return false;
 }
 
+// A context about to be destroyed takes its unflushed records with it: flush first.
+void CUPTIAPI on_context_teardown(void* /*userdata*/, CUpti_CallbackDomain /*domain*/, CUpti_CallbackId /*cbid*/,
+                                  const void* data) {
+  if (static_cast<const CUpti_CallbackData*>(data)->callbackSite == CUPTI_API_ENTER) {
+    cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+  }
+}
+
+std::string subscribe_teardown_flush() {
+  CUpti_SubscriberHandle subscriber;
+  CUptiResult r = cuptiSubscribe(&subscriber, on_context_teardown, nullptr);
+  if (r != CUPTI_SUCCESS) return cupti_error(r, "cuptiSubscribe (no flush before cudaDeviceReset)") + "; ";
+  cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_RUNTIME_API, CUPTI_RUNTIME_TRACE_CBID_cudaDeviceReset_v3020);
+  for (CUpti_CallbackId cbid : {CUPTI_DRIVER_TRACE_CBID_cuCtxDestroy, CUPTI_DRIVER_TRACE_CBID_cuCtxDestroy_v2,
+                                CUPTI_DRIVER_TRACE_CBID_cuDevicePrimaryCtxReset,
+                                CUPTI_DRIVER_TRACE_CBID_cuDevicePrimaryCtxReset_v2}) {
+    cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_DRIVER_API, cbid);
+  }
+  return "";
+}
+
 bool env_flag(const char* name, bool fallback) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') return fallback;
@@ -410,6 +431,7 @@ CollectorStatus collector_start(const CollectorOptions& options) {
       if (wanted_driver_api(strip_cbid_version(name))) cuptiActivityEnableDriverApi(cbid, 1);
     }
   }
+  warnings += subscribe_teardown_flush();
   st.started = true;
   return {true, warnings};
 }

@@ -44,17 +44,7 @@ find_launchprof() {
 }
 LP=$(find_launchprof)
 
-# step NAME LIMIT_S COMMAND...: runs one step with a time limit, logs it, records rc and seconds.
-step() {
-  local name=$1 limit=$2
-  shift 2
-  local t=$(date +%s)
-  echo "[run_all] $(date -u +%H:%M:%S) $name"
-  timeout --kill-after=10 "$limit" "$@" > "$WORK/logs/$name.log" 2>&1
-  local rc=$?
-  printf '%-22s rc=%-4s %5ss\n' "$name" "$rc" "$(( $(date +%s) - t ))" | tee -a "$STEPS"
-  return $rc
-}
+source "$STUDIES/steps.sh"  # step NAME LIMIT_S COMMAND...
 
 # lp_record TRACE [record options] -- COMMAND...: `launchprof record` if built, else the same environment by hand.
 lp_record() {
@@ -127,31 +117,12 @@ step llama_record 150 bash -c "lp_record '$WORK/traces/llama_record_b1.json.gz' 
 step overhead 300 python3 "$STUDIES/overhead.py" --build "$BIN" ${LP:+--launchprof "$LP"} --out "$WORK" \
   --n 10000 --repeats 3
 
-# ---- analyze, sweep, agreement ----
-TRACES=$(ls "$WORK"/traces/*.json.gz "$WORK"/fixtures/*.json.gz 2>/dev/null)
-step trace_metrics 120 python3 "$STUDIES/trace_metrics.py" $TRACES --json "$WORK/analysis/trace_metrics.json"
+# ---- analyze, sweep, agreement (also runnable on a CPU machine: see analyze_traces.sh) ----
 if [ -n "$LP" ]; then
-  step analyze 240 bash -c "
-    rc=0
-    for t in $(echo $TRACES); do
-      n=\$(basename \$t .json.gz)
-      echo \"== \$n\"
-      '$LP' analyze \"\$t\" --json '$WORK/analysis/'\$n.json --csv '$WORK/analysis/'\$n.csv || rc=1
-    done
-    exit \$rc"
-  for variant in eager graph; do
-    labels=()
-    for b in 1 2 4 8 16 32 64; do
-      t=$WORK/traces/llama_${variant}_b$b.json.gz
-      [ -f "$t" ] && labels+=(--label "batch=$b:$t")
-    done
-    if [ ${#labels[@]} -gt 0 ]; then
-      step sweep_$variant 120 "$LP" sweep "${labels[@]}" \
-        --json "$WORK/results/$DATE-launchprof-sweep-llama-$variant-1gpu.json" --png "$WORK/sweep/sweep_llama_$variant.png"
-    fi
-  done
-  step agreement 120 bash -c "python3 '$STUDIES/agreement.py' '$WORK'/analysis/llama_*.json \
-    '$WORK'/analysis/null_kernel_*.json --out '$WORK/results/$DATE-launchprof-agreement-1gpu.json'"
+  bash "$STUDIES/analyze_traces.sh" "$WORK" "$LP"
+else
+  python3 "$STUDIES/trace_metrics.py" "$WORK"/traces/*.json.gz "$WORK"/fixtures/*.json.gz \
+    --json "$WORK/analysis/trace_metrics.json" > "$WORK/logs/trace_metrics.log" 2>&1
 fi
 
 # ---- package: what comes back ----

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""CPU test of trace_metrics.py on a hand-made Kineto-shaped trace, and a syntax check of every study script."""
+"""CPU test of trace_metrics.py on a hand-made Kineto-shaped trace, and a syntax check of every study script
+(Python and bash)."""
 import glob
 import gzip
 import json
 import os
 import py_compile
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -68,6 +70,8 @@ class TraceMetricsTest(unittest.TestCase):
     def test_scripts_compile(self):
         for path in glob.glob(os.path.join(HERE, "*.py")):
             py_compile.compile(path, doraise=True, cfile=os.path.join(tempfile.gettempdir(), "lp_pycompile.pyc"))
+        for path in glob.glob(os.path.join(HERE, "*.sh")):
+            self.assertEqual(subprocess.run(["bash", "-n", path]).returncode, 0, path)
 
 
 if __name__ == "__main__":

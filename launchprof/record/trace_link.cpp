@@ -58,7 +58,8 @@ std::vector<Window> profiler_windows(const TraceModel& model) {
   return windows;
 }
 
-// Driver (and internal) calls made inside a runtime call on the same thread get that runtime call as parent.
+// A call made inside a runtime call on the same thread (the runtime's own driver calls, or a runtime call the runtime
+// makes internally, if CUPTI reports one) gets that runtime call as parent: the outer call is what the program made.
 void link_nesting(const TraceModel& model, LinkedTrace& out) {
   std::map<ThreadKey, std::vector<int32_t>> by_thread;
   for (size_t i = 0; i < model.api_calls.size(); ++i) {
@@ -76,11 +77,10 @@ void link_nesting(const TraceModel& model, LinkedTrace& out) {
     for (int32_t i : idx) {
       const ApiCall& c = model.api_calls[i];
       while (!open_runtime.empty() && model.api_calls[open_runtime.back()].end_ns < c.start_ns) open_runtime.pop_back();
-      if (c.domain == ApiDomain::kRuntime) {
-        open_runtime.push_back(i);
-      } else if (!open_runtime.empty() && model.api_calls[open_runtime.back()].end_ns >= c.end_ns) {
+      if (!open_runtime.empty() && model.api_calls[open_runtime.back()].end_ns >= c.end_ns) {
         out.api_parent[i] = open_runtime.back();
       }
+      if (c.domain == ApiDomain::kRuntime) open_runtime.push_back(i);
     }
   }
 }
@@ -137,7 +137,7 @@ void link_ops(const TraceModel& model, LinkedTrace& out) {
     if (op.runtime_correlation != 0) launch = lookup(runtime_by_corr, op.runtime_correlation);
     if (launch < 0) launch = lookup(runtime_by_corr, op.correlation);
     if (launch < 0) launch = lookup(driver_by_corr, op.correlation);
-    if (launch >= 0 && out.api_parent[launch] >= 0) launch = out.api_parent[launch];
+    while (launch >= 0 && out.api_parent[launch] >= 0) launch = out.api_parent[launch];
     out.op_launch[i] = launch;
     if (launch < 0) continue;
     out.api_num_ops[launch] += 1;
@@ -215,7 +215,7 @@ TraceSummary summarize(const TraceModel& model, const LinkedTrace& linked) {
   TraceSummary s;
   for (size_t i = 0; i < model.api_calls.size(); ++i) {
     if (linked.api_parent[i] >= 0) {
-      s.nested_driver_calls += 1;
+      s.nested_calls += 1;
       continue;
     }
     if (!linked.api_kept[i]) continue;

@@ -17,12 +17,12 @@ struct LinkOptions {
 
 // Indices into the TraceModel vectors; -1 means "none".
 struct LinkedTrace {
-  std::vector<int32_t> api_parent;   // driver/internal call -> enclosing runtime call on the same thread
+  std::vector<int32_t> api_parent;   // call -> innermost runtime call on the same thread that encloses it
   std::vector<int32_t> api_range;    // API call -> innermost NVTX range open at its start on the same thread
   std::vector<int32_t> op_launch;    // GPU op -> the outermost API call that launched it
   std::vector<uint8_t> op_first;     // 1 if the op is the earliest op of its launch call (the flow's target)
   std::vector<uint32_t> api_num_ops; // API call -> number of GPU ops linked to it
-  std::vector<uint8_t> api_kept;     // 0: nested driver call (the runtime call stands for it) or outside capture
+  std::vector<uint8_t> api_kept;     // 0: nested call (the enclosing runtime call stands for it) or outside capture
   std::vector<uint8_t> op_kept;
   std::vector<uint8_t> range_kept;
   std::vector<uint8_t> sync_kept;
@@ -47,7 +47,7 @@ struct TraceSummary {
   int64_t tklqt_ns = 0;
   int64_t kernel_time_ns = 0;          // sum of kernel durations
   uint64_t api_calls = 0;              // kept, written
-  uint64_t nested_driver_calls = 0;    // not written: the runtime call around them is
+  uint64_t nested_calls = 0;           // calls inside a runtime call: not written, the runtime call stands for them
   uint64_t ranges = 0;
   uint64_t syncs = 0;
 };

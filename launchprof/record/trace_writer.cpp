@@ -162,7 +162,7 @@ void write_header(Context& ctx, const TraceSummary& s) {
   count("negative_lq", s.negative_lq);
   b += ",\"tklqt_ns\":";
   append_int(b, s.tklqt_ns);
-  count("nested_driver_calls_not_written", s.nested_driver_calls);
+  count("nested_calls_not_written", s.nested_calls);
   count("dropped_records", m.counts.dropped_records);
   count("ops_without_timestamps_not_written", m.counts.ops_without_timestamps);
   count("unclosed_ranges", m.counts.unclosed_ranges);

@@ -190,7 +190,7 @@ TEST_F(RecordTraceTest, SummaryCountsSkipQuantities) {
   EXPECT_EQ(s.tklqt_ns, (2000 - 1100) + (3000 - 1400) + (2600 - 1400) + (3200 - 1400) + (4000 - 1900) + (4400 - 4500));
   EXPECT_EQ(s.memcpys, 1u);
   EXPECT_EQ(s.orphan_other_ops, 0u);
-  EXPECT_EQ(s.nested_driver_calls, 1u);
+  EXPECT_EQ(s.nested_calls, 1u);
   EXPECT_EQ(linked.base_ns, 1000u);
 }
 
@@ -262,6 +262,19 @@ TEST_F(RecordTraceTest, WritesKinetoShapedEventsWithFlowsAndExternalIds) {
   EXPECT_EQ(starts, (std::map<int64_t, int>{{10, 1}, {11, 1}, {13, 1}, {15, 1}, {16, 1}}));
   EXPECT_EQ(ends, starts);
   EXPECT_DOUBLE_EQ(end_ts[11], 1.6);  // the graph launch's flow ends at its earliest kernel (2600 ns)
+}
+
+TEST_F(RecordTraceTest, RuntimeCallInsideARuntimeCallIsStoodForByTheOuterOne) {
+  api("__cudaLaunchKernel", 20, 6000, 6200);
+  api("cudaLaunchKernel", 21, 6050, 6150);  // made by the outer call
+  kernel("inner", 21, 6300, 6400);
+  LinkedTrace linked = link_trace(m_, {});
+  TraceSummary s = summarize(m_, linked);
+  EXPECT_EQ(s.kernel_launch_calls, 6u);   // one more: the outer call
+  EXPECT_EQ(s.launches_without_op, 1u);   // unchanged: the inner call is not a launch of its own
+  EXPECT_EQ(s.nested_calls, 2u);
+  EXPECT_EQ(s.tklqt_ns, 7500 + (6300 - 6000));
+  EXPECT_EQ(linked.op_launch.back(), static_cast<int32_t>(m_.api_calls.size()) - 2);
 }
 
 TEST_F(RecordTraceTest, CaptureRangeKeepsOnlyWhatRunsBetweenProfilerStartAndStop) {

@@ -2,6 +2,7 @@
 
 #include <cupti.h>
 #include <cxxabi.h>
+#include <link.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,9 +31,9 @@ struct State {
   std::mutex mu;
   TraceModel model;
   std::unordered_map<const char*, uint32_t> kernel_names;  // CUPTI shares one name pointer per kernel
-  std::unordered_map<uint32_t, uint32_t> runtime_names;     // cbid -> string index
+  std::unordered_map<uint32_t, uint32_t> runtime_names;    // cbid -> string index
   std::unordered_map<uint32_t, uint32_t> driver_names;
-  std::unordered_map<uint64_t, OpenMarker> open_markers;    // marker id -> start
+  std::unordered_map<uint64_t, OpenMarker> open_markers;  // marker id -> start
   size_t buffer_bytes = 16u << 20;
   bool started = false;
   bool own_clock = false;  // the timestamp callback is registered: records use monotonic_ns()
@@ -79,7 +80,8 @@ uint32_t api_name(State& st, ApiDomain domain, uint32_t cbid) {
   auto it = cache.find(cbid);
   if (it != cache.end()) return it->second;
   const char* name = nullptr;
-  CUpti_CallbackDomain cb_domain = domain == ApiDomain::kRuntime ? CUPTI_CB_DOMAIN_RUNTIME_API : CUPTI_CB_DOMAIN_DRIVER_API;
+  CUpti_CallbackDomain cb_domain =
+      domain == ApiDomain::kRuntime ? CUPTI_CB_DOMAIN_RUNTIME_API : CUPTI_CB_DOMAIN_DRIVER_API;
   std::string s = cuptiGetCallbackName(cb_domain, cbid, &name) == CUPTI_SUCCESS && name != nullptr
                       ? strip_cbid_version(name)
                       : (domain == ApiDomain::kRuntime ? "cudaRuntimeCbid" : "cuDriverCbid") + std::to_string(cbid);
@@ -90,40 +92,64 @@ uint32_t api_name(State& st, ApiDomain domain, uint32_t cbid) {
 
 const char* memcpy_kind_name(uint8_t kind) {
   switch (kind) {
-    case CUPTI_ACTIVITY_MEMCPY_KIND_HTOD: return "HtoD";
-    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOH: return "DtoH";
-    case CUPTI_ACTIVITY_MEMCPY_KIND_HTOA: return "HtoA";
-    case CUPTI_ACTIVITY_MEMCPY_KIND_ATOH: return "AtoH";
-    case CUPTI_ACTIVITY_MEMCPY_KIND_ATOA: return "AtoA";
-    case CUPTI_ACTIVITY_MEMCPY_KIND_ATOD: return "AtoD";
-    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOA: return "DtoA";
-    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOD: return "DtoD";
-    case CUPTI_ACTIVITY_MEMCPY_KIND_HTOH: return "HtoH";
-    case CUPTI_ACTIVITY_MEMCPY_KIND_PTOP: return "PtoP";
-    default: return "Unknown";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_HTOD:
+      return "HtoD";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOH:
+      return "DtoH";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_HTOA:
+      return "HtoA";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_ATOH:
+      return "AtoH";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_ATOA:
+      return "AtoA";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_ATOD:
+      return "AtoD";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOA:
+      return "DtoA";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOD:
+      return "DtoD";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_HTOH:
+      return "HtoH";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_PTOP:
+      return "PtoP";
+    default:
+      return "Unknown";
   }
 }
 
 const char* memory_kind_name(unsigned kind) {
   switch (kind) {
-    case CUPTI_ACTIVITY_MEMORY_KIND_PAGEABLE: return "Pageable";
-    case CUPTI_ACTIVITY_MEMORY_KIND_PINNED: return "Pinned";
-    case CUPTI_ACTIVITY_MEMORY_KIND_DEVICE: return "Device";
-    case CUPTI_ACTIVITY_MEMORY_KIND_ARRAY: return "Array";
-    case CUPTI_ACTIVITY_MEMORY_KIND_MANAGED: return "Managed";
-    case CUPTI_ACTIVITY_MEMORY_KIND_DEVICE_STATIC: return "Device Static";
-    case CUPTI_ACTIVITY_MEMORY_KIND_MANAGED_STATIC: return "Managed Static";
-    default: return "Unknown";
+    case CUPTI_ACTIVITY_MEMORY_KIND_PAGEABLE:
+      return "Pageable";
+    case CUPTI_ACTIVITY_MEMORY_KIND_PINNED:
+      return "Pinned";
+    case CUPTI_ACTIVITY_MEMORY_KIND_DEVICE:
+      return "Device";
+    case CUPTI_ACTIVITY_MEMORY_KIND_ARRAY:
+      return "Array";
+    case CUPTI_ACTIVITY_MEMORY_KIND_MANAGED:
+      return "Managed";
+    case CUPTI_ACTIVITY_MEMORY_KIND_DEVICE_STATIC:
+      return "Device Static";
+    case CUPTI_ACTIVITY_MEMORY_KIND_MANAGED_STATIC:
+      return "Managed Static";
+    default:
+      return "Unknown";
   }
 }
 
 const char* sync_name(CUpti_ActivitySynchronizationType type) {
   switch (type) {
-    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_EVENT_SYNCHRONIZE: return "Event Sync";
-    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_STREAM_WAIT_EVENT: return "Stream Wait Event";
-    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_STREAM_SYNCHRONIZE: return "Stream Sync";
-    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_CONTEXT_SYNCHRONIZE: return "Context Sync";
-    default: return "Unknown Sync";
+    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_EVENT_SYNCHRONIZE:
+      return "Event Sync";
+    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_STREAM_WAIT_EVENT:
+      return "Stream Wait Event";
+    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_STREAM_SYNCHRONIZE:
+      return "Stream Sync";
+    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_CONTEXT_SYNCHRONIZE:
+      return "Context Sync";
+    default:
+      return "Unknown Sync";
   }
 }
 
@@ -326,9 +352,9 @@ void CUPTIAPI buffer_completed(CUcontext context, uint32_t stream_id, uint8_t* b
 
 // The driver calls worth recording by default: launches, copies, sets and waits. The runtime calls are all recorded.
 bool wanted_driver_api(const std::string& name) {
-  static const char* const kPrefixes[] = {"cuLaunch", "cuGraphLaunch", "cuMemcpy", "cuMemset", "cuStreamSynchronize",
-                                          "cuCtxSynchronize", "cuEventSynchronize", "cuStreamWaitEvent",
-                                          "cuProfilerStart", "cuProfilerStop"};
+  static const char* const kPrefixes[] = {
+      "cuLaunch",         "cuGraphLaunch",      "cuMemcpy",          "cuMemset",        "cuStreamSynchronize",
+      "cuCtxSynchronize", "cuEventSynchronize", "cuStreamWaitEvent", "cuProfilerStart", "cuProfilerStop"};
   for (const char* p : kPrefixes) {
     if (name.rfind(p, 0) == 0) return true;
   }
@@ -348,9 +374,9 @@ std::string subscribe_teardown_flush() {
   CUptiResult r = cuptiSubscribe(&subscriber, on_context_teardown, nullptr);
   if (r != CUPTI_SUCCESS) return cupti_error(r, "cuptiSubscribe (no flush before cudaDeviceReset)") + "; ";
   cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_RUNTIME_API, CUPTI_RUNTIME_TRACE_CBID_cudaDeviceReset_v3020);
-  for (CUpti_CallbackId cbid : {CUPTI_DRIVER_TRACE_CBID_cuCtxDestroy, CUPTI_DRIVER_TRACE_CBID_cuCtxDestroy_v2,
-                                CUPTI_DRIVER_TRACE_CBID_cuDevicePrimaryCtxReset,
-                                CUPTI_DRIVER_TRACE_CBID_cuDevicePrimaryCtxReset_v2}) {
+  for (CUpti_CallbackId cbid :
+       {CUPTI_DRIVER_TRACE_CBID_cuCtxDestroy, CUPTI_DRIVER_TRACE_CBID_cuCtxDestroy_v2,
+        CUPTI_DRIVER_TRACE_CBID_cuDevicePrimaryCtxReset, CUPTI_DRIVER_TRACE_CBID_cuDevicePrimaryCtxReset_v2}) {
     cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_DRIVER_API, cbid);
   }
   return "";
@@ -375,6 +401,21 @@ CollectorOptions collector_options_from_env() {
   o.all_driver_apis = driver != nullptr && std::strcmp(driver, "all") == 0;
   o.markers = env_flag("LAUNCHPROF_NVTX", true);
   return o;
+}
+
+std::string loaded_cupti_path() {
+  std::string path;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* out) {
+        const char* name = info->dlpi_name;
+        if (name != nullptr && std::strstr(name, "libcupti.so") != nullptr) {
+          *static_cast<std::string*>(out) = name;
+          return 1;
+        }
+        return 0;
+      },
+      &path);
+  return path;
 }
 
 uint64_t collector_now_ns() {
@@ -408,7 +449,8 @@ CollectorStatus collector_start(const CollectorOptions& options) {
                                          CUPTI_ACTIVITY_KIND_MEMCPY, CUPTI_ACTIVITY_KIND_MEMSET};
   for (CUpti_ActivityKind kind : required) {
     r = cuptiActivityEnable(kind);
-    if (r != CUPTI_SUCCESS) return {false, cupti_error(r, "cuptiActivityEnable") + " (kind " + std::to_string(kind) + ")"};
+    if (r != CUPTI_SUCCESS)
+      return {false, cupti_error(r, "cuptiActivityEnable") + " (kind " + std::to_string(kind) + ")"};
   }
   std::string warnings;
   // Plain enable, not EnableAndDump: the collector starts before CUDA initializes (injection, or a program that
@@ -441,7 +483,8 @@ CollectorStatus collector_flush() {
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
   size_t dropped = 0;
-  if (cuptiActivityGetNumDroppedRecords(nullptr, 0, &dropped) == CUPTI_SUCCESS) st.model.counts.dropped_records += dropped;
+  if (cuptiActivityGetNumDroppedRecords(nullptr, 0, &dropped) == CUPTI_SUCCESS)
+    st.model.counts.dropped_records += dropped;
   if (r != CUPTI_SUCCESS) return {false, cupti_error(r, "cuptiActivityFlushAll")};
   return {};
 }
@@ -453,11 +496,16 @@ CollectorStatus collector_stop() {
     if (!st.started) return {false, "collector not started"};
   }
   CollectorStatus status = collector_flush();
-  const CUpti_ActivityKind kinds[] = {
-      CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, CUPTI_ACTIVITY_KIND_RUNTIME,  CUPTI_ACTIVITY_KIND_DRIVER,
-      CUPTI_ACTIVITY_KIND_MEMCPY,            CUPTI_ACTIVITY_KIND_MEMSET,   CUPTI_ACTIVITY_KIND_SYNCHRONIZATION,
-      CUPTI_ACTIVITY_KIND_INTERNAL_LAUNCH_API, CUPTI_ACTIVITY_KIND_MARKER, CUPTI_ACTIVITY_KIND_DEVICE,
-      CUPTI_ACTIVITY_KIND_CONTEXT};
+  const CUpti_ActivityKind kinds[] = {CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL,
+                                      CUPTI_ACTIVITY_KIND_RUNTIME,
+                                      CUPTI_ACTIVITY_KIND_DRIVER,
+                                      CUPTI_ACTIVITY_KIND_MEMCPY,
+                                      CUPTI_ACTIVITY_KIND_MEMSET,
+                                      CUPTI_ACTIVITY_KIND_SYNCHRONIZATION,
+                                      CUPTI_ACTIVITY_KIND_INTERNAL_LAUNCH_API,
+                                      CUPTI_ACTIVITY_KIND_MARKER,
+                                      CUPTI_ACTIVITY_KIND_DEVICE,
+                                      CUPTI_ACTIVITY_KIND_CONTEXT};
   for (CUpti_ActivityKind kind : kinds) cuptiActivityDisable(kind);
   return status;
 }

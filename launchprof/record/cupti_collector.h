@@ -37,4 +37,8 @@ TraceModel collector_take();
 // else CUPTI's own), so that host code can mark time windows in a trace.
 uint64_t collector_now_ns();
 
+// The file of the libcupti loaded in this process ("" if none): where NVTX must send its calls
+// (NVTX_INJECTION64_PATH) for NVTX ranges to arrive as marker records of this CUPTI.
+std::string loaded_cupti_path();
+
 }  // namespace launchprof::record

@@ -22,8 +22,6 @@
 #include <mutex>
 #include <string>
 
-#include <cupti.h>
-
 #include "cupti_collector.h"
 #include "output_file.h"
 #include "trace_link.h"
@@ -107,11 +105,10 @@ bool start_once() {
   return true;
 }
 
-// The libcupti this library was linked with, found through one of its symbols.
+// The libcupti this library was linked with (already loaded as its dependency).
 void* own_cupti_handle() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&cuptiActivityEnable), &info) == 0 || info.dli_fname == nullptr) return nullptr;
-  return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+  const std::string path = launchprof::record::loaded_cupti_path();
+  return path.empty() ? nullptr : dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
 }
 
 }  // namespace

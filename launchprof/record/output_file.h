@@ -40,8 +40,8 @@ class FileSink : public Sink {
   FileSink() = default;
   std::string path_;
   std::string tmp_path_;
-  void* gz_ = nullptr;      // gzFile when compressed
-  void* file_ = nullptr;    // FILE* otherwise
+  void* gz_ = nullptr;    // gzFile when compressed
+  void* file_ = nullptr;  // FILE* otherwise
   bool failed_ = false;
 };
 

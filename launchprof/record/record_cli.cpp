@@ -190,7 +190,8 @@ int record_main(int argc, char** argv) {
   close(fds[0]);
 
   // Ctrl-C reaches the command (same process group); wait for it to finish writing its trace.
-  struct sigaction ignore {}, old_int {}, old_term {};
+  struct sigaction ignore {
+  }, old_int{}, old_term{};
   ignore.sa_handler = SIG_IGN;
   sigaction(SIGINT, &ignore, &old_int);
   sigaction(SIGTERM, &ignore, &old_term);

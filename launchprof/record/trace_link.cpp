@@ -70,7 +70,7 @@ void link_nesting(const TraceModel& model, LinkedTrace& out) {
       const ApiCall& ca = model.api_calls[a];
       const ApiCall& cb = model.api_calls[b];
       if (ca.start_ns != cb.start_ns) return ca.start_ns < cb.start_ns;
-      if (ca.end_ns != cb.end_ns) return ca.end_ns > cb.end_ns;      // the enclosing call first
+      if (ca.end_ns != cb.end_ns) return ca.end_ns > cb.end_ns;  // the enclosing call first
       return ca.domain == ApiDomain::kRuntime && cb.domain != ApiDomain::kRuntime;
     });
     std::vector<int32_t> open_runtime;  // stack of runtime calls that may still enclose later calls
@@ -264,13 +264,15 @@ std::string format_summary(const TraceModel& model, const LinkedTrace& linked, c
                 s.tklqt_ns / 1e3, s.lq_terms, s.lq_terms ? s.tklqt_ns / 1e3 / s.lq_terms : 0.0, s.kernel_time_ns / 1e3);
   out += buf;
   std::snprintf(buf, sizeof(buf),
-                "launchprof: orphan kernels %" PRIu64 ", orphan memcpy/memset %" PRIu64 ", launches with no kernel %" PRIu64
-                ", negative lq %" PRIu64 ", dropped records %" PRIu64 ", ops without timestamps %" PRIu64 "\n",
-                s.orphan_kernels, s.orphan_other_ops, s.launches_without_op, s.negative_lq, model.counts.dropped_records,
-                model.counts.ops_without_timestamps);
+                "launchprof: orphan kernels %" PRIu64 ", orphan memcpy/memset %" PRIu64
+                ", launches with no kernel %" PRIu64 ", negative lq %" PRIu64 ", dropped records %" PRIu64
+                ", ops without timestamps %" PRIu64 "\n",
+                s.orphan_kernels, s.orphan_other_ops, s.launches_without_op, s.negative_lq,
+                model.counts.dropped_records, model.counts.ops_without_timestamps);
   out += buf;
   if (model.counts.unclosed_ranges || model.counts.unmatched_range_ends) {
-    std::snprintf(buf, sizeof(buf), "launchprof: NVTX ranges never closed %" PRIu64 ", ends with no start %" PRIu64 "\n",
+    std::snprintf(buf, sizeof(buf),
+                  "launchprof: NVTX ranges never closed %" PRIu64 ", ends with no start %" PRIu64 "\n",
                   model.counts.unclosed_ranges, model.counts.unmatched_range_ends);
     out += buf;
   }

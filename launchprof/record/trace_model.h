@@ -104,12 +104,12 @@ class StringTable {
 
 // Counts of things the collector saw but could not turn into events. Reported, never hidden.
 struct CollectorCounts {
-  uint64_t dropped_records = 0;           // cuptiActivityGetNumDroppedRecords, summed
-  uint64_t ops_without_timestamps = 0;    // GPU ops with start == end == 0 (not written)
-  uint64_t unclosed_ranges = 0;           // NVTX start markers with no end at exit
-  uint64_t unmatched_range_ends = 0;      // NVTX end markers with no start
-  uint64_t instant_markers = 0;           // nvtxMark: not written
-  uint64_t unknown_records = 0;           // activity kinds we enabled but do not convert
+  uint64_t dropped_records = 0;         // cuptiActivityGetNumDroppedRecords, summed
+  uint64_t ops_without_timestamps = 0;  // GPU ops with start == end == 0 (not written)
+  uint64_t unclosed_ranges = 0;         // NVTX start markers with no end at exit
+  uint64_t unmatched_range_ends = 0;    // NVTX end markers with no start
+  uint64_t instant_markers = 0;         // nvtxMark: not written
+  uint64_t unknown_records = 0;         // activity kinds we enabled but do not convert
   uint64_t buffers_completed = 0;
 };
 

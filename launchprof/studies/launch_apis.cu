@@ -1,6 +1,6 @@
-#include "launch_apis.h"
-
 #include <cuda.h>
+
+#include "launch_apis.h"
 
 namespace launchprof::studies {
 

@@ -11,8 +11,8 @@ namespace launchprof::studies {
 __global__ void null_kernel();
 
 struct LaunchApi {
-  const char* name;       // also the NVTX range name after "launch:"
-  int kernels_per_call;   // a graph launch runs several
+  const char* name;      // also the NVTX range name after "launch:"
+  int kernels_per_call;  // a graph launch runs several
   cudaError_t (*launch)(cudaStream_t stream);
 };
 

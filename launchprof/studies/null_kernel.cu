@@ -6,8 +6,6 @@
 // launch call was joined to its kernels. --no-cupti runs the same loops with no collector (for the overhead study
 // and for running under `launchprof record`, which brings its own).
 #include <cuda_runtime.h>
-#include <cupti.h>
-#include <dlfcn.h>
 #include <nvtx3/nvToolsExt.h>
 
 #include <algorithm>
@@ -37,13 +35,13 @@ namespace {
 // SKIP paper (Characterizing and Optimizing LLM Inference Workloads on CPU-GPU Coupled Architectures), Table V.
 constexpr const char* kSkipTableV = "SKIP Table V null-kernel launch: A100 2.26 us, H100 PCIe 2.37 us, GH200 2.77 us";
 
-#define CUDA_CHECK(call)                                                                               \
-  do {                                                                                                 \
-    cudaError_t err_ = (call);                                                                         \
-    if (err_ != cudaSuccess) {                                                                         \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(err_));    \
-      std::exit(1);                                                                                    \
-    }                                                                                                  \
+#define CUDA_CHECK(call)                                                                            \
+  do {                                                                                              \
+    cudaError_t err_ = (call);                                                                      \
+    if (err_ != cudaSuccess) {                                                                      \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(err_)); \
+      std::exit(1);                                                                                 \
+    }                                                                                               \
   } while (0)
 
 struct Options {
@@ -197,10 +195,8 @@ ModeResult analyze_window(const lp::TraceModel& m, const lp::LinkedTrace& linked
 
 // Points NVTX at the libcupti this program uses, so that NVTX ranges become CUPTI marker records.
 void route_nvtx_to_cupti() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&cuptiActivityEnable), &info) != 0 && info.dli_fname != nullptr) {
-    setenv("NVTX_INJECTION64_PATH", info.dli_fname, 0);
-  }
+  const std::string cupti = lp::loaded_cupti_path();
+  if (!cupti.empty()) setenv("NVTX_INJECTION64_PATH", cupti.c_str(), 0);
 }
 
 Window run_loop(const std::string& mode, int n, bool sync_each, cudaStream_t stream, int repeat) {
@@ -295,8 +291,8 @@ std::string fmt(double v) {
 }
 
 std::string mode_row(const ModeResult& r, int n) {
-  std::string row = "{\"impl\": \"null-kernel-" + r.mode + "\", \"mode\": \"" + r.mode + "\", \"n\": " +
-                    std::to_string(n) + ", \"kernels\": " + std::to_string(r.kernels);
+  std::string row = "{\"impl\": \"null-kernel-" + r.mode + "\", \"mode\": \"" + r.mode +
+                    "\", \"n\": " + std::to_string(n) + ", \"kernels\": " + std::to_string(r.kernels);
   auto field = [&](const char* k, double v) { row += std::string(", \"") + k + "\": " + fmt(v); };
   if (r.kernels > 0) {
     field("lq_median_us", r.lq.median);
@@ -384,8 +380,8 @@ int main(int argc, char** argv) {
                   r.kernels, r.lq.median, r.lq.p99, r.lq.min, r.lq.mean, r.call.median, r.gap.median, r.dur.median,
                   median_of(r.loop_ms), names.c_str());
       if (r.kernels != static_cast<size_t>(o.n) * w.loop_ms.size()) {
-        std::printf("# %s: %zu of %zu launches joined to a kernel (dropped records: %llu)\n", r.mode.c_str(),
-                    r.kernels, static_cast<size_t>(o.n) * w.loop_ms.size(),
+        std::printf("# %s: %zu of %zu launches joined to a kernel (dropped records: %llu)\n", r.mode.c_str(), r.kernels,
+                    static_cast<size_t>(o.n) * w.loop_ms.size(),
                     static_cast<unsigned long long>(model.counts.dropped_records));
       }
       if (r.mode == "isolated" && r.kernels > 0) {

@@ -1,4 +1,6 @@
 // `launchprof record` argument handling and the environment it gives the command (no GPU: the command is sh).
+#include "record_cli.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -6,8 +8,6 @@
 #include <cstdlib>
 #include <string>
 #include <vector>
-
-#include "record_cli.h"
 
 namespace launchprof::record {
 namespace {
@@ -69,11 +69,13 @@ TEST_F(RecordCliTest, CommandSeesInjectionAndAbsoluteOutputPath) {
   char cwd[4096];
   ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
   const std::string expected_out = std::string(cwd) + "/rel_trace.json.gz";
-  const std::string check = "test \"$CUDA_INJECTION64_PATH\" = '" + fake_lib_ + "' && test \"$NVTX_INJECTION64_PATH\" = '" +
-                            fake_lib_ + "' && test \"$LAUNCHPROF_OUTPUT\" = '" + expected_out +
+  const std::string check = "test \"$CUDA_INJECTION64_PATH\" = '" + fake_lib_ +
+                            "' && test \"$NVTX_INJECTION64_PATH\" = '" + fake_lib_ +
+                            "' && test \"$LAUNCHPROF_OUTPUT\" = '" + expected_out +
                             "' && test \"$LAUNCHPROF_ROOT_PID\" = \"$$\" && test \"$LAUNCHPROF_LATENCY\" = 1";
   EXPECT_EQ(run({"-o", "rel_trace.json.gz", "--latency", "--", "sh", "-c", check}), 0);
-  EXPECT_EQ(run({"--no-nvtx", "--", "sh", "-c", "test -z \"$NVTX_INJECTION64_PATH\" && test \"$LAUNCHPROF_NVTX\" = 0"}), 0);
+  EXPECT_EQ(run({"--no-nvtx", "--", "sh", "-c", "test -z \"$NVTX_INJECTION64_PATH\" && test \"$LAUNCHPROF_NVTX\" = 0"}),
+            0);
   EXPECT_EQ(run({"--capture-range", "--", "sh", "-c", "test \"$LAUNCHPROF_CAPTURE_RANGE\" = cudaProfilerApi"}), 0);
 }
 

@@ -45,7 +45,9 @@ TEST(RecordJsonString, EscapesQuotesBackslashesAndControlCharacters) {
 TEST(RecordJsonString, KeepsValidUtf8AndReplacesInvalidBytes) {
   EXPECT_EQ(decode(json_string("caf\xc3\xa9 \xe2\x82\xac")), "caf\xc3\xa9 \xe2\x82\xac");
   // A lone 0xff, a truncated 3-byte sequence and a UTF-16 surrogate encoded in UTF-8 are not UTF-8.
-  EXPECT_EQ(json_string("a\xff" "b"), "\"a\\ufffdb\"");
+  EXPECT_EQ(json_string("a\xff"
+                        "b"),
+            "\"a\\ufffdb\"");
   EXPECT_EQ(json_string("\xe2\x82"), "\"\\ufffd\\ufffd\"");
   EXPECT_EQ(json_string("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");
   EXPECT_EQ(decode(json_string("x\xc0\xaf")), "x\xef\xbf\xbd\xef\xbf\xbd");
@@ -235,7 +237,7 @@ TEST_F(RecordTraceTest, WritesKinetoShapedEventsWithFlowsAndExternalIds) {
       if (name == "nested") EXPECT_EQ(int64_t(args["correlation"]), 13);
       if (name == "void f<\"q\\\">(int)\xef\xbf\xbd") {
         saw_odd_name = true;
-        EXPECT_DOUBLE_EQ(double(e["ts"]), 1.0);   // (2000 - 1000) ns
+        EXPECT_DOUBLE_EQ(double(e["ts"]), 1.0);  // (2000 - 1000) ns
         EXPECT_DOUBLE_EQ(double(e["dur"]), 0.5);
       }
     }
@@ -270,8 +272,8 @@ TEST_F(RecordTraceTest, RuntimeCallInsideARuntimeCallIsStoodForByTheOuterOne) {
   kernel("inner", 21, 6300, 6400);
   LinkedTrace linked = link_trace(m_, {});
   TraceSummary s = summarize(m_, linked);
-  EXPECT_EQ(s.kernel_launch_calls, 6u);   // one more: the outer call
-  EXPECT_EQ(s.launches_without_op, 1u);   // unchanged: the inner call is not a launch of its own
+  EXPECT_EQ(s.kernel_launch_calls, 6u);  // one more: the outer call
+  EXPECT_EQ(s.launches_without_op, 1u);  // unchanged: the inner call is not a launch of its own
   EXPECT_EQ(s.nested_calls, 2u);
   EXPECT_EQ(s.tklqt_ns, 7500 + (6300 - 6000));
   EXPECT_EQ(linked.op_launch.back(), static_cast<int32_t>(m_.api_calls.size()) - 2);

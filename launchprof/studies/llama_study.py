@@ -189,6 +189,7 @@ def run_kineto(args):
     os.makedirs(result_dir, exist_ok=True)
     model = build_model(args.seq)
     gpu = torch.cuda.get_device_name()
+    path = os.path.join(result_dir, envelope.result_name("launchprof-llama-prefill"))
     rows = []
     with torch.inference_mode():
         for batch in args.batches:
@@ -231,8 +232,8 @@ def run_kineto(args):
                 print(f"batch {batch:3d} {variant:9s} fwd {ms:8.3f} ms  kernels {m['kernels']:5d}  "
                       f"TKLQT {m['tklqt_us']:12.1f} us  IL {m['il_ms']} ms  idle {m['idle_ms']} ms  "
                       f"orphans {m['orphan_kernels']}  ({time.time() - t0:.1f} s)", flush=True)
-    path = os.path.join(result_dir, envelope.result_name("launchprof-llama-prefill"))
-    envelope.write_envelope(path, "launchprof/studies/llama_study.py", rows, gpu)
+            # Rewritten after every batch: a run cut short keeps the batches it finished.
+            envelope.write_envelope(path, "launchprof/studies/llama_study.py", rows, gpu)
     print(f"wrote {path}")
 
 

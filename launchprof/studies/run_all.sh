@@ -13,7 +13,8 @@
 #   launchprof_results.tar.gz  results/ (bench/results envelope JSON), logs/, analysis/, sweep/ (PNG), traces/
 #   summary.txt                step status and the main tables
 #   fixture_*.json.gz          a few small real traces meant for CI fixtures (each at most 4 MiB)
-# Environment: LAUNCHPROF_COMMIT=<sha> (recorded in results; the device copy has no .git), LAUNCHPROF_WORK=<dir>.
+# Environment: LAUNCHPROF_COMMIT=<sha> (recorded in results; the device copy has no .git), LAUNCHPROF_WORK=<dir>,
+# LAUNCHPROF_BUDGET_S (whole-run time budget, default 540).
 set -u -o pipefail
 
 if [ $# -ne 2 ]; then
@@ -32,6 +33,9 @@ export LAUNCHPROF_COMMIT=${LAUNCHPROF_COMMIT:-$(git -C "$ROOT" rev-parse HEAD 2>
 export PYTHONUNBUFFERED=1
 DATE=$(date -u +%Y-%m-%d)
 START=$(date +%s)
+# Everything, packaging included, ends within LAUNCHPROF_BUDGET_S (default 540 s: the device runs one command for at
+# most 600 s, and what is not packaged by then is lost). Steps that would overrun are cut short or skipped.
+export DEADLINE=$(( START + ${LAUNCHPROF_BUDGET_S:-540} ))
 STEPS=$WORK/steps.txt
 : > "$STEPS"
 

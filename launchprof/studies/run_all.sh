@@ -39,6 +39,16 @@ export DEADLINE=$(( START + ${LAUNCHPROF_BUDGET_S:-540} ))
 STEPS=$WORK/steps.txt
 : > "$STEPS"
 
+# Library paths for binaries built on another machine (the project's device set-up), if the project has it.
+[ -f "$ROOT/scripts/device_env.sh" ] && source "$ROOT/scripts/device_env.sh"
+
+# True if the program starts at all (a binary carried from another machine may miss a shared library).
+starts() {
+  "$@" > /dev/null 2>&1
+  local rc=$?
+  [ $rc -ne 126 ] && [ $rc -ne 127 ]
+}
+
 NULLK=$BUILD/launchprof-null-kernel
 INJECT=$BUILD/liblaunchprof_inject.so
 find_launchprof() {
@@ -47,6 +57,10 @@ find_launchprof() {
   done
 }
 LP=$(find_launchprof)
+if [ -n "$LP" ] && ! starts "$LP" --help; then
+  echo "$LP does not start here: ignoring it" | tee -a "$STEPS"
+  LP=
+fi
 
 source "$STUDIES/steps.sh"  # step NAME LIMIT_S COMMAND...
 
@@ -74,7 +88,7 @@ step env 60 bash -c "nvidia-smi; nvcc --version; cmake --version; python3 -c 'im
 print(sys.version); print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())'; \
 echo commit=$LAUNCHPROF_COMMIT"
 
-if [ ! -x "$NULLK" ] || [ ! -f "$INJECT" ] || [ -z "$LP" ]; then
+if ! starts "$NULLK" --help || [ ! -f "$INJECT" ] || [ -z "$LP" ]; then
   step build 420 bash -c "
     set -x
     if [ ! -f '$BUILD/CMakeCache.txt' ]; then
@@ -88,7 +102,7 @@ if [ ! -x "$NULLK" ] || [ ! -f "$INJECT" ] || [ -z "$LP" ]; then
   LP=$(find_launchprof)
   export LP
 fi
-if [ ! -x "$NULLK" ] || [ ! -f "$INJECT" ]; then
+if [ ! -f "$INJECT" ] || ! starts "$NULLK" --help; then
   step build_fallback 300 "$STUDIES/build_record_standalone.sh" "$BUILD/standalone"
   NULLK=$BUILD/standalone/launchprof-null-kernel
   INJECT=$BUILD/standalone/liblaunchprof_inject.so

@@ -1,0 +1,76 @@
+// One trace in, every launchprof analyze result out: the join, per-scope SKIP metrics, top-k tables,
+// fusion candidates and the anomaly counts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "launchprof/analyze/event_model.h"
+#include "launchprof/analyze/fusion.h"
+#include "launchprof/analyze/join.h"
+#include "launchprof/analyze/kernel_stats.h"
+#include "launchprof/analyze/metrics.h"
+#include "launchprof/analyze/status.h"
+
+namespace launchprof {
+
+struct AnalyzeOptions {
+  size_t top_n = 10;
+  bool per_kernel = false;
+  FusionOptions fusion;
+};
+
+struct PerKernelRow {
+  std::string name;
+  int32_t device;
+  int64_t stream;
+  int64_t ts_ns, dur_ns;
+  int64_t correlation;  // kNoId if absent
+  bool joined;
+  std::string launch_name;
+  int64_t launch_ts_ns, lq_ns, queue_delay_ns;  // meaningful only if joined
+  GapClass gap_class;
+  int64_t gap_ns;
+  std::string op_name;
+};
+
+// Counts the analysis reports rather than hides.
+struct Anomalies {
+  uint64_t negative_lq = 0;
+  uint64_t orphan_kernels = 0;
+  uint64_t orphans_no_correlation = 0;
+  uint64_t orphans_unmatched = 0;
+  uint64_t launches_without_kernel = 0;
+  uint64_t duplicate_correlations = 0;
+  uint64_t kernels_before_anchor = 0;
+  uint64_t same_stream_overlaps = 0;
+  uint64_t negative_durations = 0;
+  uint64_t skipped_bad_phase = 0;
+  uint64_t skipped_missing_time = 0;
+};
+
+struct TraceAnalysis {
+  std::string path;
+  std::string gpu_name;
+  ReadCounts counts;
+  Anchor anchor;
+  // Join summary.
+  uint64_t launches = 0, graph_launches = 0, graph_kernels = 0;
+  uint64_t launches_op_by_external_id = 0, launches_op_by_containment = 0, launches_without_op = 0;
+  Anomalies anomalies;
+
+  ScopeMetrics all;
+  std::vector<ScopeMetrics> devices;  // by device id
+  std::vector<ScopeMetrics> streams;  // by (device, stream)
+  KernelTables tables;
+  FusionResult fusion;
+  std::vector<std::vector<std::string>> fusion_chain_names;  // kernel names of fusion.candidates[i]
+  std::vector<PerKernelRow> per_kernel;  // only with AnalyzeOptions::per_kernel
+};
+
+TraceAnalysis analyze_trace(const TraceData& trace, const AnalyzeOptions& options);
+// Reads and analyses one file. Errors (I/O, truncation, malformed JSON, no traceEvents) are returned.
+Status analyze_file(const std::string& path, const AnalyzeOptions& options, TraceAnalysis* out);
+
+}  // namespace launchprof

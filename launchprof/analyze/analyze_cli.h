@@ -1,0 +1,38 @@
+// `launchprof analyze`: command-line options and the run.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "launchprof/analyze/run_info.h"
+
+namespace CLI {
+class App;
+}
+
+namespace launchprof {
+
+struct AnalyzeCliOptions {
+  std::vector<std::string> traces;
+  std::string csv_path;
+  std::string json_path;
+  std::string kernels_csv_path;
+  size_t top_n = 10;
+  bool per_kernel = false;
+  bool quiet = false;
+  int fusion_max_len = 8;
+  uint64_t fusion_min_occurrences = 2;
+};
+
+// Exit codes of analyze and sweep.
+constexpr int kExitOk = 0;
+constexpr int kExitOutputError = 1;  // could not write an output file
+constexpr int kExitTraceError = 2;   // unreadable, truncated or malformed trace, or no traceEvents
+
+CLI::App* add_analyze_command(CLI::App& app, AnalyzeCliOptions& options);
+int run_analyze(const AnalyzeCliOptions& options, const RunInfo& run);
+
+// Writes `text` to `path`; on failure prints why and returns false.
+bool write_text_file(const std::string& path, const std::string& text);
+
+}  // namespace launchprof

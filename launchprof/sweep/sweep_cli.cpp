@@ -1,0 +1,180 @@
+#include "launchprof/sweep/sweep_cli.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+#include <unistd.h>
+
+#include "launchprof/analyze/analysis.h"
+#include "launchprof/analyze/analyze_cli.h"
+#include "launchprof/analyze/json_writer.h"
+#include "launchprof/analyze/report.h"
+#include "launchprof/sweep/sweep.h"
+
+#ifndef LAUNCHPROF_SOURCE_DIR
+#define LAUNCHPROF_SOURCE_DIR "."
+#endif
+
+namespace launchprof {
+namespace {
+
+std::string sweep_json(const std::vector<SweepRow>& rows, const SweepDecision& d, double threshold,
+                       const std::string& gpu, size_t gpus, const RunInfo& run) {
+  std::string out;
+  JsonWriter w(&out);
+  w.begin_object();
+  write_envelope_fields(w, "launchprof sweep", run, gpu, gpus);
+  w.field("rule", sweep_rule_text());
+  w.field("idle_threshold", threshold);
+  d.transition_batch ? w.field("transition_batch", *d.transition_batch) : w.null_field("transition_batch");
+  w.field("verdict", d.verdict);
+  w.key("rows");
+  w.begin_array();
+  for (const auto& r : rows) {
+    const ScopeMetrics& m = r.all;
+    bool any = m.kernels > 0;
+    w.begin_object();
+    w.field("batch", r.batch);
+    w.field("trace", r.path);
+    w.field("kernels", m.kernels);
+    w.field("orphans", m.orphans);
+    w.field("launches_without_kernel", r.launches_without_kernel);
+    w.field("tklqt_us", ns_to_us(m.tklqt_ns));
+    w.field("negative_lq", m.negative_lq);
+    m.joined ? w.field("lq_mean_us", m.lq_mean_ns() / 1e3) : w.null_field("lq_mean_us");
+    any ? w.field("akd_us", m.akd_ns() / 1e3) : w.null_field("akd_us");
+    any ? w.field("il_ms", ns_to_ms(m.il_ns)) : w.null_field("il_ms");
+    any ? w.field("idle_ms", ns_to_ms(m.idle_ns)) : w.null_field("idle_ms");
+    any ? w.field("idle_sum_ms", ns_to_ms(m.idle_sum_ns)) : w.null_field("idle_sum_ms");
+    any && m.il_ns > 0 ? w.field("idle_frac", m.idle_fraction()) : w.null_field("idle_frac");
+    w.field("regime", r.cpu_bound ? "cpu-bound" : "gpu-bound");
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  return out;
+}
+
+std::string plot_script_path() {
+  if (const char* env = std::getenv("LAUNCHPROF_PLOT_SCRIPT")) return env;
+  return std::string(LAUNCHPROF_SOURCE_DIR) + "/launchprof/sweep/plot_sweep.py";
+}
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+int draw_png(const std::string& json_text, const std::string& json_path, const std::string& png_path) {
+  if (std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") != 0) {
+    std::fprintf(stderr,
+                 "launchprof sweep: --png needs python3 with matplotlib (pip install matplotlib); the table%s was "
+                 "still written, no plot was drawn\n",
+                 json_path.empty() ? "" : " and JSON");
+    return kExitPlotUnavailable;
+  }
+  std::string input = json_path;
+  std::string tmp;
+  if (input.empty()) {
+    char name[] = "/tmp/launchprof-sweep-XXXXXX";
+    int fd = ::mkstemp(name);
+    if (fd < 0) return kExitOutputError;
+    ::close(fd);
+    tmp = input = name;
+    if (!write_text_file(tmp, json_text)) return kExitOutputError;
+  }
+  std::string cmd = "python3 " + quote(plot_script_path()) + " " + quote(input) + " " + quote(png_path);
+  int rc = std::system(cmd.c_str());
+  if (!tmp.empty()) ::unlink(tmp.c_str());
+  if (rc != 0) {
+    std::fprintf(stderr, "launchprof sweep: the plot script failed: %s\n", cmd.c_str());
+    return kExitPlotUnavailable;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+CLI::App* add_sweep_command(CLI::App& app, SweepCliOptions& o) {
+  CLI::App* cmd = app.add_subcommand(
+      "sweep",
+      std::string("Report TKLQT, IL, GPU idle and kernel count against batch size, and name the batch at which the "
+                  "workload turns from CPU-bound to GPU-bound. Rule: ") +
+          sweep_rule_text() + ".");
+  cmd->add_option("--label", o.labels, "a labelled trace: batch=<N>:<trace.json[.gz]> (repeat, one per batch)")
+      ->required();
+  cmd->add_option("--json", o.json_path, "write the rows and the transition as JSON (bench/results envelope)");
+  cmd->add_option("--png", o.png_path,
+                  "draw TKLQT and IL against batch (log2 x-axis, transition marked) with "
+                  "launchprof/sweep/plot_sweep.py; needs python3 + matplotlib, else exit code 3");
+  cmd->add_option("--threshold", o.threshold, "GPU idle fraction at or above which a batch is CPU-bound")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_flag("-q,--quiet", o.quiet, "do not print the table on stdout");
+  return cmd;
+}
+
+int run_sweep(const SweepCliOptions& o, const RunInfo& run) {
+  std::vector<SweepLabel> labels;
+  std::set<int64_t> seen;
+  for (const auto& text : o.labels) {
+    SweepLabel l;
+    Status s = parse_sweep_label(text, &l);
+    if (s.ok() && !seen.insert(l.batch).second)
+      s = Status::Error(StatusCode::kInvalidArgument, "batch " + std::to_string(l.batch) + " is given twice");
+    if (!s.ok()) {
+      std::fprintf(stderr, "launchprof sweep: error: %s\n", s.message.c_str());
+      return kExitOutputError;
+    }
+    labels.push_back(l);
+  }
+  std::sort(labels.begin(), labels.end(), [](const auto& a, const auto& b) { return a.batch < b.batch; });
+
+  AnalyzeOptions opts;
+  std::vector<SweepRow> rows;
+  std::string gpu;
+  std::set<int32_t> devices;
+  for (const auto& l : labels) {
+    TraceAnalysis a;
+    Status s = analyze_file(l.path, opts, &a);
+    if (!s.ok()) {
+      std::fprintf(stderr, "launchprof sweep: error: %s\n", s.message.c_str());
+      return kExitTraceError;
+    }
+    if (gpu.empty()) gpu = a.gpu_name;
+    for (const auto& d : a.devices) devices.insert(d.device);
+    SweepRow r;
+    r.batch = l.batch;
+    r.path = l.path;
+    r.all = a.all;
+    r.launches_without_kernel = a.anomalies.launches_without_kernel;
+    rows.push_back(std::move(r));
+  }
+  SweepDecision d = decide_transition(rows, o.threshold);
+
+  if (!o.quiet) {
+    std::printf("# launchprof sweep: %zu traces; gpu: %s\n# rule: %s (threshold %.2f)\n", rows.size(),
+                gpu.empty() ? "(not in traces)" : gpu.c_str(), sweep_rule_text(), o.threshold);
+    std::printf("%8s %9s %12s %9s %10s %10s %6s %9s %-9s  %s\n", "batch", "kernels", "TKLQT_us", "lq_mean", "IL_ms",
+                "idle_ms", "idle%", "AKD_us", "regime", "trace");
+    for (const auto& r : rows) {
+      const ScopeMetrics& m = r.all;
+      std::printf("%8" PRId64 " %9" PRIu64 " %12.3f %9.3f %10.3f %10.3f %6.1f %9.3f %-9s  %s\n", r.batch, m.kernels,
+                  ns_to_us(m.tklqt_ns), m.lq_mean_ns() / 1e3, ns_to_ms(m.il_ns), ns_to_ms(m.idle_ns),
+                  100.0 * m.idle_fraction(), m.akd_ns() / 1e3, r.cpu_bound ? "cpu-bound" : "gpu-bound",
+                  r.path.c_str());
+    }
+    std::printf("# transition: %s\n", d.verdict.c_str());
+    std::fflush(stdout);
+  }
+  std::string json = sweep_json(rows, d, o.threshold, gpu, devices.size(), run);
+  if (!o.json_path.empty() && !write_text_file(o.json_path, json)) return kExitOutputError;
+  if (!o.png_path.empty()) return draw_png(json, o.json_path, o.png_path);
+  return kExitOk;
+}
+
+}  // namespace launchprof

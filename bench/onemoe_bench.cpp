@@ -205,11 +205,11 @@ int main(int argc, char** argv) {
   app.add_option("-b,--min-tokens", o.min_tokens, "smallest T (tokens per GPU)")->capture_default_str();
   app.add_option("-e,--max-tokens", o.max_tokens, "largest T")->capture_default_str();
   app.add_option("-f,--step-factor", o.factor, "multiply T by this between rows")->capture_default_str();
-  app.add_option("--experts", o.experts, "E values (list)")->capture_default_str();
-  app.add_option("-k,--topk", o.top_k, "k values (list)")->capture_default_str();
+  app.add_option("--experts", o.experts, "E values (list, comma-separated)")->delimiter(',')->capture_default_str();
+  app.add_option("-k,--topk", o.top_k, "k values (list)")->delimiter(',')->capture_default_str();
   app.add_option("-H,--hidden", o.hidden, "H (multiple of 64)")->capture_default_str();
   app.add_option("-I,--intermediate", o.intermediate, "I (multiple of 64)")->capture_default_str();
-  app.add_option("-d,--dtype", o.dtypes, "bf16 | fp16 | tf32 | fp32 (exact FFMA); list")->capture_default_str();
+  app.add_option("-d,--dtype", o.dtypes, "bf16 | fp16 | tf32 | fp32 (exact FFMA); list")->delimiter(',')->capture_default_str();
   app.add_option("--activation", o.activation, "relu | gelu | silu")->capture_default_str();
   app.add_flag("--gated", o.gated, "gated (SwiGLU-style) FFN: act(x W1) * (x W3), then W2");
   app.add_option("--scoring", o.scoring, "softmax | sigmoid")->capture_default_str();
@@ -221,7 +221,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--check-tokens", o.check_tokens, "dropless: check this many evenly spaced tokens (0: all)")
       ->capture_default_str();
-  app.add_option("--impl", o.impls, "implementations to run (list)")->capture_default_str();
+  app.add_option("--impl", o.impls, "implementations to run (list)")->delimiter(',')->capture_default_str();
   app.add_option("--json", o.json_path, "write the rows as JSON (bench/results format)");
   app.add_option("--seed", o.seed, "input seed")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -47,16 +47,17 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
   if (p.gated) {
     using Tile = Gemm1GatedTile<Elem, kExactFp32>;
     const int n0 = n_tile * kGatedTileN;
+    const int cols = min(kGatedTileN, I - n0);
     const Elem* b[2] = {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H,
                         static_cast<const Elem*>(p.w3) + expert_w_offset + int64_t(n0) * H};
-    Tile::run(a, H, et.rows, b, H, kGatedTileN, H, gemm_smem, [&](int m, int n, const float (&v)[2][2]) {
-      if (m < et.rows)
+    Tile::run(a, H, et.rows, b, H, cols, H, gemm_smem, [&](int m, int n, const float (&v)[2][2]) {
+      if (m < et.rows && n < cols)
         store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]) * v[1][0], activate(act, v[0][1]) * v[1][1]);
     });
   } else {
     using Tile = Gemm1PlainTile<Elem, kExactFp32>;
-    const int n0 = n_tile * kTileN;
-    const int cols = min(kTileN, I - n0);
+    const int n0 = n_tile * kExpertTileN;
+    const int cols = min(kExpertTileN, I - n0);
     const Elem* b[1] = {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H};
     Tile::run(a, H, et.rows, b, H, cols, H, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
       if (m < et.rows && n < cols) store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]), activate(act, v[0][1]));
@@ -77,8 +78,8 @@ __device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, i
 
   using Tile = Gemm2Tile<Elem, kExactFp32>;
   const int H = p.hidden, I = p.intermediate;
-  const int n0 = n_tile * kTileN;
-  const int cols = min(kTileN, H - n0);
+  const int n0 = n_tile * kExpertTileN;
+  const int cols = min(kExpertTileN, H - n0);
   const Elem* a = static_cast<const Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
   const Elem* b[1] = {static_cast<const Elem*>(p.w2) + int64_t(et.expert) * H * I + int64_t(n0) * I};
   Elem* out = static_cast<Elem*>(p.expert_out) + int64_t(tile) * kTileM * H;

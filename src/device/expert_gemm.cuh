@@ -45,7 +45,12 @@ struct WgmmaTile {
   using Operand = typename MmaOperand<Elem>::type;
   static constexpr int kBM = kTileM;
   static constexpr int kBK = 128 / int(sizeof(Elem));  // one 128-byte swizzle row per tile row
-  static constexpr int kStages = 3;
+  static constexpr int kStages = kGemmStages;
+  // wgmma batches left running while the next k-tile is issued; a smem stage is refilled only after
+  // every warpgroup has retired the batch that read it, so the prefetch distance is what remains.
+  static constexpr int kMmaInFlight = kGemmMmaInFlight;
+  static constexpr int kPrefetch = kStages - 1 - kMmaInFlight;
+  static_assert(kPrefetch >= 1, "need at least one k-tile of prefetch");
 
   using SmemAtom = decltype(cute::GMMA::Layout_K_SW128_Atom<Operand>{});
   using SmemLayoutA = decltype(cute::tile_to_shape(
@@ -128,41 +133,52 @@ struct WgmmaTile {
 
     const int k_tiles = k_size / kBK;
     CUTE_UNROLL
-    for (int s = 0; s < kStages - 1; ++s) {
+    for (int s = 0; s < kPrefetch; ++s) {
       if (s < k_tiles) load_stage(s, s);
       cp_async_fence();
     }
 
+    // A tile of at most 64 valid rows only needs the first warpgroup's MMAs (rows 64..127 are ignored).
+    const bool warpgroup_has_rows = (tid / 128) * 64 < a_rows;
     tiled_mma.accumulate_ = GMMA::ScaleOut::One;
     for (int k_tile = 0; k_tile < k_tiles; ++k_tile) {
       const int stage = k_tile % kStages;
-      cp_async_wait<kStages - 2>();
+      cp_async_wait<kPrefetch - 1>();             // this thread's copies of k_tile have landed
       cutlass::arch::fence_view_async_shared();  // cp.async writes -> visible to the wgmma (async proxy)
       __syncthreads();
-      // The stage refilled here was read by the previous iteration's wgmma, which every warpgroup has
-      // waited for before the barrier above.
-      const int next = k_tile + kStages - 1;
+      // Every warpgroup has retired the batch of k_tile - 1 - kMmaInFlight (it waited before the barrier
+      // above), so that batch's stage can be refilled.
+      const int next = k_tile + kPrefetch;
       if (next < k_tiles) load_stage(next, next % kStages);
       cp_async_fence();
 
-      warpgroup_fence_operand(accum0);
-      if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
-      warpgroup_arrive();
-      {
-        Tensor tCrB = thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[0]), SmemLayoutB{})));
-        CUTE_UNROLL
-        for (int kb = 0; kb < size<2>(tCrA); ++kb) gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB(_, _, kb, stage), accum0);
+      if (warpgroup_has_rows) {
+        warpgroup_fence_operand(accum0);
+        if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
+        warpgroup_arrive();
+        {
+          Tensor tCrB =
+              thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[0]), SmemLayoutB{})));
+          CUTE_UNROLL
+          for (int kb = 0; kb < size<2>(tCrA); ++kb)
+            gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB(_, _, kb, stage), accum0);
+        }
+        if constexpr (kNumB == 2) {
+          Tensor tCrB =
+              thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[1]), SmemLayoutB{})));
+          CUTE_UNROLL
+          for (int kb = 0; kb < size<2>(tCrA); ++kb)
+            gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB(_, _, kb, stage), accum1);
+        }
+        warpgroup_commit_batch();
+        warpgroup_wait<kMmaInFlight>();
+        warpgroup_fence_operand(accum0);
+        if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
       }
-      if constexpr (kNumB == 2) {
-        Tensor tCrB = thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[1]), SmemLayoutB{})));
-        CUTE_UNROLL
-        for (int kb = 0; kb < size<2>(tCrA); ++kb) gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB(_, _, kb, stage), accum1);
-      }
-      warpgroup_commit_batch();
-      warpgroup_wait<0>();
-      warpgroup_fence_operand(accum0);
-      if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
     }
+    warpgroup_wait<0>();
+    warpgroup_fence_operand(accum0);
+    if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
     cp_async_wait<0>();
     __syncthreads();  // smem may be reused by the caller's next tile
 

@@ -10,7 +10,7 @@
 namespace onemoe::device {
 
 template <class Elem, bool kExactFp32>
-__global__ void __launch_bounds__(kThreadsPerBlock, 1) moe_forward_kernel(const __grid_constant__ KernelParams p) {
+__global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward_kernel(const __grid_constant__ KernelParams p) {
   extern __shared__ uint8_t dynamic_smem[];
   __shared__ StageSmem ss;
   void* gemm_smem = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(dynamic_smem) + 1023) & ~uintptr_t(1023));

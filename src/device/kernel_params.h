@@ -8,11 +8,31 @@ namespace onemoe::device {
 
 inline constexpr int kThreadsPerBlock = 256;
 inline constexpr int kTileM = 128;          // rows per expert tile and tokens per route tile
-inline constexpr int kTileN = 128;          // output columns per GEMM tile (router, GEMM1 plain, GEMM2)
-inline constexpr int kGatedTileN = 64;      // GEMM1 gated: 64 columns each of the w1 and w3 products
+inline constexpr int kTileN = 128;          // router GEMM: expert columns per tile
+#ifndef ONEMOE_EXPERT_TILE_N
+#define ONEMOE_EXPERT_TILE_N 256
+#endif
+// Expert GEMM1 (plain) and GEMM2 output columns per tile. Wider tiles re-read the token rows less: the
+// L2->SM traffic of a K-deep tile is (BM + BN) * K per BM * BN outputs (docs/perf_notes.md).
+inline constexpr int kExpertTileN = ONEMOE_EXPERT_TILE_N;
+inline constexpr int kGatedTileN = kExpertTileN / 2;  // GEMM1 gated: this many columns of each of w1, w3
 inline constexpr int kMaxExperts = 256;
 inline constexpr int kMaxTopK = 8;
 inline constexpr int kMaskWordsPerTile = kTileM / 32;
+
+// GEMM pipeline shape; overridable at build time for tuning runs (see docs/perf_notes.md).
+#ifndef ONEMOE_GEMM_STAGES
+#define ONEMOE_GEMM_STAGES 4
+#endif
+#ifndef ONEMOE_GEMM_MMA_IN_FLIGHT
+#define ONEMOE_GEMM_MMA_IN_FLIGHT 1
+#endif
+#ifndef ONEMOE_MIN_BLOCKS_PER_SM
+#define ONEMOE_MIN_BLOCKS_PER_SM 1
+#endif
+inline constexpr int kGemmStages = ONEMOE_GEMM_STAGES;
+inline constexpr int kGemmMmaInFlight = ONEMOE_GEMM_MMA_IN_FLIGHT;
+inline constexpr int kMinBlocksPerSm = ONEMOE_MIN_BLOCKS_PER_SM;
 
 // Counters that must read zero when no forward is running. The kernel returns them to zero itself
 // (the last block out clears them), so back-to-back forwards need no memset launch.

@@ -30,11 +30,11 @@ struct TileFor<float, true, kBN, kNumB> {
 template <class Elem, bool kExactFp32>
 using RouterTile = typename TileFor<Elem, kExactFp32 || std::is_same_v<Elem, float>, kTileN, 1>::type;
 template <class Elem, bool kExactFp32>
-using Gemm1PlainTile = typename TileFor<Elem, kExactFp32, kTileN, 1>::type;
+using Gemm1PlainTile = typename TileFor<Elem, kExactFp32, kExpertTileN, 1>::type;
 template <class Elem, bool kExactFp32>
 using Gemm1GatedTile = typename TileFor<Elem, kExactFp32, kGatedTileN, 2>::type;
 template <class Elem, bool kExactFp32>
-using Gemm2Tile = typename TileFor<Elem, kExactFp32, kTileN, 1>::type;
+using Gemm2Tile = typename TileFor<Elem, kExactFp32, kExpertTileN, 1>::type;
 
 template <class Elem, bool kExactFp32>
 constexpr size_t gemm_smem_bytes() {

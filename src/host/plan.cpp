@@ -82,8 +82,8 @@ void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {
   p->num_route_tiles = num_route_tiles(s.num_tokens);
   p->max_expert_tiles = max_expert_tiles(s);
   p->gemm1_n_tiles = c.gated ? int(ceil_div(s.intermediate, device::kGatedTileN))
-                             : int(ceil_div(s.intermediate, device::kTileN));
-  p->gemm2_n_tiles = int(ceil_div(s.hidden, device::kTileN));
+                             : int(ceil_div(s.intermediate, device::kExpertTileN));
+  p->gemm2_n_tiles = int(ceil_div(s.hidden, device::kExpertTileN));
 
   const uint32_t route = uint32_t(p->num_route_tiles);
   p->first_dispatch_ticket = route;

@@ -29,7 +29,7 @@ std::vector<PerKernelRow> per_kernel_rows(const TraceData& t, const JoinResult& 
     r.name = t.names.name(k.name);
     r.device = k.device;
     r.stream = k.stream;
-    r.ts_ns = k.ts_ns;
+    r.ts_ns = t.time_base_ns + k.ts_ns;  // absolute, as in the trace
     r.dur_ns = k.dur_ns;
     r.correlation = k.correlation;
     r.joined = d.timing.joined[j];
@@ -38,7 +38,7 @@ std::vector<PerKernelRow> per_kernel_rows(const TraceData& t, const JoinResult& 
     if (r.joined) {
       const ApiRec& call = t.apis[join.kernel_launch[j]];
       r.launch_name = t.names.name(call.name);
-      r.launch_ts_ns = call.ts_ns;
+      r.launch_ts_ns = t.time_base_ns + call.ts_ns;
       r.lq_ns = k.ts_ns - call.ts_ns;
       r.queue_delay_ns = std::max<int64_t>(0, k.ts_ns - (call.ts_ns + call.dur_ns));
       int32_t op = join.api_op[join.kernel_launch[j]];
@@ -57,6 +57,7 @@ TraceAnalysis analyze_trace(const TraceData& t, const AnalyzeOptions& options) {
   a.counts = t.counts;
   const JoinResult join = join_events(t);
   a.anchor = find_anchor(t, join);
+  a.time_base_ns = t.time_base_ns;
   a.launches = join.launches;
   a.graph_launches = join.graph_launches;
   a.graph_kernels = join.graph_kernels;

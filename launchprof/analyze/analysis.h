@@ -25,11 +25,11 @@ struct PerKernelRow {
   std::string name;
   int32_t device;
   int64_t stream;
-  int64_t ts_ns, dur_ns;
+  int64_t ts_ns, dur_ns;  // ts_ns absolute (trace time)
   int64_t correlation;  // kNoId if absent
   bool joined;
   std::string launch_name;
-  int64_t launch_ts_ns, lq_ns, queue_delay_ns;  // meaningful only if joined
+  int64_t launch_ts_ns, lq_ns, queue_delay_ns;  // meaningful only if joined; launch_ts_ns absolute
   GapClass gap_class;
   int64_t gap_ns;
   std::string op_name;
@@ -54,7 +54,8 @@ struct TraceAnalysis {
   std::string path;
   std::string gpu_name;
   ReadCounts counts;
-  Anchor anchor;
+  Anchor anchor;             // ts_ns relative to time_base_ns, like every record
+  int64_t time_base_ns = 0;  // absolute trace time of offset 0
   // Join summary.
   uint64_t launches = 0, graph_launches = 0, graph_kernels = 0;
   uint64_t launches_op_by_external_id = 0, launches_op_by_containment = 0, launches_without_op = 0;

@@ -58,6 +58,7 @@ bool read_id(od::value v, int64_t* out) {
     }
     double d;
     if (v.get_double().get(d)) return false;
+    if (!(d > -9.2e18 && d < 9.2e18)) return false;  // also rejects NaN
     *out = static_cast<int64_t>(d);
     return true;
   }
@@ -110,6 +111,17 @@ Status EventDecoder::decode_batch(const char* data, size_t size, size_t num_elem
   }
   (void)num_elements;
   return Status::Ok();
+}
+
+bool EventDecoder::to_offset(int64_t* ts) {
+  if (!out_->has_time_base) {
+    out_->time_base_ns = *ts;
+    out_->has_time_base = true;
+  }
+  __int128 offset = static_cast<__int128>(*ts) - out_->time_base_ns;
+  if (offset <= -kMaxTimeOffsetNs || offset >= kMaxTimeOffsetNs) return false;
+  *ts = static_cast<int64_t>(offset);
+  return true;
 }
 
 Status EventDecoder::decode_event(od::object obj) {
@@ -205,7 +217,7 @@ Status EventDecoder::decode_event(od::object obj) {
     ++counts.skipped_bad_phase;
     return Status::Ok();
   }
-  if (!has_ts || !has_dur) {
+  if (!has_ts || !has_dur || !to_offset(&ts) || dur <= -kMaxTimeOffsetNs || dur >= kMaxTimeOffsetNs) {
     ++counts.skipped_missing_time;
     return Status::Ok();
   }

@@ -20,6 +20,7 @@ class EventDecoder {
 
  private:
   Status decode_event(simdjson::ondemand::object obj);
+  bool to_offset(int64_t* ts);  // absolute ns -> offset from the trace's time base; false if out of range
 
   TraceData* out_;
   simdjson::ondemand::parser parser_;

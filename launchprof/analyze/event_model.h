@@ -13,6 +13,11 @@ namespace launchprof {
 
 constexpr int64_t kNoId = INT64_MIN;  // a missing correlation / External id
 
+// Records hold times as offsets from the first timestamped event (TraceData::time_base_ns). Offsets and
+// durations beyond 2^50 ns (13 days) are rejected as out of range, so that ends, differences and sums stay far
+// from int64 overflow even on garbage input.
+constexpr int64_t kMaxTimeOffsetNs = int64_t{1} << 50;
+
 // Interns strings so that each record carries a 32-bit id instead of a copy of its name.
 class StringTable {
  public:
@@ -97,7 +102,8 @@ struct ReadCounts {
   uint64_t flows = 0;
   uint64_t other = 0;                 // categories the analysis does not use (python_function, Trace, ...)
   uint64_t skipped_bad_phase = 0;     // a used category with a phase other than "X" (or s/f for flows)
-  uint64_t skipped_missing_time = 0;  // a used category without a numeric ts (or dur)
+  uint64_t skipped_missing_time = 0;  // a used category without a numeric ts or dur, or one out of range
+                                      // (more than kMaxTimeOffsetNs from the trace's first event)
   uint64_t negative_durations = 0;    // kept as is, reported
   uint64_t input_bytes = 0;           // uncompressed JSON bytes
   uint64_t stored_bytes = 0;          // bytes on disk
@@ -110,7 +116,9 @@ struct TraceData {
   std::vector<MemRec> mems;
   std::vector<FlowRec> flows;
   StringTable names;
-  std::string gpu_name;  // from the Kineto "deviceProperties" header, if any
+  std::string gpu_name;       // from the Kineto "deviceProperties" header, if any
+  int64_t time_base_ns = 0;   // absolute time of offset 0
+  bool has_time_base = false;
   ReadCounts counts;
 };
 

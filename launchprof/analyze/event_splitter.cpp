@@ -189,6 +189,7 @@ Status EventSplitter::scan_blocks(size_t* idx, size_t block_limit) {
           if (!s.ok()) return s;
           elem_start_ = at;
         }
+        stack_.push_back(b[at]);
         ++block_depth_;
         continue;
       }
@@ -204,6 +205,8 @@ Status EventSplitter::scan_blocks(size_t* idx, size_t block_limit) {
         *idx = at + 1;
         return Status::Ok();
       }
+      Status s = close_bracket(b[at], at);  // bracket types must match, as on the byte-wise path
+      if (!s.ok()) return s;
       if (--block_depth_ == 0) {
         element_done(at + 1);
         gap_start_ = at + 1;

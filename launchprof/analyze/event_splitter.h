@@ -90,7 +90,7 @@ class EventSplitter {
 
   // Block mode (inside the traceEvents array).
   bool block_mode_ = false;
-  uint64_t block_depth_ = 0;      // nesting below the array: 0 between elements
+  uint64_t block_depth_ = 0;      // nesting below the array: 0 between elements (stack_ holds the brackets)
   uint64_t in_string_carry_ = 0;  // all ones if the previous block ended inside a string
   bool escape_carry_ = false;     // the previous block ended with an escaping backslash
   size_t gap_start_ = 0;          // start of the text between the previous element (or '[') and the next

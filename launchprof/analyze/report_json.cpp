@@ -100,7 +100,7 @@ void trace_json(JsonWriter& w, const TraceAnalysis& a, bool per_kernel) {
   w.key("il_anchor");
   w.begin_object();
   w.field("kind", anchor_kind_name(a.anchor.kind));
-  w.field("ts_us", ns_to_us(a.anchor.ts_ns));
+  w.field("ts_us", ns_to_us(a.time_base_ns + a.anchor.ts_ns));
   w.end_object();
   w.key("join");
   w.begin_object();

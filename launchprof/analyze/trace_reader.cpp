@@ -7,9 +7,9 @@ namespace launchprof {
 
 Status read_trace_source(ByteSource& source, TraceData* out, const ReadOptions& options) {
   EventDecoder decoder(out);
-  EventSplitter splitter([&decoder](const char* data, size_t size, size_t count) {
-    return decoder.decode_batch(data, size, count);
-  });
+  EventSplitter splitter(
+      [&decoder](const char* data, size_t size, size_t count) { return decoder.decode_batch(data, size, count); },
+      options.block_scan);
   const size_t chunk = options.chunk_bytes > 0 ? options.chunk_bytes : 1;
   while (true) {
     char* area = splitter.write_area(chunk);
@@ -33,7 +33,7 @@ Status read_trace_file(const std::string& path, TraceData* out, const ReadOption
   Status s = open_byte_source(path, &source);
   if (!s.ok()) return s;
   s = read_trace_source(*source, out, options);
-  if (!s.ok()) s.message = path + ": " + s.message;
+  if (!s.ok() && s.message.rfind(path, 0) != 0) s.message = path + ": " + s.message;
   return s;
 }
 

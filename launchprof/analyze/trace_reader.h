@@ -14,6 +14,7 @@ namespace launchprof {
 
 struct ReadOptions {
   size_t chunk_bytes = 8u << 20;  // large enough to amortise per-batch parser set-up
+  bool block_scan = true;         // false: byte-wise scanning only (for differential tests and fuzzing)
 };
 
 Status read_trace_source(ByteSource& source, TraceData* out, const ReadOptions& options = {});

@@ -151,7 +151,7 @@ class Writer:
             return
         key = (device, stream)
         k_start = max(start + rng.randint(3000, 7000), self.stream_free.get(key, 0) + rng.randint(800, 1500))
-        k_dur = max(1000, int(rng.gauss(mean_dur_us, mean_dur_us * 0.1) * 1000) * self.args.gpu_scale)
+        k_dur = max(1000, int(rng.gauss(mean_dur_us, mean_dur_us * 0.1) * 1000 * self.args.gpu_scale))
         self.stream_free[key] = k_start + k_dur
         args = (f'"External id": {ext}, "queued": 0, "device": {device}, "context": 1, "stream": {stream}, ')
         if with_corr:
@@ -238,7 +238,8 @@ def main():
     p.add_argument("--layers", type=int, default=16)
     p.add_argument("--devices", type=int, default=1)
     p.add_argument("--streams", type=int, default=1, help="streams per device")
-    p.add_argument("--gpu-scale", type=int, default=1, help="multiply kernel durations (a GPU-bound trace)")
+    p.add_argument("--gpu-scale", type=float, default=1.0,
+                   help="multiply kernel durations (below 1: CPU-bound, above 1: GPU-bound)")
     p.add_argument("--pid", type=int, default=4242)
     p.add_argument("--anomalies", action="store_true", help="add ~0.1%% orphan kernels and launches without kernel")
     p.add_argument("--expect", help="write the metrics built into the trace to this JSON file")

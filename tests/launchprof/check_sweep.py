@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""launchprof sweep end to end: generated traces whose kernels grow with the batch (CPU-bound at small batches,
+GPU-bound at large ones), the table, the JSON envelope, the transition, and the PNG. Exit 77 (skipped) when
+matplotlib is missing, after everything but the plot has been checked.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GEN = os.path.join(ROOT, "launchprof", "analyze", "tools", "make_synthetic_trace.py")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--launchprof", required=True)
+    ap.add_argument("--work", required=True)
+    args = ap.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    labels = []
+    # Kernel time scales with the batch; host launch overhead does not.
+    for batch, scale in ((1, 0.05), (2, 0.1), (4, 0.2), (8, 2.0), (16, 4.0)):
+        path = os.path.join(args.work, f"b{batch}.json.gz")
+        subprocess.run([sys.executable, GEN, "-o", path, "--size-mb", "0.3", "--gzip", "--layers", "2",
+                        "--gpu-scale", str(scale), "--seed", str(batch)], check=True)
+        labels += ["--label", f"batch={batch}:{path}"]
+    out_json = os.path.join(args.work, "sweep.json")
+    p = subprocess.run([args.launchprof, "sweep", *labels, "--json", out_json], capture_output=True, text=True)
+    print(p.stdout, p.stderr)
+    assert p.returncode == 0, p.returncode
+    with open(out_json) as f:
+        doc = json.load(f)
+    for key in ("tool", "command", "commit", "date", "gpu", "gpus", "rows", "rule", "transition_batch"):
+        assert key in doc, key
+    rows = doc["rows"]
+    assert [r["batch"] for r in rows] == [1, 2, 4, 8, 16]
+    for r in rows:
+        for key in ("kernels", "tklqt_us", "il_ms", "idle_ms", "idle_frac", "regime"):
+            assert key in r, key
+        assert (r["idle_frac"] >= doc["idle_threshold"]) == (r["regime"] == "cpu-bound")
+    assert doc["transition_batch"] == 8, doc["transition_batch"]
+    assert "transition: CPU-bound below batch 8" in p.stdout
+
+    # A bad label is a usage error (1); an unreadable trace is a trace error (2).
+    bad = subprocess.run([args.launchprof, "sweep", "--label", "batch=x:nothing"], capture_output=True)
+    assert bad.returncode == 1, bad.returncode
+    missing = subprocess.run([args.launchprof, "sweep", "--label", "batch=1:/nonexistent.json"], capture_output=True)
+    assert missing.returncode == 2, missing.returncode
+
+    png = os.path.join(args.work, "sweep.png")
+    if os.path.exists(png):
+        os.remove(png)
+    p = subprocess.run([args.launchprof, "sweep", *labels, "--png", png, "-q"], capture_output=True, text=True)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert p.returncode == 3 and "matplotlib" in p.stderr, (p.returncode, p.stderr)
+        print("matplotlib is not installed: the PNG check is skipped")
+        return 77
+    assert p.returncode == 0, p.stderr
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    print(f"1 passed, 0 failed: {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,6 +5,8 @@
 #   CLI11 headers         <- Debian libcli11-dev
 #   GoogleTest sources    <- Debian googletest
 #   simdjson, zlib        <- Debian libsimdjson-dev, zlib1g-dev (launchprof analyze)
+#   clang, libFuzzer      <- Debian clang, libclang-rt-dev (launchprof analyze fuzz test; skipped without them)
+#   matplotlib            <- PyPI (launchprof sweep --png and its test; the test is skipped without it)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tp="$root/third_party"
@@ -12,7 +14,7 @@ cutlass_version=4.2.0.0
 mkdir -p "$tp"
 
 need_apt=()
-for pkg in libcli11-dev googletest libsimdjson-dev zlib1g-dev cmake ninja-build; do
+for pkg in libcli11-dev googletest libsimdjson-dev zlib1g-dev cmake ninja-build clang libclang-rt-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -39,5 +41,10 @@ if [ ! -f "$tp/cli11/include/CLI/CLI.hpp" ]; then
 fi
 if [ ! -f "$tp/googletest/CMakeLists.txt" ]; then
   rm -rf "$tp/googletest" && cp -r /usr/src/googletest "$tp/googletest"
+fi
+# launchprof sweep draws its PNG with matplotlib; a machine without PyPI access keeps going without it.
+if ! python3 -c 'import matplotlib' >/dev/null 2>&1; then
+  echo "[setup] pip install matplotlib (launchprof sweep --png)"
+  python3 -m pip install -q matplotlib || echo "[setup] matplotlib not installed: launchprof sweep --png will say so"
 fi
 echo "[setup] third_party ready: $(du -sh "$tp" | cut -f1)"

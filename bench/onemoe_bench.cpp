@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -77,7 +78,9 @@ std::string now_utc() {
   return buf;
 }
 
+// The device copy of the tree has no .git: the runner passes the commit in ONEMOE_COMMIT.
 std::string git_commit() {
+  if (const char* env = std::getenv("ONEMOE_COMMIT"); env && *env) return env;
   std::string sha = "unknown";
   if (FILE* f = popen("git rev-parse HEAD 2>/dev/null", "r")) {
     char buf[64] = {};

@@ -15,6 +15,6 @@ for variant in "$@"; do
   grep -v '^#' "$out/perf_$variant.log" | grep -v '^$'
   timeout 60 "$bench" -b 128 -e 128 --experts 128 -k 2 -d bf16 -w 3 -n 20 --impl onemoe 2>&1 | grep -v '^#'
 done
-timeout 330 "$root/.carry/bin/onemoe_gpu_tests" > "$out/gpu_tests_full.log" 2>&1
+timeout 330 "$root/.carry/bin/onemoe_gpu_tests" ${GTEST_FILTER:+--gtest_filter=$GTEST_FILTER} > "$out/gpu_tests_full.log" 2>&1
 echo "[gpu tests] rc=$?"
 grep -E "FAILED|PASSED|OK \]" "$out/gpu_tests_full.log" | tail -n 12

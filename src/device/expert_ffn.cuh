@@ -10,31 +10,41 @@
 namespace onemoe::device {
 
 struct ExpertTile {
+  int tile;    // global expert tile index (rows tile*kTileM.. of the expert buffers)
+  int n_tile;  // output column tile
   int expert;
-  int rows;  // valid rows in this tile
+  int rows;    // valid rows in this tile
 };
 
-// Maps a global expert tile index to its expert (binary search on the plan's tile offsets).
-// Returns false when the index is past the last tile of this forward.
-__device__ inline bool locate_expert_tile(const KernelParams& p, int tile, ExpertTile* out) {
+// Maps a GEMM stage's task index to its (expert tile, column tile); false past the last tile of this forward.
+// Tasks of expert e are [offset[e]*n_tiles, offset[e+1]*n_tiles), ordered column-tile-major: the row tiles of
+// one expert that read the same weight tile run back to back, so the weights come from HBM about once.
+__device__ inline bool locate_gemm_task(const KernelParams& p, int task, int n_tiles, ExpertTile* out) {
   const int32_t* offsets = p.expert_tile_offset;
-  if (tile >= offsets[p.num_experts]) return false;
-  int lo = 0, hi = p.num_experts;  // invariant: offsets[lo] <= tile < offsets[hi]
+  const int tile_of_task = task / n_tiles;
+  if (tile_of_task >= offsets[p.num_experts]) return false;
+  int lo = 0, hi = p.num_experts;  // invariant: offsets[lo] <= tile_of_task < offsets[hi]
   while (hi - lo > 1) {
     const int mid = (lo + hi) / 2;
-    if (offsets[mid] <= tile) lo = mid; else hi = mid;
+    if (offsets[mid] <= tile_of_task) lo = mid; else hi = mid;
   }
+  const int first = offsets[lo], expert_tiles = offsets[lo + 1] - first;
+  const int local = task - first * n_tiles;
+  const int m = local % expert_tiles;
+  out->tile = first + m;
+  out->n_tile = local / expert_tiles;
   out->expert = lo;
-  out->rows = min(kTileM, p.expert_kept[lo] - (tile - offsets[lo]) * kTileM);
+  out->rows = min(kTileM, p.expert_kept[lo] - m * kTileM);
   return true;
 }
 
 template <class Elem, bool kExactFp32>
-__device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, int tile, int n_tile, void* gemm_smem,
+__device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* gemm_smem,
                            StageSmem& ss) {
-  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
+  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
   ExpertTile et;
-  if (!locate_expert_tile(p, tile, &et)) return;
+  if (!locate_gemm_task(p, task, p.gemm1_n_tiles, &et)) return;
+  const int tile = et.tile, n_tile = et.n_tile;
   if (!block_wait_at_least(p, wait_ctx, &p.row_tile_ready[tile], uint32_t(et.rows), WaitSite::kRowTileDispatched,
                            tile, &ss.flag))
     return;
@@ -67,11 +77,12 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
 }
 
 template <class Elem, bool kExactFp32>
-__device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, int tile, int n_tile, void* gemm_smem,
+__device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* gemm_smem,
                            StageSmem& ss) {
-  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
+  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
   ExpertTile et;
-  if (!locate_expert_tile(p, tile, &et)) return;
+  if (!locate_gemm_task(p, task, p.gemm2_n_tiles, &et)) return;
+  const int tile = et.tile, n_tile = et.n_tile;
   if (!block_wait_at_least(p, wait_ctx, &p.gemm1_tiles_done[tile], uint32_t(p.gemm1_n_tiles),
                            WaitSite::kExpertHiddenDone, tile, &ss.flag))
     return;

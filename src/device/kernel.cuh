@@ -19,19 +19,19 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
   for (Task task = fetch_next_task(p, &ss.ticket); task.phase != Phase::kDone; task = fetch_next_task(p, &ss.ticket)) {
     switch (task.phase) {
       case Phase::kRoute:
-        route_tile<Elem, kExactFp32>(p, task.tile, gemm_smem, ss);
+        route_tile<Elem, kExactFp32>(p, task.index, gemm_smem, ss);
         break;
       case Phase::kDispatch:
-        dispatch_tile<Elem>(p, wait_ctx, task.tile, ss);
+        dispatch_tile<Elem>(p, wait_ctx, task.index, ss);
         break;
       case Phase::kGemm1:
-        gemm1_task<Elem, kExactFp32>(p, wait_ctx, task.tile, task.n_tile, gemm_smem, ss);
+        gemm1_task<Elem, kExactFp32>(p, wait_ctx, task.index, gemm_smem, ss);
         break;
       case Phase::kGemm2:
-        gemm2_task<Elem, kExactFp32>(p, wait_ctx, task.tile, task.n_tile, gemm_smem, ss);
+        gemm2_task<Elem, kExactFp32>(p, wait_ctx, task.index, gemm_smem, ss);
         break;
       case Phase::kCombine:
-        combine_tile<Elem>(p, wait_ctx, task.tile, ss);
+        combine_tile<Elem>(p, wait_ctx, task.index, ss);
         break;
       default:
         break;

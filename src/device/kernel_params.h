@@ -10,7 +10,7 @@ inline constexpr int kThreadsPerBlock = 256;
 inline constexpr int kTileM = 128;          // rows per expert tile and tokens per route tile
 inline constexpr int kTileN = 128;          // router GEMM: expert columns per tile
 #ifndef ONEMOE_EXPERT_TILE_N
-#define ONEMOE_EXPERT_TILE_N 256
+#define ONEMOE_EXPERT_TILE_N 128
 #endif
 // Expert GEMM1 (plain) and GEMM2 output columns per tile. Wider tiles re-read the token rows less: the
 // L2->SM traffic of a K-deep tile is (BM + BN) * K per BM * BN outputs (docs/perf_notes.md).

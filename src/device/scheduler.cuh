@@ -13,23 +13,16 @@ enum class Phase { kRoute, kDispatch, kGemm1, kGemm2, kCombine, kDone };
 
 struct Task {
   Phase phase;
-  int tile;    // route tile, or expert tile for the GEMMs
-  int n_tile;  // column tile (GEMMs only)
+  int index;  // route tile, or the task's index within its GEMM stage (see locate_gemm_task)
 };
 
 __device__ inline Task decode_ticket(const KernelParams& p, uint32_t ticket) {
-  if (ticket < p.first_dispatch_ticket) return {Phase::kRoute, int(ticket), 0};
-  if (ticket < p.first_gemm1_ticket) return {Phase::kDispatch, int(ticket - p.first_dispatch_ticket), 0};
-  if (ticket < p.first_gemm2_ticket) {
-    const uint32_t i = ticket - p.first_gemm1_ticket;
-    return {Phase::kGemm1, int(i / p.gemm1_n_tiles), int(i % p.gemm1_n_tiles)};
-  }
-  if (ticket < p.first_combine_ticket) {
-    const uint32_t i = ticket - p.first_gemm2_ticket;
-    return {Phase::kGemm2, int(i / p.gemm2_n_tiles), int(i % p.gemm2_n_tiles)};
-  }
-  if (ticket < p.num_tickets) return {Phase::kCombine, int(ticket - p.first_combine_ticket), 0};
-  return {Phase::kDone, 0, 0};
+  if (ticket < p.first_dispatch_ticket) return {Phase::kRoute, int(ticket)};
+  if (ticket < p.first_gemm1_ticket) return {Phase::kDispatch, int(ticket - p.first_dispatch_ticket)};
+  if (ticket < p.first_gemm2_ticket) return {Phase::kGemm1, int(ticket - p.first_gemm1_ticket)};
+  if (ticket < p.first_combine_ticket) return {Phase::kGemm2, int(ticket - p.first_gemm2_ticket)};
+  if (ticket < p.num_tickets) return {Phase::kCombine, int(ticket - p.first_combine_ticket)};
+  return {Phase::kDone, 0};
 }
 
 // Block-wide: the next task, or kDone.

@@ -135,3 +135,28 @@ TEST(FusedForwardRuntimeShapes, OneContextServesEveryTokenCount) {
 
 }  // namespace
 }  // namespace onemoe
+
+namespace onemoe {
+namespace {
+
+// The top of the supported token range, with the most experts and the largest k. Dropless, so a strided
+// subset of tokens is checked (each token's output depends only on its own routing).
+TEST(FusedForwardLargeT, T65536_E256_k8) {
+  REQUIRE_GPU();
+  const MoeShape shape{65536, 256, 8, 512, 512};
+  MoeConfig config;
+  std::unique_ptr<harness::DeviceProblem> problem;
+  ASSERT_TRUE(harness::DeviceProblem::create(shape, config, 65536, &problem).ok());
+  std::unique_ptr<Context> ctx;
+  ASSERT_TRUE(Context::create(shape, config, {}, &ctx).ok());
+  ASSERT_TRUE(problem->poison_outputs(nullptr).ok());
+  ASSERT_TRUE(ctx->run(problem->run_args(), nullptr).ok());
+  const Result r = ctx->synchronize_and_check(nullptr);
+  ASSERT_TRUE(r.ok()) << r.message;
+  harness::CheckReport report;
+  ASSERT_TRUE(problem->check(/*max_check_tokens=*/2048, &report).ok());
+  EXPECT_TRUE(report.pass) << report.summary();
+}
+
+}  // namespace
+}  // namespace onemoe

@@ -40,6 +40,7 @@ struct Options {
   double capacity_factor = 0;
   int warmup = 5, iters = 20;
   int check = 1;
+  int count_launches = 1;
   int64_t check_tokens = 512;
   std::vector<std::string> impls{"onemoe", "baseline-torch-loop", "baseline-grouped-gemm"};
   std::string json_path;
@@ -147,8 +148,8 @@ Row measure(const std::string& impl, RunFn&& run, FinishFn&& finish, onemoe::har
     row.wrong = report.output.num_wrong + report.routing_mismatches;
     if (!report.pass) row.note = report.summary();
   }
-  // Launches per forward, counted by CUPTI.
-  {
+  // Launches per forward, counted by CUPTI (skipped under another CUPTI client, e.g. launchprof record).
+  if (o.count_launches) {
     onemoe::baselines::KernelCounter counter;
     if (counter.start().ok()) {
       Result r = run();
@@ -224,9 +225,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--check-tokens", o.check_tokens, "dropless: check this many evenly spaced tokens (0: all)")
       ->capture_default_str();
+  app.add_option("--count-launches", o.count_launches,
+                 "1: count kernel launches per forward with CUPTI (off by default under CUDA_INJECTION64_PATH, "
+                 "where another CUPTI client such as launchprof record owns the activity API)")
+      ->capture_default_str();
   app.add_option("--impl", o.impls, "implementations to run (list)")->delimiter(',')->capture_default_str();
   app.add_option("--json", o.json_path, "write the rows as JSON (bench/results format)");
   app.add_option("--seed", o.seed, "input seed")->capture_default_str();
+  if (std::getenv("CUDA_INJECTION64_PATH") != nullptr) o.count_launches = 0;
   CLI11_PARSE(app, argc, argv);
 
   std::string command;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# GPU validation with binaries from a clean local build of the submitted commit (.carry/bin, see
-# collect_binaries.sh): every GPU test binary, then the benchmark rows recorded in bench/results.
-# Pass the commit as ONEMOE_COMMIT. Writes to $OUT.
+# GPU validation of a submission in one device call: every GPU test binary, then the benchmark rows that
+# go to bench/results. Pass the commit as ONEMOE_COMMIT; writes to $OUT.
+#   scripts/device_final.sh           binaries from a clean local build, carried in .carry/bin (collect_binaries.sh)
+#   scripts/device_final.sh --build   a clean build on the device first (carry third_party)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/device_env.sh"
@@ -9,6 +10,17 @@ bin="$root/.carry/bin"
 out=${OUT:-/tmp/onemoe-out}
 day=$(date -u +%Y-%m-%d)
 mkdir -p "$out"
+if [ "${1:-}" = "--build" ]; then
+  build=/tmp/onemoe-build
+  t0=$SECONDS
+  { cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DONEMOE_BUILD_LAUNCHPROF=OFF \
+    && cmake --build "$build" -j "$(nproc)"; } > "$out/build.log" 2>&1
+  echo "[build] rc=$? $((SECONDS - t0))s"
+  bin=/tmp/onemoe-bin
+  mkdir -p "$bin"
+  cp "$build/onemoe-bench" "$build/tests/onemoe/onemoe_gpu_tests" "$build/bench/baselines/baseline-selfcheck" \
+     "$build/bench/baselines/baselines_gpu_test" "$bin/"
+fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv > "$out/env.txt" 2>&1
 t0=$SECONDS
 {

@@ -27,8 +27,10 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
+// Output files are named after the running test: ctest runs the tests of this file in parallel.
 CliRun run(const std::string& args) {
-  std::string out = tmp("cli.out"), err = tmp("cli.err");
+  const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::string out = tmp(test + ".cli.out"), err = tmp(test + ".cli.err");
   std::string cmd = std::string(LAUNCHPROF_BIN) + " " + args + " >" + out + " 2>" + err;
   int status = std::system(cmd.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};

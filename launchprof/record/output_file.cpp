@@ -40,6 +40,7 @@ std::unique_ptr<FileSink> FileSink::open(const std::string& path, std::string* e
     }
     gzbuffer(gz, 1 << 20);
     sink->gz_ = gz;
+    sink->compressed_ = true;
 #endif
   } else {
     FILE* f = std::fopen(sink->tmp_path_.c_str(), "wb");

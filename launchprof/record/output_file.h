@@ -33,7 +33,8 @@ class FileSink : public Sink {
   ~FileSink() override;
   bool write(std::string_view data) override;
   bool close(std::string* error);
-  bool compressed() const { return gz_ != nullptr; }
+  // Whether the file is gzip. Stays valid after close(), so the exit message can still tell.
+  bool compressed() const { return compressed_; }
   const std::string& path() const { return path_; }
 
  private:
@@ -42,6 +43,7 @@ class FileSink : public Sink {
   std::string tmp_path_;
   void* gz_ = nullptr;    // gzFile when compressed
   void* file_ = nullptr;  // FILE* otherwise
+  bool compressed_ = false;
   bool failed_ = false;
 };
 

@@ -32,6 +32,7 @@ def main():
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     out_rows = []
+    unreadable = []
     gpu = "unknown"
     for path in args.analyze_json:
         try:
@@ -42,7 +43,12 @@ def main():
         gpu = g if gpu == "unknown" else gpu
         for r in rows:
             trace = r["trace"]
-            m = trace_metrics.metrics(trace)
+            try:
+                m = trace_metrics.metrics(trace)
+            except trace_metrics.TraceError as e:  # analyze read it, the script cannot: reported, run fails
+                print(f"error: {e}", file=sys.stderr)
+                unreadable.append(trace)
+                continue
             a_orphans = r.get("orphans", anomalies.get(trace, {}).get("orphan_kernels"))
             tol = 1e-3 * max(m["kernels"], 1) + 1e-9 * abs(m["tklqt_us"])
             checks = {
@@ -64,7 +70,7 @@ def main():
                   f"{row['tklqt_us_analyze']}/{row['tklqt_us_script']} us")
     envelope.write_envelope(args.out, "launchprof/studies/agreement.py", out_rows, gpu)
     print(f"wrote {args.out}")
-    return 0 if out_rows and all(r["wrong"] == 0 for r in out_rows) else 1
+    return 0 if out_rows and not unreadable and all(r["wrong"] == 0 for r in out_rows) else 1
 
 
 if __name__ == "__main__":

@@ -28,12 +28,16 @@ if [ ! -x "$LP" ]; then
   echo "no launchprof binary at $LP: analyze, sweep and agreement skipped" | tee -a "$STEPS"
   exit 1
 fi
+# The step's rc is the worst analyze exit code (2: a trace could not be read; 1: an output could not be written).
 step analyze 240 bash -c "
   rc=0
   for t in $(echo $TRACES); do
     n=\$(basename \$t .json.gz)
     echo \"== \$n\"
-    '$LP' analyze \"\$t\" --json '$WORK/analysis/'\$n.json --csv '$WORK/analysis/'\$n.csv || rc=1
+    '$LP' analyze \"\$t\" --json '$WORK/analysis/'\$n.json --csv '$WORK/analysis/'\$n.csv
+    r=\$?
+    [ \$r -ne 0 ] && echo \"== \$n: launchprof analyze exit \$r\"
+    [ \$r -gt \$rc ] && rc=\$r
   done
   exit \$rc"
 for variant in eager graph; do

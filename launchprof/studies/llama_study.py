@@ -189,7 +189,9 @@ def run_kineto(args):
     os.makedirs(result_dir, exist_ok=True)
     model = build_model(args.seq)
     gpu = torch.cuda.get_device_name()
-    path = os.path.join(result_dir, envelope.result_name("launchprof-llama-prefill"))
+    # NOTES: result_path must not be reused as a loop variable below: it once was, and every graph trace was then
+    # overwritten by the results envelope (a JSON object with no traceEvents).
+    result_path = os.path.join(result_dir, envelope.result_name("launchprof-llama-prefill"))
     rows = []
     with torch.inference_mode():
         for batch in args.batches:
@@ -216,15 +218,15 @@ def run_kineto(args):
             del graph, graph_out
             torch.cuda.empty_cache()
 
-            for variant, path, ms, wrong_count in (("eager", eager_trace, eager_ms, None),
-                                                   ("cudagraph", graph_trace, graph_ms, wrong)):
-                m = trace_metrics.metrics(path)
+            for variant, trace, ms, wrong_count in (("eager", eager_trace, eager_ms, None),
+                                                    ("cudagraph", graph_trace, graph_ms, wrong)):
+                m = trace_metrics.metrics(trace)
                 row = {"impl": f"llama-1b-prefill-{variant}", "variant": variant, "batch": batch, "seq": args.seq,
                        "tokens": batch * args.seq, "ms": round(ms, 4), "kernels": m["kernels"],
                        "kernel_launch_calls": m["kernel_launch_calls"], "tklqt_us": m["tklqt_us"],
                        "il_ms": m["il_ms"], "idle_ms": m["idle_ms"], "kernel_time_us": m["kernel_time_us"],
                        "orphan_kernels": m["orphan_kernels"], "launches_without_kernel": m["launches_without_kernel"],
-                       "negative_lq": m["negative_lq"], "trace": os.path.relpath(path, args.out),
+                       "negative_lq": m["negative_lq"], "trace": os.path.relpath(trace, args.out),
                        "metrics_by": "launchprof/studies/trace_metrics.py", "wrong": wrong_count}
                 if variant == "cudagraph":
                     row["notes"] = "wrong: logits of one graph replay vs eager, atol 1e-2 + rtol 1e-2"
@@ -233,8 +235,8 @@ def run_kineto(args):
                       f"TKLQT {m['tklqt_us']:12.1f} us  IL {m['il_ms']} ms  idle {m['idle_ms']} ms  "
                       f"orphans {m['orphan_kernels']}  ({time.time() - t0:.1f} s)", flush=True)
             # Rewritten after every batch: a run cut short keeps the batches it finished.
-            envelope.write_envelope(path, "launchprof/studies/llama_study.py", rows, gpu)
-    print(f"wrote {path}")
+            envelope.write_envelope(result_path, "launchprof/studies/llama_study.py", rows, gpu)
+    print(f"wrote {result_path}")
 
 
 def run_nvtx(args):

@@ -2,14 +2,16 @@
 """Independent, short computation of SKIP's quantities from one Chrome trace (PyTorch profiler or launchprof record).
 
 It shares no code with `launchprof analyze`; run_all.sh compares the two on the same traces (the "agreement" check).
-It loads the whole file with the json module, so it is meant for traces of a few hundred MB at most.
+It loads the whole file with the json module, so it is meant for traces of a few hundred MB at most. Gzip is
+recognised by the file's first two bytes, not by its name.
 
 Definitions (SKIP): for each kernel j, lq_j = kernel start - start of the launch call with the same correlation id;
 TKLQT = sum of lq_j over kernels that have a launch call; IL = last kernel end - first operator start (operators:
 cpu_op and user_annotation events; the first launch call if there are none); GPU idle = IL - sum of kernel durations.
 Orphan kernels have no launch call; launches with no kernel are kernel-launch calls whose correlation id no kernel has.
 
-  trace_metrics.py TRACE... [--json OUT]     one row per trace
+  trace_metrics.py TRACE... [--json OUT]     one row per trace; exit 2 if any trace cannot be read (the
+                                             others are still reported)
   trace_metrics.py --coverage TRACE          per NVTX range "launch:*"/"op:*": did each instance get its GPU ops?
 """
 import argparse
@@ -27,11 +29,31 @@ def is_kernel_launch(name):
     return name.startswith(LAUNCH_PREFIXES) and "HostFunc" not in name
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class TraceError(ValueError):
+    """A file that is not a trace: unreadable, not JSON, or a JSON object with no traceEvents."""
+
+
+def open_trace(path):
+    """A text stream of the file, gunzipped when it starts with the gzip magic (the name does not decide)."""
+    with open(path, "rb") as f:
+        gz = f.read(2) == GZIP_MAGIC
+    return gzip.open(path, "rt", encoding="utf-8") if gz else open(path, "r", encoding="utf-8")
+
+
 def load(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        data = json.load(f)
-    return data["traceEvents"] if isinstance(data, dict) else data
+    try:
+        with open_trace(path) as f:
+            data = json.load(f)
+    except (OSError, EOFError, ValueError) as e:  # gzip.BadGzipFile and JSONDecodeError are among these
+        raise TraceError(f"{path}: cannot read trace: {e}") from e
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict) and isinstance(data.get("traceEvents"), list):
+        return data["traceEvents"]
+    raise TraceError(f"{path}: not a trace (no traceEvents array)")
 
 
 def complete_events(events, cats):
@@ -121,7 +143,11 @@ def main():
     if args.coverage:
         ok = True
         for path in args.traces:
-            table = coverage(path)
+            try:
+                table = coverage(path)
+            except TraceError as e:
+                print(f"trace_metrics.py: error: {e}", file=sys.stderr)
+                return 2
             print(f"# coverage of {path}")
             print(f"# {'range':36s} {'instances':>9s} {'with ops':>9s} {'gpu ops':>8s}")
             for name in sorted(table):
@@ -132,7 +158,14 @@ def main():
                 print("  no launch:/op: ranges found (were NVTX ranges recorded?)")
                 ok = False
         return 0 if ok else 1
-    rows = [metrics(p) for p in args.traces]
+    rows = []
+    bad = []
+    for p in args.traces:
+        try:
+            rows.append(metrics(p))
+        except TraceError as e:  # one bad trace is reported; the others are still computed
+            print(f"trace_metrics.py: error: {e}", file=sys.stderr)
+            bad.append(p)
     keys = ["kernels", "kernel_launch_calls", "tklqt_us", "orphan_kernels", "launches_without_kernel", "negative_lq",
             "il_ms", "idle_ms"]
     print("# " + " ".join(f"{k:>14s}" for k in keys) + "  trace")
@@ -141,7 +174,7 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
-    return 0
+    return 2 if bad else 0
 
 
 if __name__ == "__main__":

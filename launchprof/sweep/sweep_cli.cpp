@@ -1,12 +1,13 @@
 #include "launchprof/sweep/sweep_cli.h"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
-#include <unistd.h>
 
 #include "launchprof/analyze/analysis.h"
 #include "launchprof/analyze/analyze_cli.h"
@@ -21,8 +22,16 @@
 namespace launchprof {
 namespace {
 
-std::string sweep_json(const std::vector<SweepRow>& rows, const SweepDecision& d, double threshold,
-                       const std::string& gpu, size_t gpus, const RunInfo& run) {
+// A labelled trace that could not be read: left out of the rows and the rule, and named in the output.
+struct SkippedTrace {
+  int64_t batch = 0;
+  std::string path;
+  std::string reason;
+};
+
+std::string sweep_json(const std::vector<SweepRow>& rows, const std::vector<SkippedTrace>& skipped,
+                       const SweepDecision& d, double threshold, const std::string& gpu, size_t gpus,
+                       const RunInfo& run) {
   std::string out;
   JsonWriter w(&out);
   w.begin_object();
@@ -49,8 +58,18 @@ std::string sweep_json(const std::vector<SweepRow>& rows, const SweepDecision& d
     any ? w.field("il_ms", ns_to_ms(m.il_ns)) : w.null_field("il_ms");
     any ? w.field("idle_ms", ns_to_ms(m.idle_ns)) : w.null_field("idle_ms");
     any ? w.field("idle_sum_ms", ns_to_ms(m.idle_sum_ns)) : w.null_field("idle_sum_ms");
-    any && m.il_ns > 0 ? w.field("idle_frac", m.idle_fraction()) : w.null_field("idle_frac");
+    any&& m.il_ns > 0 ? w.field("idle_frac", m.idle_fraction()) : w.null_field("idle_frac");
     w.field("regime", r.cpu_bound ? "cpu-bound" : "gpu-bound");
+    w.end_object();
+  }
+  w.end_array();
+  w.key("unreadable");
+  w.begin_array();
+  for (const auto& t : skipped) {
+    w.begin_object();
+    w.field("batch", t.batch);
+    w.field("trace", t.path);
+    w.field("error", t.reason);
     w.end_object();
   }
   w.end_array();
@@ -136,14 +155,17 @@ int run_sweep(const SweepCliOptions& o, const RunInfo& run) {
 
   AnalyzeOptions opts;
   std::vector<SweepRow> rows;
+  std::vector<SkippedTrace> skipped;
   std::string gpu;
   std::set<int32_t> devices;
   for (const auto& l : labels) {
     TraceAnalysis a;
     Status s = analyze_file(l.path, opts, &a);
     if (!s.ok()) {
-      std::fprintf(stderr, "launchprof sweep: error: %s\n", s.message.c_str());
-      return kExitTraceError;
+      // One bad trace must not hide the others: it is named, left out of the rule, and the exit code is 2.
+      std::fprintf(stderr, "launchprof sweep: error: batch %" PRId64 " left out: %s\n", l.batch, s.message.c_str());
+      skipped.push_back({l.batch, l.path, s.message});
+      continue;
     }
     if (gpu.empty()) gpu = a.gpu_name;
     for (const auto& d : a.devices) devices.insert(d.device);
@@ -154,7 +176,16 @@ int run_sweep(const SweepCliOptions& o, const RunInfo& run) {
     r.launches_without_kernel = a.anomalies.launches_without_kernel;
     rows.push_back(std::move(r));
   }
+  if (rows.empty()) {
+    std::fprintf(stderr, "launchprof sweep: error: no labelled trace could be read\n");
+    return kExitTraceError;
+  }
   SweepDecision d = decide_transition(rows, o.threshold);
+  if (!skipped.empty()) {
+    std::string left_out;
+    for (const auto& t : skipped) left_out += (left_out.empty() ? "" : ", ") + std::to_string(t.batch);
+    d.verdict += " (over the readable traces only; unreadable, left out: batch " + left_out + ")";
+  }
 
   if (!o.quiet) {
     std::printf("# launchprof sweep: %zu traces; gpu: %s\n# rule: %s (threshold %.2f)\n", rows.size(),
@@ -165,16 +196,17 @@ int run_sweep(const SweepCliOptions& o, const RunInfo& run) {
       const ScopeMetrics& m = r.all;
       std::printf("%8" PRId64 " %9" PRIu64 " %12.3f %9.3f %10.3f %10.3f %6.1f %9.3f %-9s  %s\n", r.batch, m.kernels,
                   ns_to_us(m.tklqt_ns), m.lq_mean_ns() / 1e3, ns_to_ms(m.il_ns), ns_to_ms(m.idle_ns),
-                  100.0 * m.idle_fraction(), m.akd_ns() / 1e3, r.cpu_bound ? "cpu-bound" : "gpu-bound",
-                  r.path.c_str());
+                  100.0 * m.idle_fraction(), m.akd_ns() / 1e3, r.cpu_bound ? "cpu-bound" : "gpu-bound", r.path.c_str());
     }
+    for (const auto& t : skipped) std::printf("%8" PRId64 " %9s  %s\n", t.batch, "unreadable", t.path.c_str());
     std::printf("# transition: %s\n", d.verdict.c_str());
     std::fflush(stdout);
   }
-  std::string json = sweep_json(rows, d, o.threshold, gpu, devices.size(), run);
+  std::string json = sweep_json(rows, skipped, d, o.threshold, gpu, devices.size(), run);
   if (!o.json_path.empty() && !write_text_file(o.json_path, json)) return kExitOutputError;
-  if (!o.png_path.empty()) return draw_png(json, o.json_path, o.png_path);
-  return kExitOk;
+  int rc = o.png_path.empty() ? kExitOk : draw_png(json, o.json_path, o.png_path);
+  // An unreadable trace outranks a missing plot: the table and JSON above are still complete for the rest.
+  return skipped.empty() ? rc : kExitTraceError;
 }
 
 }  // namespace launchprof

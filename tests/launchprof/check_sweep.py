@@ -49,6 +49,23 @@ def main():
     missing = subprocess.run([args.launchprof, "sweep", "--label", "batch=1:/nonexistent.json"], capture_output=True)
     assert missing.returncode == 2, missing.returncode
 
+    # One unreadable trace among readable ones (a results envelope under a trace's name, as a study once wrote):
+    # it is named and left out, the others are still reported and written, and the exit code is 2.
+    not_a_trace = os.path.join(args.work, "b32.json.gz")
+    with open(not_a_trace, "w") as f:
+        json.dump({"tool": "x", "rows": []}, f)
+    partial_json = os.path.join(args.work, "sweep_partial.json")
+    p = subprocess.run([args.launchprof, "sweep", *labels, "--label", f"batch=32:{not_a_trace}", "--json",
+                        partial_json], capture_output=True, text=True)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "batch 32 left out" in p.stderr and "traceEvents" in p.stderr, p.stderr
+    with open(partial_json) as f:
+        partial = json.load(f)
+    assert [r["batch"] for r in partial["rows"]] == [1, 2, 4, 8, 16], partial["rows"]
+    assert [u["batch"] for u in partial["unreadable"]] == [32], partial["unreadable"]
+    assert partial["transition_batch"] == 8 and "left out: batch 32" in partial["verdict"], partial["verdict"]
+    assert doc["unreadable"] == []
+
     png = os.path.join(args.work, "sweep.png")
     if os.path.exists(png):
         os.remove(png)

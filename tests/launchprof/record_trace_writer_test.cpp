@@ -325,7 +325,18 @@ TEST_F(RecordTraceTest, GzipFileHoldsTheSameTextAndNoTempFileRemains) {
   ASSERT_TRUE(sink->compressed());
   ASSERT_TRUE(sink->write(text));
   ASSERT_TRUE(sink->close(&error)) << error;
+  EXPECT_TRUE(sink->compressed());  // still true after close: the exit message reads it then
   EXPECT_NE(access((path + ".tmp").c_str(), F_OK), 0);
+  {
+    // gzread also reads plain files, so the magic bytes are what proves the file is gzip.
+    FILE* f = std::fopen(path.c_str(), "rb");
+    ASSERT_NE(f, nullptr);
+    unsigned char magic[2] = {0, 0};
+    EXPECT_EQ(std::fread(magic, 1, 2, f), 2u);
+    std::fclose(f);
+    EXPECT_EQ(magic[0], 0x1f);
+    EXPECT_EQ(magic[1], 0x8b);
+  }
   gzFile gz = gzopen(path.c_str(), "rb");
   ASSERT_NE(gz, nullptr);
   std::string back;

@@ -26,6 +26,47 @@ bool is_kernel_launch_api(std::string_view name) {
   return false;
 }
 
+bool is_host_query_runtime_api(std::string_view name) {
+  constexpr std::string_view kPtsz = "_ptsz";
+  if (name.size() > kPtsz.size() && name.substr(name.size() - kPtsz.size()) == kPtsz) name.remove_suffix(kPtsz.size());
+  // Newer versions of one call ("cudaStreamGetCaptureInfo_v2") are the same query.
+  if (name.size() > 3 && name.substr(name.size() - 3, 2) == "_v" && name.back() >= '2' && name.back() <= '9')
+    name.remove_suffix(3);
+  constexpr std::array<std::string_view, 29> kQueries = {"cudaGetDevice",
+                                                         "cudaGetDeviceCount",
+                                                         "cudaGetDeviceFlags",
+                                                         "cudaGetDeviceProperties",
+                                                         "cudaDeviceGetAttribute",
+                                                         "cudaDeviceGetLimit",
+                                                         "cudaDeviceGetStreamPriorityRange",
+                                                         "cudaGetLastError",
+                                                         "cudaPeekAtLastError",
+                                                         "cudaGetErrorString",
+                                                         "cudaGetErrorName",
+                                                         "cudaDriverGetVersion",
+                                                         "cudaRuntimeGetVersion",
+                                                         "cudaPointerGetAttributes",
+                                                         "cudaFuncGetAttributes",
+                                                         "cudaStreamIsCapturing",
+                                                         "cudaStreamGetCaptureInfo",
+                                                         "cudaThreadExchangeStreamCaptureMode",
+                                                         "cudaStreamGetPriority",
+                                                         "cudaStreamGetFlags",
+                                                         "cudaStreamGetId",
+                                                         "cudaStreamGetDevice",
+                                                         "cudaStreamGetAttribute",
+                                                         "cudaGetDriverEntryPoint",
+                                                         "cudaGetDriverEntryPointByVersion",
+                                                         "cudaGetExportTable",
+                                                         "cudaGetFuncBySymbol",
+                                                         "cudaGetSymbolAddress",
+                                                         "cudaGetSymbolSize"};
+  for (std::string_view q : kQueries) {
+    if (name == q) return true;
+  }
+  return false;
+}
+
 bool is_profiler_start_api(std::string_view name) { return name == "cudaProfilerStart" || name == "cuProfilerStart"; }
 bool is_profiler_stop_api(std::string_view name) { return name == "cudaProfilerStop" || name == "cuProfilerStop"; }
 

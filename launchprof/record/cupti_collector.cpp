@@ -6,12 +6,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "api_names.h"
 
@@ -27,16 +29,32 @@ struct OpenMarker {
   uint32_t tid;
 };
 
+// Zeroed, already-faulted activity buffers. CUPTI needs zeroed buffers; with none ready it would zero a fresh one
+// on the application thread that asked for it (16 MiB: about a millisecond, plus page faults). The
+// buffer-completed callback, on CUPTI's worker thread, zeroes a finished buffer and puts it back here instead.
+// NOTES: its own mutex: buffer_requested runs on application threads and must never wait for a buffer's conversion.
+struct BufferPool {
+  std::mutex mu;
+  std::vector<uint8_t*> free;
+};
+
+constexpr size_t kPreallocatedBuffers = 2;  // the main thread's buffer and the next one
+constexpr size_t kMaxPooledBuffers = 4;     // more are freed: memory held stays bounded
+
 struct State {
   std::mutex mu;
   TraceModel model;
   std::unordered_map<const char*, uint32_t> kernel_names;  // CUPTI shares one name pointer per kernel
   std::unordered_map<uint32_t, uint32_t> runtime_names;    // cbid -> string index
   std::unordered_map<uint32_t, uint32_t> driver_names;
+  std::unordered_map<uint32_t, uint32_t> copy_names;      // (copy kind, src kind, dst kind) or memset kind -> index
   std::unordered_map<uint64_t, OpenMarker> open_markers;  // marker id -> start
   size_t buffer_bytes = 16u << 20;
   bool started = false;
   bool own_clock = false;  // the timestamp callback is registered: records use monotonic_ns()
+  BufferPool pool;
+  std::atomic<uint64_t> buffers_allocated_on_request{0};
+  std::atomic<bool> stopping{false};  // flushing at the end: completed buffers are freed, not zeroed for reuse
 };
 
 State& state() {
@@ -191,11 +209,30 @@ void convert_kernel(State& st, const CUpti_ActivityKernel10& k) {
   st.model.gpu_ops.push_back(op);
 }
 
+// Copy and set names are built once per distinct kind, not once per record.
+uint32_t memcpy_name(State& st, const CUpti_ActivityMemcpy6& m) {
+  const uint32_t key = (1u << 24) | (uint32_t{m.copyKind} << 16) | (uint32_t{m.srcKind} << 8) | m.dstKind;
+  auto it = st.copy_names.find(key);
+  if (it != st.copy_names.end()) return it->second;
+  uint32_t idx = st.model.strings.intern(std::string("Memcpy ") + memcpy_kind_name(m.copyKind) + " (" +
+                                         memory_kind_name(m.srcKind) + " -> " + memory_kind_name(m.dstKind) + ")");
+  st.copy_names.emplace(key, idx);
+  return idx;
+}
+
+uint32_t memset_name(State& st, const CUpti_ActivityMemset4& m) {
+  const uint32_t key = (2u << 24) | (m.memoryKind & 0xffffu);
+  auto it = st.copy_names.find(key);
+  if (it != st.copy_names.end()) return it->second;
+  uint32_t idx = st.model.strings.intern(std::string("Memset (") + memory_kind_name(m.memoryKind) + ")");
+  st.copy_names.emplace(key, idx);
+  return idx;
+}
+
 void convert_memcpy(State& st, const CUpti_ActivityMemcpy6& m) {
   GpuOp op;
   if (!common_op_fields(st, m, GpuOpKind::kMemcpy, op)) return;
-  op.name_idx = st.model.strings.intern(std::string("Memcpy ") + memcpy_kind_name(m.copyKind) + " (" +
-                                        memory_kind_name(m.srcKind) + " -> " + memory_kind_name(m.dstKind) + ")");
+  op.name_idx = memcpy_name(st, m);
   op.runtime_correlation = m.runtimeCorrelationId;
   op.bytes = m.bytes;
   st.model.gpu_ops.push_back(op);
@@ -204,7 +241,7 @@ void convert_memcpy(State& st, const CUpti_ActivityMemcpy6& m) {
 void convert_memset(State& st, const CUpti_ActivityMemset4& m) {
   GpuOp op;
   if (!common_op_fields(st, m, GpuOpKind::kMemset, op)) return;
-  op.name_idx = st.model.strings.intern(std::string("Memset (") + memory_kind_name(m.memoryKind) + ")");
+  op.name_idx = memset_name(st, m);
   op.bytes = m.bytes;
   st.model.gpu_ops.push_back(op);
 }
@@ -326,28 +363,86 @@ void convert(State& st, const CUpti_Activity* record) {
   }
 }
 
+// A zeroed buffer whose pages are already mapped (memset writes every page), or nullptr.
+uint8_t* new_zeroed_buffer(size_t bytes) {
+  auto* p = static_cast<uint8_t*>(std::aligned_alloc(8, bytes));
+  if (p != nullptr) std::memset(p, 0, bytes);
+  return p;
+}
+
+void fill_pool(State& st, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    uint8_t* p = new_zeroed_buffer(st.buffer_bytes);
+    if (p == nullptr) return;
+    std::lock_guard<std::mutex> lock(st.pool.mu);
+    st.pool.free.push_back(p);
+  }
+}
+
 void CUPTIAPI buffer_requested(uint8_t** buffer, size_t* size, size_t* max_records) {
   State& st = state();
   *max_records = 0;  // as many as fit
   *size = st.buffer_bytes;
-  *buffer = static_cast<uint8_t*>(std::aligned_alloc(8, st.buffer_bytes));
-  if (*buffer == nullptr) *size = 0;  // CUPTI then drops records, and counts them
+  uint8_t* p = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(st.pool.mu);
+    if (!st.pool.free.empty()) {
+      p = st.pool.free.back();
+      st.pool.free.pop_back();
+    }
+  }
+  if (p == nullptr) {  // pool empty: allocate and zero here, on the requesting thread
+    p = new_zeroed_buffer(st.buffer_bytes);
+    st.buffers_allocated_on_request.fetch_add(1, std::memory_order_relaxed);
+  }
+  *buffer = p;
+  if (p == nullptr) *size = 0;  // CUPTI then drops records, and counts them
 }
 
-void CUPTIAPI buffer_completed(CUcontext context, uint32_t stream_id, uint8_t* buffer, size_t /*size*/,
-                               size_t valid_size) {
+void ingest(State& st, uint8_t* buffer, size_t valid_size) {
+  CUpti_Activity* record = nullptr;
+  while (cuptiActivityGetNextRecord(buffer, valid_size, &record) == CUPTI_SUCCESS) convert(st, record);
+}
+
+void CUPTIAPI buffer_completed(CUcontext context, uint32_t stream_id, uint8_t* buffer, size_t size, size_t valid_size) {
   State& st = state();
   {
     std::lock_guard<std::mutex> lock(st.mu);
-    CUpti_Activity* record = nullptr;
-    while (cuptiActivityGetNextRecord(buffer, valid_size, &record) == CUPTI_SUCCESS) convert(st, record);
+    ingest(st, buffer, valid_size);
     size_t dropped = 0;
     if (cuptiActivityGetNumDroppedRecords(context, stream_id, &dropped) == CUPTI_SUCCESS) {
       st.model.counts.dropped_records += dropped;
     }
     st.model.counts.buffers_completed += 1;
   }
+  if (buffer == nullptr) return;
+  if (!st.stopping.load(std::memory_order_relaxed) && size == st.buffer_bytes) {
+    // The whole buffer, not only valid_size: reused, it must be as zero as a new one.
+    std::memset(buffer, 0, size);
+    std::lock_guard<std::mutex> lock(st.pool.mu);
+    if (st.pool.free.size() < kMaxPooledBuffers) {
+      st.pool.free.push_back(buffer);
+      return;
+    }
+  }
   std::free(buffer);
+}
+
+// Leaves host-state queries out of the runtime records (see is_host_query_runtime_api). Returns the cbids left out.
+size_t filter_runtime_queries(std::string& warnings) {
+  size_t left_out = 0;
+  for (uint32_t cbid = 1; cbid < CUPTI_RUNTIME_TRACE_CBID_SIZE; ++cbid) {
+    const char* name = nullptr;
+    if (cuptiGetCallbackName(CUPTI_CB_DOMAIN_RUNTIME_API, cbid, &name) != CUPTI_SUCCESS || name == nullptr) continue;
+    if (!is_host_query_runtime_api(strip_cbid_version(name))) continue;
+    CUptiResult r = cuptiActivityEnableRuntimeApi(cbid, 0);
+    if (r != CUPTI_SUCCESS) {
+      warnings += cupti_error(r, "cuptiActivityEnableRuntimeApi") + " (host queries are recorded); ";
+      return left_out;
+    }
+    ++left_out;
+  }
+  return left_out;
 }
 
 // The driver calls worth recording by default: launches, copies, sets and waits. The runtime calls are all recorded.
@@ -399,6 +494,8 @@ CollectorOptions collector_options_from_env() {
   o.latency_timestamps = env_flag("LAUNCHPROF_LATENCY", false);
   const char* driver = std::getenv("LAUNCHPROF_DRIVER_API");
   o.all_driver_apis = driver != nullptr && std::strcmp(driver, "all") == 0;
+  const char* runtime = std::getenv("LAUNCHPROF_RUNTIME_API");
+  o.all_runtime_apis = runtime != nullptr && std::strcmp(runtime, "all") == 0;
   o.markers = env_flag("LAUNCHPROF_NVTX", true);
   return o;
 }
@@ -440,6 +537,13 @@ CollectorStatus collector_start(const CollectorOptions& options) {
   st.own_clock = r == CUPTI_SUCCESS;
   if (!st.own_clock) st.model.clock = "CUPTI default";  // records still share one clock; only its origin differs
   cuptiSetThreadIdType(CUPTI_ACTIVITY_THREAD_ID_TYPE_SYSTEM);
+  std::string warnings;
+  // Buffers come zeroed from the pool (see BufferPool), so CUPTI need not zero them on the application thread.
+  uint8_t zeroed = 1;
+  size_t zeroed_size = sizeof(zeroed);
+  r = cuptiActivitySetAttribute(CUPTI_ACTIVITY_ATTR_ZEROED_OUT_ACTIVITY_BUFFER, &zeroed_size, &zeroed);
+  if (r != CUPTI_SUCCESS) warnings += cupti_error(r, "zeroed-buffer attribute (CUPTI zeroes each buffer)") + "; ";
+  fill_pool(st, kPreallocatedBuffers);
   r = cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed);
   if (r != CUPTI_SUCCESS) return {false, cupti_error(r, "cuptiActivityRegisterCallbacks")};
   if (options.latency_timestamps) cuptiActivityEnableLatencyTimestamps(1);
@@ -452,7 +556,8 @@ CollectorStatus collector_start(const CollectorOptions& options) {
     if (r != CUPTI_SUCCESS)
       return {false, cupti_error(r, "cuptiActivityEnable") + " (kind " + std::to_string(kind) + ")"};
   }
-  std::string warnings;
+  // After the RUNTIME kind: enabling the kind resets the per-call settings.
+  if (!options.all_runtime_apis && filter_runtime_queries(warnings) > 0) st.model.runtime_apis = "no host queries";
   // Plain enable, not EnableAndDump: the collector starts before CUDA initializes (injection, or a program that
   // starts it first), so device and context records arrive as CUDA creates them.
   auto optional = [&](CUpti_ActivityKind kind) {
@@ -495,7 +600,13 @@ CollectorStatus collector_stop() {
     std::lock_guard<std::mutex> lock(st.mu);
     if (!st.started) return {false, "collector not started"};
   }
+  st.stopping.store(true, std::memory_order_relaxed);
   CollectorStatus status = collector_flush();
+  {
+    std::lock_guard<std::mutex> lock(st.pool.mu);
+    for (uint8_t* p : st.pool.free) std::free(p);
+    st.pool.free.clear();
+  }
   const CUpti_ActivityKind kinds[] = {CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL,
                                       CUPTI_ACTIVITY_KIND_RUNTIME,
                                       CUPTI_ACTIVITY_KIND_DRIVER,
@@ -515,14 +626,24 @@ TraceModel collector_take() {
   std::lock_guard<std::mutex> lock(st.mu);
   TraceModel out = std::move(st.model);
   out.counts.unclosed_ranges += st.open_markers.size();
+  out.counts.buffers_allocated_on_request += st.buffers_allocated_on_request.exchange(0);
   st.model = TraceModel();
   st.model.pid = out.pid;
   st.model.cupti_version = out.cupti_version;
   st.model.clock = out.clock;
+  st.model.runtime_apis = out.runtime_apis;
   st.kernel_names.clear();
   st.runtime_names.clear();
   st.driver_names.clear();
+  st.copy_names.clear();
   return out;
+}
+
+void collector_ingest_buffer(uint8_t* buffer, size_t valid_size) {
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  ingest(st, buffer, valid_size);
+  st.model.counts.buffers_completed += 1;
 }
 
 }  // namespace launchprof::record

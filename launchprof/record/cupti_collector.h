@@ -13,10 +13,12 @@ struct CollectorOptions {
   size_t buffer_bytes = 16u << 20;  // host activity buffer handed to CUPTI each time it asks
   bool latency_timestamps = false;  // kernel "queued"/"submitted" times (cuptiActivityEnableLatencyTimestamps)
   bool all_driver_apis = false;     // every driver call, not only launches, copies, sets and syncs
+  bool all_runtime_apis = false;    // also host-state queries (cudaGetDevice, cudaGetLastError, ...); see api_names.h
   bool markers = true;              // NVTX ranges (needs NVTX_INJECTION64_PATH; see inject.cpp)
 };
 
-// Reads LAUNCHPROF_BUFFER_MB, LAUNCHPROF_LATENCY, LAUNCHPROF_DRIVER_API=all and LAUNCHPROF_NVTX=0.
+// Reads LAUNCHPROF_BUFFER_MB, LAUNCHPROF_LATENCY, LAUNCHPROF_DRIVER_API=all, LAUNCHPROF_RUNTIME_API=all and
+// LAUNCHPROF_NVTX=0.
 CollectorOptions collector_options_from_env();
 
 struct CollectorStatus {
@@ -32,6 +34,11 @@ CollectorStatus collector_flush();
 CollectorStatus collector_stop();
 // Moves the records out; the collector keeps running with an empty model.
 TraceModel collector_take();
+
+// Converts the records of one CUPTI activity buffer into the model, exactly as the buffer-completed callback does
+// (without recycling the buffer). Needs libcupti but no GPU: the CPU tests and launchprof-record-bench feed it
+// hand-built records.
+void collector_ingest_buffer(uint8_t* buffer, size_t valid_size);
 
 // Now, on the clock of the collector's records (CLOCK_MONOTONIC ns once the timestamp callback is registered,
 // else CUPTI's own), so that host code can mark time windows in a trace.

@@ -21,13 +21,15 @@ constexpr int kUsageError = 2;
 constexpr const char* kInjectName = "liblaunchprof_inject.so";
 
 constexpr const char* kUsage =
-    "usage: launchprof record [-o TRACE] [--latency] [--no-nvtx] [--capture-range] [--all-driver-apis] -- COMMAND "
-    "[ARGS...]\n"
+    "usage: launchprof record [-o TRACE] [--latency] [--no-nvtx] [--capture-range] [--all-driver-apis] "
+    "[--all-runtime-apis] -- COMMAND [ARGS...]\n"
     "  -o, --output TRACE    trace file (default launchprof-trace.json.gz; .gz compresses)\n"
     "      --latency         also record when each kernel was queued and submitted (more overhead)\n"
     "      --no-nvtx         do not record NVTX ranges\n"
     "      --capture-range   keep only what runs between cudaProfilerStart and cudaProfilerStop\n"
     "      --all-driver-apis record every driver API call, not only launches, copies, sets and syncs\n"
+    "      --all-runtime-apis also record runtime calls that only read host state (cudaGetDevice,\n"
+    "                        cudaGetLastError, ...; left out by default: frameworks make several per kernel)\n"
     "The command runs with CUDA_INJECTION64_PATH set; its exit code is returned.\n";
 
 std::string canonical(const std::string& path) {
@@ -62,6 +64,7 @@ struct Args {
   bool nvtx = true;
   bool capture_range = false;
   bool all_driver_apis = false;
+  bool all_runtime_apis = false;
   std::vector<char*> command;
 };
 
@@ -94,6 +97,8 @@ int parse(int argc, char** argv, Args& args) {
       args.capture_range = true;
     } else if (a == "--all-driver-apis") {
       args.all_driver_apis = true;
+    } else if (a == "--all-runtime-apis") {
+      args.all_runtime_apis = true;
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "launchprof record: unknown option %s\n%s", a.c_str(), kUsage);
       return kUsageError;
@@ -127,6 +132,7 @@ void set_child_environment(const Args& args, const std::string& inject, const st
   if (args.latency) setenv("LAUNCHPROF_LATENCY", "1", 1);
   if (args.capture_range) setenv("LAUNCHPROF_CAPTURE_RANGE", "cudaProfilerApi", 1);
   if (args.all_driver_apis) setenv("LAUNCHPROF_DRIVER_API", "all", 1);
+  if (args.all_runtime_apis) setenv("LAUNCHPROF_RUNTIME_API", "all", 1);
 }
 
 }  // namespace

@@ -111,6 +111,7 @@ struct CollectorCounts {
   uint64_t instant_markers = 0;         // nvtxMark: not written
   uint64_t unknown_records = 0;         // activity kinds we enabled but do not convert
   uint64_t buffers_completed = 0;
+  uint64_t buffers_allocated_on_request = 0;  // buffer requests the pool could not serve: zeroed on the app thread
 };
 
 struct TraceModel {
@@ -125,6 +126,7 @@ struct TraceModel {
   uint32_t pid = 0;
   std::string cupti_version;  // e.g. "130001"
   std::string clock = "CLOCK_MONOTONIC";
+  std::string runtime_apis = "all";  // "all", or "no host queries" (see is_host_query_runtime_api)
 };
 
 }  // namespace launchprof::record

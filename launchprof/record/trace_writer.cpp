@@ -145,6 +145,8 @@ void write_header(Context& ctx, const TraceSummary& s) {
   append_json_string(b, m.cupti_version);
   b += ",\"clock\":";
   append_json_string(b, m.clock);
+  b += ",\"runtime_apis\":";
+  append_json_string(b, m.runtime_apis);
   auto count = [&](std::string_view k, uint64_t v) {
     b += ",\"";
     b += k;
@@ -168,6 +170,8 @@ void write_header(Context& ctx, const TraceSummary& s) {
   count("unclosed_ranges", m.counts.unclosed_ranges);
   count("unmatched_range_ends", m.counts.unmatched_range_ends);
   count("instant_markers_not_written", m.counts.instant_markers);
+  count("buffers_completed", m.counts.buffers_completed);
+  count("buffers_allocated_on_request", m.counts.buffers_allocated_on_request);
   b += ",\"capture_range_missing\":";
   b += ctx.linked.capture_range_missing ? "true" : "false";
   b += "},\n\"displayTimeUnit\":\"ms\",\n\"baseTimeNanoseconds\":";

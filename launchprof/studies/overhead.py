@@ -7,6 +7,8 @@ Workloads (each run in a fresh process, configurations interleaved, --repeats pr
 Configurations:
   plain           nothing attached
   record          under `launchprof record` (CUPTI activity tracing through the injection library)
+  record-all-runtime  the same with --all-runtime-apis: host-state queries (cudaGetDevice, cudaGetLastError, ...)
+                  recorded too, as before they were left out by default; the difference is what leaving them out saves
   cupti-inprocess (cxx) the same collector linked into the program
   torch-profiler  (torch) the loop inside torch.profiler.profile(CPU+CUDA); export timed apart
 Per run the workload reports the wall time of its timed loops (median of --loops loops); the study reports the median
@@ -83,10 +85,10 @@ def run_once(cmd, json_path, env=None):
     return doc["loop_ms"], wall, doc
 
 
-def record_prefix(launchprof, trace):
+def record_prefix(launchprof, trace, *options):
     if launchprof:
-        return [launchprof, "record", "-o", trace, "--"]
-    return []  # the caller sets CUDA_INJECTION64_PATH itself
+        return [launchprof, "record", "-o", trace, *options, "--"]
+    return []  # the caller sets CUDA_INJECTION64_PATH (and LAUNCHPROF_RUNTIME_API) itself
 
 
 def main():
@@ -115,10 +117,15 @@ def main():
     base_env = dict(os.environ)
     for k in ("CUDA_INJECTION64_PATH", "NVTX_INJECTION64_PATH"):
         base_env.pop(k, None)
+    base_env.pop("LAUNCHPROF_RUNTIME_API", None)
     record_env = dict(base_env)
     if not launchprof:
         record_env.update(CUDA_INJECTION64_PATH=inject, LAUNCHPROF_OUTPUT=os.path.join(tmp, "rec.json.gz"),
                           NVTX_INJECTION64_PATH=inject)
+    record_all_env = dict(record_env)
+    if not launchprof:
+        record_all_env["LAUNCHPROF_RUNTIME_API"] = "all"
+    all_runtime = ["--all-runtime-apis"]
 
     cxx = [null_kernel, "--no-cupti", "--mode", "burst", "--n", str(args.n), "--repeat", str(args.loops), "--json"]
     cxx_inproc = [null_kernel, "--mode", "burst", "--n", str(args.n), "--repeat", str(args.loops), "--json"]
@@ -128,6 +135,9 @@ def main():
         ("cxx", "plain", lambda j: cxx + [j], base_env),
         ("cxx", "record", lambda j: record_prefix(launchprof, os.path.join(tmp, "cxx.json.gz")) + cxx + [j],
          record_env),
+        ("cxx", "record-all-runtime",
+         lambda j: record_prefix(launchprof, os.path.join(tmp, "cxx_all.json.gz"), *all_runtime) + cxx + [j],
+         record_all_env),
         ("cxx", "cupti-inprocess", lambda j: cxx_inproc + [j], base_env),
     ]
     if not args.skip_torch:
@@ -135,6 +145,9 @@ def main():
             ("torch", "plain", lambda j: torch_cmd + [j, "--profiler", "none"], base_env),
             ("torch", "record", lambda j: record_prefix(launchprof, os.path.join(tmp, "torch.json.gz")) + torch_cmd +
              [j, "--profiler", "none"], record_env),
+            ("torch", "record-all-runtime",
+             lambda j: record_prefix(launchprof, os.path.join(tmp, "torch_all.json.gz"), *all_runtime) + torch_cmd +
+             [j, "--profiler", "none"], record_all_env),
             ("torch", "torch-profiler", lambda j: torch_cmd + [j, "--profiler", "torch"], base_env),
         ]
     samples = {(w, c): {"loop": [], "wall": [], "extra": []} for w, c, _, _ in configs}
@@ -152,7 +165,7 @@ def main():
             s["loop"].append(loop_ms)
             s["wall"].append(wall)
             s["extra"].append(extra)
-            print(f"rep {rep} {workload:5s} {config:16s} loop {loop_ms:9.3f} ms  process {wall:7.3f} s", flush=True)
+            print(f"rep {rep} {workload:5s} {config:18s} loop {loop_ms:9.3f} ms  process {wall:7.3f} s", flush=True)
 
     rows = []
     gpu = "unknown"
@@ -177,13 +190,15 @@ def main():
             if config == "torch-profiler":
                 for k in ("profiler_start_s", "profiler_stop_s", "export_s"):
                     row[k] = round(statistics.median(e[k] for e in s["extra"]), 4)
-            if config == "record":
+            if config.startswith("record"):
                 row["recorder"] = "launchprof record" if launchprof else "CUDA_INJECTION64_PATH (no launchprof binary)"
+                if config == "record-all-runtime":
+                    row["recorder"] += " --all-runtime-apis"
             rows.append(row)
-    print(f"\n# {'workload':8s} {'config':16s} {'loop_ms':>10s} {'loop_ovh_%':>10s} {'process_s':>10s} "
+    print(f"\n# {'workload':8s} {'config':18s} {'loop_ms':>10s} {'loop_ovh_%':>10s} {'process_s':>10s} "
           f"{'proc_ovh_%':>10s}")
     for r in rows:
-        print(f"  {r['workload']:8s} {r['config']:16s} {r['loop_ms']:10.3f} {str(r.get('loop_overhead_pct')):>10s} "
+        print(f"  {r['workload']:8s} {r['config']:18s} {r['loop_ms']:10.3f} {str(r.get('loop_overhead_pct')):>10s} "
               f"{r['process_s']:10.3f} {str(r.get('process_overhead_pct')):>10s}")
     path = os.path.join(args.out, "results", envelope.result_name("launchprof-overhead"))
     envelope.write_envelope(path, "launchprof/studies/overhead.py", rows, gpu)

@@ -2,7 +2,8 @@
 # run_all.sh OUTDIR BUILD_DIR: every launchprof study on one GPU in one go (a few minutes on an H200).
 #
 # Steps (each logs to logs/<step>.log; a failing step does not stop the others; each has a time limit):
-#   env, build (only what is missing; build_fallback without CMake if that fails), null_kernel (launch floor, isolated + burst), coverage_inprocess and
+#   env, build (only what is missing; build_fallback without CMake if that fails), record_bench (host-side costs of
+#   recording, CPU only), null_kernel (launch floor, isolated + burst), coverage_inprocess and
 #   coverage_record (every launch API joined to its kernels, in process and through `launchprof record`),
 #   record_burst (a small launch-bound trace written by record), llama_kineto (Llama-3.2-1B prefill, batch 1..64,
 #   eager + CUDA graph, PyTorch profiler traces), llama_record (one forward under `launchprof record`, NVTX ops),
@@ -95,7 +96,7 @@ if ! starts "$NULLK" --help || [ ! -f "$INJECT" ] || [ -z "$LP" ]; then
       cmake -S '$ROOT' -B '$BUILD' -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90a || exit 1
     fi
     rc=0
-    for t in launchprof_inject launchprof-null-kernel launchprof; do
+    for t in launchprof_inject launchprof-null-kernel launchprof launchprof-record-bench; do
       cmake --build '$BUILD' --target \$t -j \$(nproc) || rc=1
     done
     exit \$rc"
@@ -115,6 +116,11 @@ if [ -z "$LP" ]; then
     | tee -a "$STEPS"
 fi
 
+# ---- host-side costs of recording on this machine's CPU (timestamps, buffer zeroing, conversion, trace writing) ----
+if [ -x "$BUILD/launchprof-record-bench" ]; then
+  step record_bench 60 "$BUILD/launchprof-record-bench" --out "$WORK"
+fi
+
 # ---- launch floor and launch-API coverage ----
 step null_kernel 120 "$NULLK" --n 10000 --mode both --commit "$LAUNCHPROF_COMMIT" \
   --json "$WORK/results/$DATE-launchprof-null-kernel-1gpu.json"
@@ -132,8 +138,8 @@ step llama_record 150 bash -c "lp_record '$WORK/traces/llama_record_b1.json.gz' 
   python3 '$STUDIES/llama_study.py' --mode nvtx --batch 1"
 
 # ---- overhead: record vs the PyTorch profiler on a launch-bound workload ----
-step overhead 300 python3 "$STUDIES/overhead.py" --build "$BIN" ${LP:+--launchprof "$LP"} --out "$WORK" \
-  --n 10000 --repeats 3
+step overhead 420 python3 "$STUDIES/overhead.py" --build "$BIN" ${LP:+--launchprof "$LP"} --out "$WORK" \
+  --n 10000 --repeats 5
 
 # ---- analyze, sweep, agreement (also runnable on a CPU machine: see analyze_traces.sh) ----
 if [ -n "$LP" ]; then
@@ -148,7 +154,7 @@ fi
   echo "# launchprof run_all: commit $LAUNCHPROF_COMMIT, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - START )) s"
   echo "# steps (rc 124/137 = time limit)"
   cat "$STEPS"
-  for f in null_kernel coverage_inprocess coverage_record llama_kineto overhead agreement; do
+  for f in record_bench null_kernel coverage_inprocess coverage_record llama_kineto overhead agreement; do
     echo
     echo "## $f (tail of logs/$f.log)"
     tail -n 30 "$WORK/logs/$f.log" 2>/dev/null

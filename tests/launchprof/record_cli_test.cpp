@@ -77,6 +77,10 @@ TEST_F(RecordCliTest, CommandSeesInjectionAndAbsoluteOutputPath) {
   EXPECT_EQ(run({"--no-nvtx", "--", "sh", "-c", "test -z \"$NVTX_INJECTION64_PATH\" && test \"$LAUNCHPROF_NVTX\" = 0"}),
             0);
   EXPECT_EQ(run({"--capture-range", "--", "sh", "-c", "test \"$LAUNCHPROF_CAPTURE_RANGE\" = cudaProfilerApi"}), 0);
+  unsetenv("LAUNCHPROF_RUNTIME_API");
+  EXPECT_EQ(run({"--", "sh", "-c", "test -z \"$LAUNCHPROF_RUNTIME_API\""}), 0);
+  EXPECT_EQ(run({"--all-runtime-apis", "--", "sh", "-c", "test \"$LAUNCHPROF_RUNTIME_API\" = all"}), 0);
+  unsetenv("LAUNCHPROF_RUNTIME_API");
 }
 
 }  // namespace

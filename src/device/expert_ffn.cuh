@@ -50,7 +50,8 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
     return;
 
   const int H = p.hidden, I = p.intermediate;
-  const Elem* a = static_cast<const Elem*>(p.expert_in) + int64_t(tile) * kTileM * H;
+  const GemmOperand a{static_cast<const Elem*>(p.expert_in) + int64_t(tile) * kTileM * H, H, &p.maps.expert_in,
+                      tile * kTileM, et.rows};
   Elem* hidden = static_cast<Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
   const int64_t expert_w_offset = int64_t(et.expert) * I * H;
   const int act = p.activation;
@@ -58,9 +59,10 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
     using Tile = Gemm1GatedTile<Elem, kExactFp32>;
     const int n0 = n_tile * kGatedTileN;
     const int cols = min(kGatedTileN, I - n0);
-    const Elem* b[2] = {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H,
-                        static_cast<const Elem*>(p.w3) + expert_w_offset + int64_t(n0) * H};
-    Tile::run(a, H, et.rows, b, H, cols, H, gemm_smem, [&](int m, int n, const float (&v)[2][2]) {
+    const GemmOperand b[2] = {
+        {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, et.expert * I + n0, cols},
+        {static_cast<const Elem*>(p.w3) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w3, et.expert * I + n0, cols}};
+    Tile::run(a, b, H, gemm_smem, [&](int m, int n, const float (&v)[2][2]) {
       if (m < et.rows && n < cols)
         store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]) * v[1][0], activate(act, v[0][1]) * v[1][1]);
     });
@@ -68,8 +70,9 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
     using Tile = Gemm1PlainTile<Elem, kExactFp32>;
     const int n0 = n_tile * kExpertTileN;
     const int cols = min(kExpertTileN, I - n0);
-    const Elem* b[1] = {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H};
-    Tile::run(a, H, et.rows, b, H, cols, H, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
+    const GemmOperand b[1] = {
+        {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, et.expert * I + n0, cols}};
+    Tile::run(a, b, H, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
       if (m < et.rows && n < cols) store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]), activate(act, v[0][1]));
     });
   }
@@ -91,10 +94,12 @@ __device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, i
   const int H = p.hidden, I = p.intermediate;
   const int n0 = n_tile * kExpertTileN;
   const int cols = min(kExpertTileN, H - n0);
-  const Elem* a = static_cast<const Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
-  const Elem* b[1] = {static_cast<const Elem*>(p.w2) + int64_t(et.expert) * H * I + int64_t(n0) * I};
+  const GemmOperand a{static_cast<const Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I, I,
+                      &p.maps.expert_hidden, tile * kTileM, et.rows};
+  const GemmOperand b[1] = {{static_cast<const Elem*>(p.w2) + int64_t(et.expert) * H * I + int64_t(n0) * I, I,
+                             &p.maps.w2, et.expert * H + n0, cols}};
   Elem* out = static_cast<Elem*>(p.expert_out) + int64_t(tile) * kTileM * H;
-  Tile::run(a, I, et.rows, b, I, cols, I, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
+  Tile::run(a, b, I, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
     if (m < et.rows && n < cols) store_pair(out + int64_t(m) * H + n0 + n, v[0][0], v[0][1]);
   });
   block_publish_add(&p.gemm2_tiles_done[tile], 1);

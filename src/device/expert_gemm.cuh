@@ -2,22 +2,26 @@
 // block and handed to an epilogue functor in pairs of adjacent columns. Used for the router logits, the
 // expert GEMM1 (optionally gated: two B operands sharing A) and GEMM2.
 //
-//   WgmmaTile: bf16/fp16/tf32 on Hopper tensor cores (wgmma, operands in 128B-swizzled smem, filled by
-//              cp.async in a kStages-deep ring). Two warpgroups, each owns 64 rows.
-//   SimtTile:  exact fp32 FFMA, 8x8 outputs per thread.
+//   TmaWgmmaTile: bf16/fp16/tf32 on Hopper tensor cores. Thread 0 streams k-tiles with TMA into a
+//                 kStages-deep ring of 128B-swizzled smem stages ("full" mbarriers count the bytes in);
+//                 two warpgroups run wgmma on them (64 rows each) and hand each stage back on an "empty"
+//                 mbarrier. No block-wide barrier in the main loop.
+//   SimtTile:     exact fp32 FFMA, 8x8 outputs per thread.
 //
-// Rows of A or B past a_rows / b_rows are not loaded: whatever is in smem there only feeds output rows or
-// columns that the epilogue must ignore (each output element depends only on its own A row and B row).
+// Rows of A or B past the valid rows are loaded as whatever is there (or zeros past the tensor's end): they
+// only feed output rows or columns that the epilogue ignores (each output depends only on its own A and B row).
 #pragma once
 
-#include <cute/tensor.hpp>
-#include <cute/arch/mma_sm90.hpp>
-#include <cute/atom/mma_traits_sm90_gmma.hpp>
-#include <cute/atom/copy_traits_sm80.hpp>
-#include <cutlass/arch/barrier.h>
-#include <cutlass/numeric_types.h>
+#include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+
+#include <cute/arch/copy_sm90_tma.hpp>
+#include <cute/arch/mma_sm90.hpp>
+#include <cute/atom/mma_traits_sm90_gmma.hpp>
+#include <cute/tensor.hpp>
+#include <cutlass/arch/barrier.h>
+#include <cutlass/numeric_types.h>
 
 #include "kernel_params.h"
 
@@ -40,17 +44,23 @@ struct MmaOperand<float> {
   using type = cute::tfloat32_t;  // same 32 bits; wgmma reads the tf32 part
 };
 
+// One GEMM operand tile: where its rows start, for both kinds of tile.
+struct GemmOperand {
+  const void* base;        // the tile's first row (SIMT path)
+  int64_t ld;              // elements between rows (SIMT path)
+  const CUtensorMap* map;  // TMA descriptor of the whole 2-D tensor (TMA path)
+  int row0;                // the tile's first row in that tensor (TMA path)
+  int rows;                // valid rows
+};
+
 template <class Elem, int kBN, int kNumB>
-struct WgmmaTile {
+struct TmaWgmmaTile {
   using Operand = typename MmaOperand<Elem>::type;
   static constexpr int kBM = kTileM;
   static constexpr int kBK = 128 / int(sizeof(Elem));  // one 128-byte swizzle row per tile row
   static constexpr int kStages = kGemmStages;
-  // wgmma batches left running while the next k-tile is issued; a smem stage is refilled only after
-  // every warpgroup has retired the batch that read it, so the prefetch distance is what remains.
-  static constexpr int kMmaInFlight = kGemmMmaInFlight;
-  static constexpr int kPrefetch = kStages - 1 - kMmaInFlight;
-  static_assert(kPrefetch >= 1, "need at least one k-tile of prefetch");
+  static constexpr int kConsumerWarpgroups = kThreadsPerBlock / 128;
+  static constexpr uint32_t kStageBytes = uint32_t((kBM + kNumB * kBN) * kBK * sizeof(Elem));
 
   using SmemAtom = decltype(cute::GMMA::Layout_K_SW128_Atom<Operand>{});
   using SmemLayoutA = decltype(cute::tile_to_shape(
@@ -59,128 +69,97 @@ struct WgmmaTile {
       SmemAtom{}, cute::Shape<cute::Int<kBN>, cute::Int<kBK>, cute::Int<kStages>>{}));  // (BN,BK,PIPE)
   using TiledMma = decltype(cute::make_tiled_mma(
       cute::GMMA::ss_op_selector<Operand, Operand, float, cute::Shape<cute::_64, cute::Int<kBN>, cute::Int<kBK>>>(),
-      cute::Layout<cute::Shape<cute::_2, cute::_1, cute::_1>>{}));
-  // 256 threads x 16 bytes: 8 threads per 128-byte row, 32 rows per pass.
-  using GmemCopy = decltype(cute::make_tiled_copy(
-      cute::Copy_Atom<cute::SM80_CP_ASYNC_CACHEGLOBAL<cute::uint128_t>, Operand>{},
-      cute::Layout<cute::Shape<cute::_32, cute::_8>, cute::Stride<cute::_8, cute::_1>>{},
-      cute::Layout<cute::Shape<cute::_1, cute::Int<16 / int(sizeof(Elem))>>>{}));
+      cute::Layout<cute::Shape<cute::Int<kConsumerWarpgroups>, cute::_1, cute::_1>>{}));
+  static_assert(kConsumerWarpgroups * 64 == kBM, "each warpgroup owns 64 rows of the tile");
 
   struct Smem {
     alignas(1024) Operand a[cute::cosize_v<SmemLayoutA>];
     alignas(1024) Operand b[kNumB][cute::cosize_v<SmemLayoutB>];
+    alignas(8) uint64_t full[kStages];   // TMA bytes of a stage have landed
+    alignas(8) uint64_t empty[kStages];  // every warpgroup is done reading a stage
   };
+
+  // Thread 0: fill `stage` with k-tile `k_tile` of A and every B.
+  __device__ static void issue_loads(Smem& smem, const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_tile,
+                                     int stage) {
+    using cutlass::arch::ClusterTransactionBarrier;
+    ClusterTransactionBarrier::arrive_and_expect_tx(&smem.full[stage], kStageBytes);
+    const int k0 = k_tile * kBK;
+    cute::SM90_TMA_LOAD_2D::copy(a.map, &smem.full[stage], 0, smem.a + stage * (kBM * kBK), k0, a.row0);
+#pragma unroll
+    for (int i = 0; i < kNumB; ++i)
+      cute::SM90_TMA_LOAD_2D::copy(b[i].map, &smem.full[stage], 0, smem.b[i] + stage * (kBN * kBK), k0, b[i].row0);
+  }
 
   // epilogue(m, n, v) with v[b][0..1] = C_b[m][n], C_b[m][n+1] (n even).
   template <class Epilogue>
-  __device__ static void run(const Elem* a_ptr, int64_t lda, int a_rows, const Elem* const (&b_ptr)[kNumB],
-                             int64_t ldb, int b_rows, int k_size, void* smem_raw, Epilogue&& epilogue) {
+  __device__ static void run(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, void* smem_raw,
+                             Epilogue&& epilogue) {
     using namespace cute;
+    using cutlass::arch::ClusterBarrier;
     Smem& smem = *reinterpret_cast<Smem*>(smem_raw);
     const int tid = threadIdx.x;
+    const int k_tiles = k_size / kBK;
+
+    if (tid == 0) {
+      for (int s = 0; s < kStages; ++s) {
+        ClusterBarrier::init(&smem.full[s], 1);
+        ClusterBarrier::init(&smem.empty[s], kConsumerWarpgroups);
+      }
+      cutlass::arch::fence_barrier_init();
+    }
+    __syncthreads();
+    if (tid == 0) {
+      for (int s = 0; s < kStages && s < k_tiles; ++s) issue_loads(smem, a, b, s, s);
+    }
 
     Tensor sA = make_tensor(make_smem_ptr(smem.a), SmemLayoutA{});  // (BM,BK,PIPE)
-    Tensor mA = make_tensor(make_gmem_ptr(reinterpret_cast<const Operand*>(a_ptr)), make_shape(Int<kBM>{}, k_size),
-                            make_stride(lda, Int<1>{}));                                   // (BM,K)
-    Tensor gA = local_tile(mA, Shape<Int<kBM>, Int<kBK>>{}, make_coord(0, _));             // (BM,BK,k)
-    Tensor cA = local_tile(make_identity_tensor(shape(mA)), Shape<Int<kBM>, Int<kBK>>{}, make_coord(0, _));
-
-    GmemCopy gmem_copy;
-    auto thr_copy = gmem_copy.get_slice(tid);
-    Tensor tAgA = thr_copy.partition_S(gA);  // (CPY,CPY_M,CPY_K,k)
-    Tensor tAsA = thr_copy.partition_D(sA);  // (CPY,CPY_M,CPY_K,PIPE)
-    Tensor tAcA = thr_copy.partition_S(cA);
-
-    Tensor sB0 = make_tensor(make_smem_ptr(smem.b[0]), SmemLayoutB{});
-    Tensor mB0 = make_tensor(make_gmem_ptr(reinterpret_cast<const Operand*>(b_ptr[0])),
-                             make_shape(Int<kBN>{}, k_size), make_stride(ldb, Int<1>{}));
-    Tensor cB = local_tile(make_identity_tensor(shape(mB0)), Shape<Int<kBN>, Int<kBK>>{}, make_coord(0, _));
-    Tensor tBcB = thr_copy.partition_S(cB);
-
-    auto load_stage = [&](int k_tile, int stage) {
-      CUTE_UNROLL
-      for (int m = 0; m < size<1>(tAgA); ++m) {
-        if (get<0>(tAcA(0, m, 0, 0)) < a_rows) {
-          CUTE_UNROLL
-          for (int k = 0; k < size<2>(tAgA); ++k) copy(gmem_copy, tAgA(_, m, k, k_tile), tAsA(_, m, k, stage));
-        }
-      }
-      CUTE_UNROLL
-      for (int b = 0; b < kNumB; ++b) {
-        Tensor sB = make_tensor(make_smem_ptr(smem.b[b]), SmemLayoutB{});
-        Tensor mB = make_tensor(make_gmem_ptr(reinterpret_cast<const Operand*>(b_ptr[b])),
-                                make_shape(Int<kBN>{}, k_size), make_stride(ldb, Int<1>{}));
-        Tensor gB = local_tile(mB, Shape<Int<kBN>, Int<kBK>>{}, make_coord(0, _));
-        Tensor tBgB = thr_copy.partition_S(gB);
-        Tensor tBsB = thr_copy.partition_D(sB);
-        CUTE_UNROLL
-        for (int n = 0; n < size<1>(tBgB); ++n) {
-          if (get<0>(tBcB(0, n, 0, 0)) < b_rows) {
-            CUTE_UNROLL
-            for (int k = 0; k < size<2>(tBgB); ++k) copy(gmem_copy, tBgB(_, n, k, k_tile), tBsB(_, n, k, stage));
-          }
-        }
-      }
-    };
-
     TiledMma tiled_mma;
     auto thr_mma = tiled_mma.get_thread_slice(tid);
     Tensor tCrA = thr_mma.make_fragment_A(thr_mma.partition_A(sA));  // (MMA,MMA_M,MMA_K,PIPE) descriptors
+    Tensor tCrB0 = thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[0]), SmemLayoutB{})));
+    Tensor tCrB1 =
+        thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[kNumB - 1]), SmemLayoutB{})));
     Tensor accum0 = partition_fragment_C(tiled_mma, Shape<Int<kBM>, Int<kBN>>{});  // (MMA,MMA_M,MMA_N)
     Tensor accum1 = partition_fragment_C(tiled_mma, Shape<Int<kBM>, Int<kBN>>{});
     clear(accum0);
     if constexpr (kNumB == 2) clear(accum1);
 
-    const int k_tiles = k_size / kBK;
-    CUTE_UNROLL
-    for (int s = 0; s < kPrefetch; ++s) {
-      if (s < k_tiles) load_stage(s, s);
-      cp_async_fence();
-    }
-
     // A tile of at most 64 valid rows only needs the first warpgroup's MMAs (rows 64..127 are ignored).
-    const bool warpgroup_has_rows = (tid / 128) * 64 < a_rows;
+    const bool warpgroup_has_rows = (tid / 128) * 64 < a.rows;
+    const bool warpgroup_leader = tid % 128 == 0;
     tiled_mma.accumulate_ = GMMA::ScaleOut::One;
     for (int k_tile = 0; k_tile < k_tiles; ++k_tile) {
       const int stage = k_tile % kStages;
-      cp_async_wait<kPrefetch - 1>();             // this thread's copies of k_tile have landed
-      cutlass::arch::fence_view_async_shared();  // cp.async writes -> visible to the wgmma (async proxy)
-      __syncthreads();
-      // Every warpgroup has retired the batch of k_tile - 1 - kMmaInFlight (it waited before the barrier
-      // above), so that batch's stage can be refilled.
-      const int next = k_tile + kPrefetch;
-      if (next < k_tiles) load_stage(next, next % kStages);
-      cp_async_fence();
-
+      const uint32_t phase = (k_tile / kStages) & 1;
+      ClusterBarrier::wait(&smem.full[stage], phase);
       if (warpgroup_has_rows) {
         warpgroup_fence_operand(accum0);
         if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
         warpgroup_arrive();
-        {
-          Tensor tCrB =
-              thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[0]), SmemLayoutB{})));
-          CUTE_UNROLL
-          for (int kb = 0; kb < size<2>(tCrA); ++kb)
-            gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB(_, _, kb, stage), accum0);
-        }
+        CUTE_UNROLL
+        for (int kb = 0; kb < size<2>(tCrA); ++kb)
+          gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB0(_, _, kb, stage), accum0);
         if constexpr (kNumB == 2) {
-          Tensor tCrB =
-              thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[1]), SmemLayoutB{})));
           CUTE_UNROLL
           for (int kb = 0; kb < size<2>(tCrA); ++kb)
-            gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB(_, _, kb, stage), accum1);
+            gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB1(_, _, kb, stage), accum1);
         }
         warpgroup_commit_batch();
-        warpgroup_wait<kMmaInFlight>();
+        warpgroup_wait<0>();
         warpgroup_fence_operand(accum0);
         if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
       }
+      // This warpgroup is done with the stage; once every warpgroup is, thread 0 refills it.
+      __syncwarp();
+      if (warpgroup_leader) ClusterBarrier::arrive(&smem.empty[stage]);
+      const int refill = k_tile + kStages;
+      if (tid == 0 && refill < k_tiles) {
+        ClusterBarrier::wait(&smem.empty[stage], phase);
+        issue_loads(smem, a, b, refill, stage);
+      }
     }
-    warpgroup_wait<0>();
-    warpgroup_fence_operand(accum0);
-    if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
-    cp_async_wait<0>();
-    __syncthreads();  // smem may be reused by the caller's next tile
+    __syncthreads();  // every TMA has landed and every wgmma retired: smem may be reused by the next tile
 
     Tensor tCcC = thr_mma.partition_C(make_identity_tensor(Shape<Int<kBM>, Int<kBN>>{}));
     CUTE_UNROLL
@@ -197,7 +176,7 @@ struct WgmmaTile {
   }
 };
 
-// Exact fp32 (FFMA) tile with the same contract as WgmmaTile. Single-buffered: this path is for checking
+// Exact fp32 (FFMA) tile with the same contract as TmaWgmmaTile. Single-buffered: this path is for checking
 // and for users who need exact fp32, not for speed.
 template <int kBN, int kNumB>
 struct SimtTile {
@@ -212,9 +191,15 @@ struct SimtTile {
   };
 
   template <class Epilogue>
-  __device__ static void run(const float* a_ptr, int64_t lda, int a_rows, const float* const (&b_ptr)[kNumB],
-                             int64_t ldb, int b_rows, int k_size, void* smem_raw, Epilogue&& epilogue) {
+  __device__ static void run(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, void* smem_raw,
+                             Epilogue&& epilogue) {
     Smem& smem = *reinterpret_cast<Smem*>(smem_raw);
+    const float* a_ptr = static_cast<const float*>(a.base);
+    const int64_t lda = a.ld, ldb = b[0].ld;
+    const int a_rows = a.rows, b_rows = b[0].rows;
+    const float* b_ptr[kNumB];
+#pragma unroll
+    for (int i = 0; i < kNumB; ++i) b_ptr[i] = static_cast<const float*>(b[i].base);
     const int tid = threadIdx.x;
     const int ty = tid / 16, tx = tid % 16;
     float acc[kNumB][kRowsPerThread][kColsPerThread];

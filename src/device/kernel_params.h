@@ -2,6 +2,8 @@
 // carve-up. Plain data shared by host (plan) and device (kernel). Built by src/host/plan.cpp.
 #pragma once
 
+#include <cuda.h>  // CUtensorMap (a plain 128-byte struct; no driver library is linked)
+
 #include <cstdint>
 
 namespace onemoe::device {
@@ -22,13 +24,13 @@ inline constexpr int kMaskWordsPerTile = kTileM / 32;
 
 // GEMM pipeline shape; overridable at build time for tuning runs (see docs/perf_notes.md).
 #ifndef ONEMOE_GEMM_STAGES
-#define ONEMOE_GEMM_STAGES 3
+#define ONEMOE_GEMM_STAGES 4
 #endif
 #ifndef ONEMOE_GEMM_MMA_IN_FLIGHT
 #define ONEMOE_GEMM_MMA_IN_FLIGHT 0
 #endif
 #ifndef ONEMOE_MIN_BLOCKS_PER_SM
-#define ONEMOE_MIN_BLOCKS_PER_SM 2
+#define ONEMOE_MIN_BLOCKS_PER_SM 1
 #endif
 inline constexpr int kGemmStages = ONEMOE_GEMM_STAGES;
 inline constexpr int kGemmMmaInFlight = ONEMOE_GEMM_MMA_IN_FLIGHT;
@@ -55,7 +57,19 @@ struct ErrorRecord {
   uint32_t pad;
 };
 
+// TMA descriptors of every GEMM operand, each over a whole 2-D tensor (rows, K); encoded by the host per run.
+struct TensorMaps {
+  CUtensorMap x;              // [T, H]
+  CUtensorMap w_router;       // [E, H]
+  CUtensorMap expert_in;      // [max_expert_tiles * kTileM, H]
+  CUtensorMap w1;             // [E * I, H]
+  CUtensorMap w3;             // [E * I, H] (gated)
+  CUtensorMap expert_hidden;  // [max_expert_tiles * kTileM, I]
+  CUtensorMap w2;             // [E * H, I]
+};
+
 struct KernelParams {
+  TensorMaps maps;  // first: CUtensorMap needs 64-byte alignment
   // Shapes.
   int64_t num_tokens;
   int num_experts, top_k, hidden, intermediate;

@@ -147,16 +147,17 @@ __device__ void route_tile(const KernelParams& p, int tile, void* gemm_smem, Sta
   const Elem* x = static_cast<const Elem*>(p.x) + first_token * p.hidden;
   const int num_experts = p.num_experts;
 
+  const GemmOperand a{x, p.hidden, &p.maps.x, int(first_token), rows};
   for (int n0 = 0; n0 < num_experts; n0 += kTileN) {
-    const Elem* b[1] = {static_cast<const Elem*>(p.w_router) + int64_t(n0) * p.hidden};
+    const GemmOperand b[1] = {{static_cast<const Elem*>(p.w_router) + int64_t(n0) * p.hidden, p.hidden,
+                               &p.maps.w_router, n0, min(kTileN, num_experts - n0)}};
     float* logits = p.logits + first_token * num_experts;
-    Tile::run(x, p.hidden, rows, b, p.hidden, min(kTileN, num_experts - n0), p.hidden, gemm_smem,
-              [&](int m, int n, const float (&v)[1][2]) {
-                if (m >= rows) return;
-                const int e = n0 + n;
-                if (e < num_experts) logits[int64_t(m) * num_experts + e] = v[0][0];
-                if (e + 1 < num_experts) logits[int64_t(m) * num_experts + e + 1] = v[0][1];
-              });
+    Tile::run(a, b, p.hidden, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
+      if (m >= rows) return;
+      const int e = n0 + n;
+      if (e < num_experts) logits[int64_t(m) * num_experts + e] = v[0][0];
+      if (e + 1 < num_experts) logits[int64_t(m) * num_experts + e + 1] = v[0][1];
+    });
   }
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) ss.expert_counts[e] = 0;
   __syncthreads();  // logits and zeroed counts visible to the whole block

@@ -19,7 +19,7 @@ struct StageSmem {
 // GEMM tile implementation for an element type and fp32 math mode.
 template <class Elem, bool kExactFp32, int kBN, int kNumB>
 struct TileFor {
-  using type = WgmmaTile<Elem, kBN, kNumB>;
+  using type = TmaWgmmaTile<Elem, kBN, kNumB>;
 };
 template <int kBN, int kNumB>
 struct TileFor<float, true, kBN, kNumB> {

@@ -6,6 +6,7 @@
 #include "device/launch.h"
 #include "host/checks.h"
 #include "host/plan.h"
+#include "host/tensor_maps.h"
 #include "onemoe/onemoe.h"
 
 namespace onemoe {
@@ -192,6 +193,10 @@ Result Context::run(const RunArgs& args, cudaStream_t stream) {
   if (++c.epoch == 0) c.epoch = 1;
   p.epoch = c.epoch;
   p.wait_timeout_ns = uint64_t(c.options.wait_timeout_ms * 1e6);
+
+  if (!c.variant.exact_fp32) {
+    if (Result r = host::encode_tensor_maps(c.config.dtype, &p); !r.ok()) return r;
+  }
 
   DeviceGuard guard(c.options.device);
   ONEMOE_CUDA_TRY(device::launch_moe_forward(c.variant, p, c.grid_blocks, c.resources.dynamic_smem_bytes, stream),

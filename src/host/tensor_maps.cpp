@@ -1,0 +1,78 @@
+#include "host/tensor_maps.h"
+
+#include <cuda.h>
+#include <cuda_runtime_api.h>
+
+#include <mutex>
+#include <sstream>
+
+namespace onemoe::host {
+namespace {
+
+using EncodeTiledFn = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
+                                   const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
+                                   CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+
+EncodeTiledFn encoder() {
+  static EncodeTiledFn fn = nullptr;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    void* ptr = nullptr;
+    cudaDriverEntryPointQueryResult status;
+    if (cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &ptr, cudaEnableDefault, &status) == cudaSuccess &&
+        status == cudaDriverEntryPointSuccess)
+      fn = reinterpret_cast<EncodeTiledFn>(ptr);
+  });
+  return fn;
+}
+
+struct Tensor2D {
+  const char* name;
+  CUtensorMap* map;
+  const void* ptr;
+  uint64_t rows, cols;  // cols = K, contiguous
+  uint32_t box_rows;
+};
+
+}  // namespace
+
+Result encode_tensor_maps(DType dtype, device::KernelParams* p) {
+  EncodeTiledFn encode = encoder();
+  if (encode == nullptr)
+    return Result::error(Status::kErrorCuda, "cuTensorMapEncodeTiled is not available from the CUDA driver");
+  const CUtensorMapDataType type = dtype == DType::kBF16   ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                   : dtype == DType::kFP16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+                                                           : CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
+  const uint64_t elem = dtype_size(dtype);
+  const uint64_t T = uint64_t(p->num_tokens), E = uint64_t(p->num_experts), H = uint64_t(p->hidden),
+                 I = uint64_t(p->intermediate);
+  const uint64_t rows = uint64_t(p->max_expert_tiles) * device::kTileM;
+  const uint32_t gemm1_box = p->gated ? device::kGatedTileN : device::kExpertTileN;
+  const Tensor2D tensors[] = {
+      {"x", &p->maps.x, p->x, T, H, device::kTileM},
+      {"w_router", &p->maps.w_router, p->w_router, E, H, device::kTileN},
+      {"expert_in", &p->maps.expert_in, p->expert_in, rows, H, device::kTileM},
+      {"w1", &p->maps.w1, p->w1, E * I, H, gemm1_box},
+      {"w3", &p->maps.w3, p->gated ? p->w3 : p->w1, E * I, H, gemm1_box},
+      {"expert_hidden", &p->maps.expert_hidden, p->expert_hidden, rows, I, device::kTileM},
+      {"w2", &p->maps.w2, p->w2, E * H, I, device::kExpertTileN},
+  };
+  for (const Tensor2D& t : tensors) {
+    const cuuint64_t dims[2] = {t.cols, t.rows};
+    const cuuint64_t strides[1] = {t.cols * elem};  // bytes between rows
+    const cuuint32_t box[2] = {cuuint32_t(128 / elem), t.box_rows};
+    const cuuint32_t element_strides[2] = {1, 1};
+    const CUresult r = encode(t.map, type, 2, const_cast<void*>(t.ptr), dims, strides, box, element_strides,
+                              CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS) {
+      std::ostringstream os;
+      os << "encoding the TMA descriptor of " << t.name << " [" << t.rows << ", " << t.cols << "] failed (CUresult "
+         << int(r) << ")";
+      return Result::error(Status::kErrorCuda, os.str());
+    }
+  }
+  return Result::success();
+}
+
+}  // namespace onemoe::host

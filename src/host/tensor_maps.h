@@ -1,0 +1,14 @@
+// TMA descriptors for the fused kernel's GEMM operands, encoded on the host for each run (they hold the
+// tensors' addresses). The driver's encoder is reached through the runtime, so nothing links libcuda.
+#pragma once
+
+#include "device/kernel_params.h"
+#include "onemoe/onemoe.h"
+
+namespace onemoe::host {
+
+// Fills params->maps from the tensor pointers and shapes already in params. Box: kTileM (A) or the tile's
+// N (B) rows × one 128-byte row of K, 128B swizzle, zero fill past the tensor's end.
+Result encode_tensor_maps(DType dtype, device::KernelParams* params);
+
+}  // namespace onemoe::host

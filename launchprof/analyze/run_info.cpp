@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
 #include <ctime>
 
@@ -57,7 +58,9 @@ RunInfo make_run_info(int argc, char** argv) {
     if (i > 0) r.command += ' ';
     r.command += shell_quote(argv[i]);
   }
-  r.commit = git_commit();
+  // A copy of the tree without .git (the GPU machine's) is told its commit, as the study scripts are.
+  const char* env = std::getenv("LAUNCHPROF_COMMIT");
+  r.commit = env != nullptr && *env != '\0' ? std::string(env) : git_commit();
   r.date = utc_now_iso8601();
   return r;
 }

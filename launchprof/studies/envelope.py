@@ -24,14 +24,17 @@ def result_name(what, gpus=1):
     return f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}-{what}-{gpus}gpu.json"
 
 
-def write_envelope(path, tool, rows, gpu, gpus=1, command=None):
+def write_envelope(path, tool, rows, gpu, gpus=1, command=None, commit=None, date=None, extra=None):
+    """commit and date default to this code's commit and now; a report on an earlier run passes that run's.
+    extra: more top-level fields, after the envelope's."""
     doc = {
         "tool": tool,
         "command": command or " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
-        "commit": commit_sha(),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": commit or commit_sha(),
+        "date": date or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "gpu": gpu,
         "gpus": gpus,
+        **(extra or {}),
         "rows": rows,
     }
     with open(path, "w") as f:

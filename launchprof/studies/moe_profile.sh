@@ -11,7 +11,12 @@ for impl in onemoe baseline-torch-loop baseline-grouped-gemm; do
   "$lp" record -o "$trace" -- "$bench" -b "$T" -e "$T" --experts "$E" -k 2 -d bf16 -w $warmup -n $iters -c 0 \
     --impl "$impl" > "$out/moe_${impl}.record.log" 2>&1
   echo "[moe_profile] $impl record rc=$? forwards=$((warmup + iters))"
-  "$lp" analyze "$trace" --json "$out/moe_${impl}_analysis.json" > "$out/moe_${impl}_analysis.txt" 2>&1
+  "$lp" analyze "$trace" --per-kernel --json "$out/moe_${impl}_analysis.json" > "$out/moe_${impl}_analysis.txt" 2>&1
   echo "[moe_profile] $impl analyze rc=$?"
   head -n 25 "$out/moe_${impl}_analysis.txt"
 done
+# Per-forward kernels, TKLQT and IL as a bench/results envelope (LAUNCHPROF_COMMIT: the commit that was built).
+python3 "$(dirname "$0")/moe_profile_report.py" "$out"/moe_*_analysis.json --forwards $((warmup + iters)) \
+  --timed $iters --commit "${LAUNCHPROF_COMMIT:-unknown}" \
+  --out "$out/$(date -u +%Y-%m-%d)-launchprof-moe-profile-1gpu.json"
+echo "[moe_profile] report rc=$?"

@@ -155,6 +155,10 @@ def time_forward(fn, iters):
 
 
 def profile_one(fn, path):
+    # NOTES: the GPU must be idle when the profiler starts. Unsynchronized work before it (the eager reference
+    # forward) made the profiled kernels queue behind it: in the 2026-11-28 run the first profiled kernel of batch 64
+    # started 134.6 ms after the first launch call, inflating TKLQT, IL and idle from batch 16 on.
+    torch.cuda.synchronize()
     acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
     with torch.profiler.profile(activities=acts) as prof:
         with torch.profiler.record_function("prefill_forward"):
@@ -202,6 +206,7 @@ def run_kineto(args):
             torch.cuda.synchronize()
             eager_ms = time_forward(lambda: model(ids), args.timed)
             eager_out = model(ids).clone()
+            torch.cuda.synchronize()
             eager_trace = os.path.join(trace_dir, f"llama_eager_b{batch}.json.gz")
             profile_one(lambda: model(ids), eager_trace)
 

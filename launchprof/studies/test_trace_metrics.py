@@ -60,6 +60,29 @@ class TraceMetricsTest(unittest.TestCase):
             self.assertAlmostEqual(m["il_ms"], 0.082)    # last kernel end 82 us - first operator start 0
             self.assertAlmostEqual(m["idle_ms"], 0.050)  # 82 - 32 us
 
+    def test_gzip_is_recognised_by_content_not_name(self):
+        fd, path = tempfile.mkstemp(suffix=".json.gz")  # plain JSON under a .gz name
+        os.close(fd)
+        self.addCleanup(os.remove, path)
+        with open(path, "w") as f:
+            json.dump({"traceEvents": EVENTS}, f)
+        self.assertEqual(trace_metrics.metrics(path)["kernels"], 5)
+
+    def test_not_a_trace_is_reported_and_the_others_still_computed(self):
+        fd, bad = tempfile.mkstemp(suffix=".json.gz")
+        os.close(fd)
+        self.addCleanup(os.remove, bad)
+        with open(bad, "w") as f:
+            json.dump({"tool": "x", "rows": []}, f)  # a results envelope where a trace should be
+        with self.assertRaises(trace_metrics.TraceError):
+            trace_metrics.metrics(bad)
+        good = self.write(EVENTS, True)
+        p = subprocess.run([sys.executable, os.path.join(HERE, "trace_metrics.py"), bad, good], capture_output=True,
+                           text=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("no traceEvents", p.stderr)
+        self.assertIn(good, p.stdout)
+
     def test_coverage_table(self):
         events = [x("user_annotation", "launch:a", 0, 10, **{"External id": 9}),
                   x("kernel", "k", 5, 1, correlation=1, **{"External id": 9}),

@@ -225,7 +225,13 @@ def run_kineto(args):
 
             for variant, trace, ms, wrong_count in (("eager", eager_trace, eager_ms, None),
                                                     ("cudagraph", graph_trace, graph_ms, wrong)):
-                m = trace_metrics.metrics(trace)
+                try:
+                    m = trace_metrics.metrics(trace)
+                except trace_metrics.TraceError as e:  # reported; the other batches still run
+                    print(f"batch {batch:3d} {variant:9s} error: {e}", flush=True)
+                    continue
+                if m["kernels"] == 0:
+                    print(f"batch {batch:3d} {variant:9s} warning: the trace holds no kernel", flush=True)
                 row = {"impl": f"llama-1b-prefill-{variant}", "variant": variant, "batch": batch, "seq": args.seq,
                        "tokens": batch * args.seq, "ms": round(ms, 4), "kernels": m["kernels"],
                        "kernel_launch_calls": m["kernel_launch_calls"], "tklqt_us": m["tklqt_us"],

@@ -59,6 +59,8 @@ struct TmaWgmmaTile {
   static constexpr int kBM = kTileM;
   static constexpr int kBK = 128 / int(sizeof(Elem));  // one 128-byte swizzle row per tile row
   static constexpr int kStages = kGemmStages;
+  static constexpr int kMmaInFlight = kGemmMmaInFlight;  // wgmma batches left running across k-tiles
+  static_assert(kMmaInFlight < kStages, "a stage still read by a running batch cannot be refilled");
   static constexpr int kConsumerWarpgroups = kThreadsPerBlock / 128;
   static constexpr uint32_t kStageBytes = uint32_t((kBM + kNumB * kBN) * kBK * sizeof(Elem));
 
@@ -146,19 +148,27 @@ struct TmaWgmmaTile {
             gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB1(_, _, kb, stage), accum1);
         }
         warpgroup_commit_batch();
-        warpgroup_wait<0>();
+        warpgroup_wait<kMmaInFlight>();  // the batch of k_tile - kMmaInFlight has retired
         warpgroup_fence_operand(accum0);
         if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
       }
-      // This warpgroup is done with the stage; once every warpgroup is, thread 0 refills it.
-      __syncwarp();
-      if (warpgroup_leader) ClusterBarrier::arrive(&smem.empty[stage]);
-      const int refill = k_tile + kStages;
-      if (tid == 0 && refill < k_tiles) {
-        ClusterBarrier::wait(&smem.empty[stage], phase);
-        issue_loads(smem, a, b, refill, stage);
+      // This warpgroup is done with the stage read kMmaInFlight k-tiles ago; once every warpgroup is,
+      // thread 0 refills it.
+      const int done = k_tile - kMmaInFlight;
+      if (done >= 0) {
+        const int done_stage = done % kStages;
+        __syncwarp();
+        if (warpgroup_leader) ClusterBarrier::arrive(&smem.empty[done_stage]);
+        const int refill = done + kStages;
+        if (tid == 0 && refill < k_tiles) {
+          ClusterBarrier::wait(&smem.empty[done_stage], (done / kStages) & 1);
+          issue_loads(smem, a, b, refill, done_stage);
+        }
       }
     }
+    warpgroup_wait<0>();
+    warpgroup_fence_operand(accum0);
+    if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
     __syncthreads();  // every TMA has landed and every wgmma retired: smem may be reused by the next tile
 
     Tensor tCcC = thr_mma.partition_C(make_identity_tensor(Shape<Int<kBM>, Int<kBN>>{}));

@@ -24,13 +24,13 @@ inline constexpr int kMaskWordsPerTile = kTileM / 32;
 
 // GEMM pipeline shape; overridable at build time for tuning runs (see docs/perf_notes.md).
 #ifndef ONEMOE_GEMM_STAGES
-#define ONEMOE_GEMM_STAGES 4
+#define ONEMOE_GEMM_STAGES 3
 #endif
 #ifndef ONEMOE_GEMM_MMA_IN_FLIGHT
-#define ONEMOE_GEMM_MMA_IN_FLIGHT 0
+#define ONEMOE_GEMM_MMA_IN_FLIGHT 1
 #endif
 #ifndef ONEMOE_MIN_BLOCKS_PER_SM
-#define ONEMOE_MIN_BLOCKS_PER_SM 1
+#define ONEMOE_MIN_BLOCKS_PER_SM 2
 #endif
 inline constexpr int kGemmStages = ONEMOE_GEMM_STAGES;
 inline constexpr int kGemmMmaInFlight = ONEMOE_GEMM_MMA_IN_FLIGHT;

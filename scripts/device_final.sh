@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # GPU validation of a submission in one device call: every GPU test binary, then the benchmark rows that
-# go to bench/results. Pass the commit as ONEMOE_COMMIT; writes to $OUT.
+# go to bench/results. Pass the commit as ONEMOE_COMMIT and, for a second run on one day, a result-name tag
+# as ONEMOE_RESULT_TAG (result files are never overwritten); writes to $OUT.
 #   scripts/device_final.sh           binaries from a clean local build, carried in .carry/bin (collect_binaries.sh)
 #   scripts/device_final.sh --build   a clean build on the device first (carry third_party)
 set -u
@@ -33,7 +34,7 @@ grep -E "^\[(baseline|onemoe)|PASSED|FAILED|PASS: |FAIL" "$out/gpu_tests.log" | 
 bench() {  # bench NAME SECONDS ARGS...
   local name=$1 secs=$2
   shift 2
-  timeout "$secs" "$bin/onemoe-bench" "$@" --json "$out/$day-onemoe-bench-$name-1gpu.json" > "$out/bench-$name.log" 2>&1
+  timeout "$secs" "$bin/onemoe-bench" "$@" --json "$out/$day-onemoe-bench-$name${ONEMOE_RESULT_TAG:+-$ONEMOE_RESULT_TAG}-1gpu.json" > "$out/bench-$name.log" 2>&1
   echo "[bench $name] rc=$?"
   grep -v '^#' "$out/bench-$name.log" | grep -v '^$'
 }

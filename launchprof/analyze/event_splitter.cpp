@@ -23,7 +23,7 @@ constexpr ByteClasses make_byte_classes() {
   ByteClasses t;
   t.string_stop[static_cast<unsigned char>('"')] = true;
   t.string_stop[static_cast<unsigned char>('\\')] = true;
-  for (char c : {'"', '{', '}', '[', ']'}) t.nested_stop[static_cast<unsigned char>(c)] = true;
+  for (char c : {'"', '{', '}', '[', ']', '\\'}) t.nested_stop[static_cast<unsigned char>(c)] = true;
   for (char c : {' ', '\t', '\n', '\r'}) t.space[static_cast<unsigned char>(c)] = true;
   for (char c = '0'; c <= '9'; ++c) t.scalar[static_cast<unsigned char>(c)] = true;
   for (char c : {'-', '+', '.', 'e', 'E', 't', 'r', 'u', 'f', 'a', 'l', 's', 'n'})
@@ -139,8 +139,8 @@ void EventSplitter::element_done(size_t end_idx) {
 }
 
 // Between two elements only whitespace and one comma may appear; before the first element and before the
-// closing ']' no comma may appear.
-Status EventSplitter::check_gap(size_t from, size_t to, bool closing) const {
+// closing ']' no comma may appear. At the end of the input the gap is cut short: at most the comma still due.
+Status EventSplitter::check_gap(size_t from, size_t to, GapEnd end) const {
   int commas = 0;
   for (size_t i = from; i < to; ++i) {
     char c = buf_[i];
@@ -150,7 +150,10 @@ Status EventSplitter::check_gap(size_t from, size_t to, bool closing) const {
       return error(StatusCode::kMalformed, "a traceEvents element is not an object", i);
     }
   }
-  bool ok = closing ? (commas == 0 && !gap_after_comma_) : (commas == (gap_needs_comma_ ? 1 : 0));
+  const int due = gap_needs_comma_ ? 1 : 0;
+  bool ok = end == GapEnd::kClose   ? (commas == 0 && !gap_after_comma_)
+            : end == GapEnd::kInput ? commas <= due
+                                    : commas == due;
   if (!ok) return error(StatusCode::kMalformed, "expected one ',' between traceEvents elements", to);
   return Status::Ok();
 }
@@ -177,6 +180,11 @@ Status EventSplitter::scan_blocks(size_t* idx, size_t block_limit) {
     uint64_t in_string = prefix_xor(quote) ^ in_string_carry_;
     in_string_carry_ = static_cast<uint64_t>(static_cast<int64_t>(in_string) >> 63);
     uint64_t brackets = (m.open | m.close) & ~in_string;
+    // NOTES: the escape mask assumed that every backslash is inside a string. JSON allows no other, and the
+    // byte-wise path rejects one elsewhere. The masks stay right up to the first stray backslash: visit the
+    // brackets before it, then report it (where the byte-wise path does).
+    const uint64_t stray = m.backslash & ~in_string;
+    if (stray) brackets &= (stray & (~stray + 1)) - 1;
     while (brackets) {
       int bit = __builtin_ctzll(brackets);
       brackets &= brackets - 1;
@@ -185,7 +193,7 @@ Status EventSplitter::scan_blocks(size_t* idx, size_t block_limit) {
       if (open) {
         if (block_depth_ == 0) {
           if (b[at] != '{') return error(StatusCode::kMalformed, "a traceEvents element is not an object", at);
-          Status s = check_gap(gap_start_, at, false);
+          Status s = check_gap(gap_start_, at, GapEnd::kElement);
           if (!s.ok()) return s;
           elem_start_ = at;
         }
@@ -195,7 +203,7 @@ Status EventSplitter::scan_blocks(size_t* idx, size_t block_limit) {
       }
       if (block_depth_ == 0) {  // closes the traceEvents array
         if (b[at] != ']') return error(StatusCode::kMalformed, "unexpected '}'", at);
-        Status s = check_gap(gap_start_, at, true);
+        Status s = check_gap(gap_start_, at, GapEnd::kClose);
         if (!s.ok()) return s;
         block_mode_ = false;
         s = close_bracket(']', at);
@@ -214,6 +222,7 @@ Status EventSplitter::scan_blocks(size_t* idx, size_t block_limit) {
         gap_after_comma_ = false;
       }
     }
+    if (stray) return error(StatusCode::kMalformed, "a backslash outside a string", i + __builtin_ctzll(stray));
     i += kBlockBytes;
   }
   *idx = i;
@@ -256,6 +265,8 @@ Status EventSplitter::scan(size_t block_limit) {
       char c = b[i];
       if (c == '"') {
         in_string_ = true;
+      } else if (c == '\\') {
+        return error(StatusCode::kMalformed, "a backslash outside a string", i);
       } else if (c == '{' || c == '[') {
         stack_.push_back(c);
       } else {
@@ -323,6 +334,9 @@ Status EventSplitter::scan(size_t block_limit) {
       case Phase::kRootValue:
         if (key_ == "traceEvents") {
           if (c != '[') return error(StatusCode::kMalformed, "traceEvents is not an array", i);
+          // NOTES: JSON readers disagree on a repeated key (first, last, or both), so a second array is refused.
+          // Batches also rely on it: one batch never spans two arrays.
+          if (saw_trace_events_) return error(StatusCode::kMalformed, "a second \"traceEvents\" array", i);
           stack_.push_back(c);
           saw_trace_events_ = true;
           events_depth_ = stack_.size();
@@ -438,6 +452,12 @@ Status EventSplitter::finish() {
     if (!s.ok()) return s;
     if (pos_ > filled_) pos_ = filled_;
     s = emit_and_compact();
+    if (!s.ok()) return s;
+  }
+  if (block_mode_ && block_depth_ == 0) {
+    // The block path checks a gap only when the next bracket comes; at the end of the input check what is there,
+    // so that a stray byte is reported as malformed, as on the byte-wise path, and not as truncation.
+    Status s = check_gap(gap_start_, filled_, GapEnd::kInput);
     if (!s.ok()) return s;
   }
   if (phase_ == Phase::kAfterRoot && !in_string_) {

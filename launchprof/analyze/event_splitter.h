@@ -55,7 +55,8 @@ class EventSplitter {
   Status scan(size_t block_limit);
   Status scan_blocks(size_t* idx, size_t block_limit);
   void enter_block_mode(size_t idx);
-  Status check_gap(size_t from, size_t to, bool closing) const;
+  enum class GapEnd : uint8_t { kElement, kClose, kInput };  // what ends the gap: '{', ']' or the input
+  Status check_gap(size_t from, size_t to, GapEnd end) const;
   Status emit_and_compact();
   Status error(StatusCode code, const std::string& what, size_t idx) const;
   Status close_bracket(char c, size_t idx);

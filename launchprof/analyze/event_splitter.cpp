@@ -293,9 +293,15 @@ Status EventSplitter::scan(size_t block_limit) {
     }
     switch (phase_) {
       case Phase::kBeforeRoot:
-        if (base_ + i == 0 && n >= 3 && u8(b[0]) == 0xEF && u8(b[1]) == 0xBB && u8(b[2]) == 0xBF) {
-          i += 3;  // UTF-8 byte order mark
-          continue;
+        if (base_ + i == 0 && u8(b[0]) == 0xEF) {  // a UTF-8 byte order mark, which a chunk may cut
+          if (n == 1 || (n == 2 && u8(b[1]) == 0xBB)) {
+            pos_ = i;  // wait for the rest of the mark in the next chunk
+            return Status::Ok();
+          }
+          if (u8(b[1]) == 0xBB && u8(b[2]) == 0xBF) {
+            i += 3;
+            continue;
+          }
         }
         if (c == '{') {
           stack_.push_back(c);

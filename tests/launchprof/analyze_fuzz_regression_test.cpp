@@ -97,5 +97,13 @@ TEST(FuzzRegressions, BackslashOutsideAStringIsRejected) {
   EXPECT_EQ(read_with(root, 4096, true).code, StatusCode::kMalformed);
 }
 
+TEST(FuzzRegressions, ByteOrderMarkSplitAcrossChunks) {
+  std::string text = "\xEF\xBB\xBF{\"traceEvents\": [" + events(3) + "]}";
+  expect_agreement("byte order mark", text);
+  EXPECT_EQ(read_with(text, 1, true).code, StatusCode::kOk);
+  EXPECT_EQ(read_with(text, 2, false).code, StatusCode::kOk);
+  EXPECT_EQ(read_with("\xEF\xBB{}", 1, false).code, StatusCode::kMalformed);  // not a whole mark
+}
+
 }  // namespace
 }  // namespace launchprof::testing

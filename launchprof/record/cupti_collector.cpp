@@ -3,6 +3,7 @@
 #include <cupti.h>
 #include <cxxabi.h>
 #include <link.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "api_call_log.h"
 #include "api_names.h"
 
 namespace launchprof::record {
@@ -55,6 +57,13 @@ struct State {
   BufferPool pool;
   std::atomic<uint64_t> buffers_allocated_on_request{0};
   std::atomic<bool> stopping{false};  // flushing at the end: completed buffers are freed, not zeroed for reuse
+  // The callback API source (ApiSource::kCallback). The cbid tables are written before the callbacks are enabled
+  // and only read afterwards.
+  bool callback_source = false;
+  std::atomic<bool> logging{false};       // cleared by collector_stop: calls after it are not logged
+  std::vector<uint8_t> log_runtime_cbid;  // 1: log this runtime cbid
+  std::vector<uint8_t> log_driver_cbid;
+  ApiCallLog api_log;
 };
 
 State& state() {
@@ -456,25 +465,117 @@ bool wanted_driver_api(const std::string& name) {
   return false;
 }
 
-// A context about to be destroyed takes its unflushed records with it: flush first.
-void CUPTIAPI on_context_teardown(void* /*userdata*/, CUpti_CallbackDomain /*domain*/, CUpti_CallbackId /*cbid*/,
-                                  const void* data) {
-  if (static_cast<const CUpti_CallbackData*>(data)->callbackSite == CUPTI_API_ENTER) {
-    cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
-  }
+bool is_teardown(CUpti_CallbackDomain domain, CUpti_CallbackId cbid) {
+  if (domain == CUPTI_CB_DOMAIN_RUNTIME_API) return cbid == CUPTI_RUNTIME_TRACE_CBID_cudaDeviceReset_v3020;
+  return cbid == CUPTI_DRIVER_TRACE_CBID_cuCtxDestroy || cbid == CUPTI_DRIVER_TRACE_CBID_cuCtxDestroy_v2 ||
+         cbid == CUPTI_DRIVER_TRACE_CBID_cuDevicePrimaryCtxReset ||
+         cbid == CUPTI_DRIVER_TRACE_CBID_cuDevicePrimaryCtxReset_v2;
 }
 
-std::string subscribe_teardown_flush() {
+// The calling thread's system id, read once per thread (gettid is a system call).
+uint32_t cached_tid() {
+  thread_local uint32_t tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  return tid;
+}
+
+uint64_t host_now(const State& st) {
+  if (st.own_clock) return monotonic_ns();
+  uint64_t t = 0;
+  cuptiGetTimestamp(&t);
+  return t;
+}
+
+// The one CUPTI subscriber callback. A context about to be destroyed takes its unflushed records with it: flush
+// first. With the callback API source it also logs the chosen calls: the start time goes through CUPTI's
+// per-call correlationData from entry to exit, and the exit appends one entry to the thread's log.
+void CUPTIAPI on_api_callback(void* /*userdata*/, CUpti_CallbackDomain domain, CUpti_CallbackId cbid,
+                              const void* data) {
+  if (domain != CUPTI_CB_DOMAIN_RUNTIME_API && domain != CUPTI_CB_DOMAIN_DRIVER_API) return;
+  const auto* cb = static_cast<const CUpti_CallbackData*>(data);
+  State& st = state();
+  if (cb->callbackSite == CUPTI_API_ENTER && is_teardown(domain, cbid)) {
+    cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+  }
+  if (!st.callback_source || !st.logging.load(std::memory_order_relaxed)) return;
+  const std::vector<uint8_t>& wanted = domain == CUPTI_CB_DOMAIN_RUNTIME_API ? st.log_runtime_cbid : st.log_driver_cbid;
+  if (cbid >= wanted.size() || !wanted[cbid]) return;
+  if (cb->callbackSite == CUPTI_API_ENTER) {
+    if (cb->correlationData != nullptr) *cb->correlationData = host_now(st);
+    return;
+  }
+  LoggedCall call;
+  call.end_ns = host_now(st);
+  call.start_ns = cb->correlationData != nullptr ? *cb->correlationData : call.end_ns;
+  call.correlation = cb->correlationId;
+  call.cbid = cbid;
+  call.tid = cached_tid();
+  call.return_value = cb->functionReturnValue != nullptr ? *static_cast<const uint32_t*>(cb->functionReturnValue) : 0;
+  call.domain = static_cast<uint8_t>(domain == CUPTI_CB_DOMAIN_RUNTIME_API ? ApiDomain::kRuntime : ApiDomain::kDriver);
+  st.api_log.append(call);
+}
+
+// Subscribes on_api_callback: the teardown calls always, and with the callback source every logged call.
+// Returns "" or the reason it failed.
+std::string subscribe_callbacks(State& st) {
   CUpti_SubscriberHandle subscriber;
-  CUptiResult r = cuptiSubscribe(&subscriber, on_context_teardown, nullptr);
-  if (r != CUPTI_SUCCESS) return cupti_error(r, "cuptiSubscribe (no flush before cudaDeviceReset)") + "; ";
-  cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_RUNTIME_API, CUPTI_RUNTIME_TRACE_CBID_cudaDeviceReset_v3020);
+  CUptiResult r = cuptiSubscribe(&subscriber, on_api_callback, nullptr);
+  if (r != CUPTI_SUCCESS) return cupti_error(r, "cuptiSubscribe");
+  auto enable = [&](CUpti_CallbackDomain domain, CUpti_CallbackId cbid) {
+    return cuptiEnableCallback(1, subscriber, domain, cbid) == CUPTI_SUCCESS;
+  };
+  enable(CUPTI_CB_DOMAIN_RUNTIME_API, CUPTI_RUNTIME_TRACE_CBID_cudaDeviceReset_v3020);
   for (CUpti_CallbackId cbid :
        {CUPTI_DRIVER_TRACE_CBID_cuCtxDestroy, CUPTI_DRIVER_TRACE_CBID_cuCtxDestroy_v2,
         CUPTI_DRIVER_TRACE_CBID_cuDevicePrimaryCtxReset, CUPTI_DRIVER_TRACE_CBID_cuDevicePrimaryCtxReset_v2}) {
-    cuptiEnableCallback(1, subscriber, CUPTI_CB_DOMAIN_DRIVER_API, cbid);
+    enable(CUPTI_CB_DOMAIN_DRIVER_API, cbid);
+  }
+  if (!st.callback_source) return "";
+  for (uint32_t cbid = 1; cbid < st.log_runtime_cbid.size(); ++cbid) {
+    if (st.log_runtime_cbid[cbid] && !enable(CUPTI_CB_DOMAIN_RUNTIME_API, cbid)) st.log_runtime_cbid[cbid] = 0;
+  }
+  for (uint32_t cbid = 1; cbid < st.log_driver_cbid.size(); ++cbid) {
+    if (st.log_driver_cbid[cbid] && !enable(CUPTI_CB_DOMAIN_DRIVER_API, cbid)) st.log_driver_cbid[cbid] = 0;
   }
   return "";
+}
+
+// The cbids whose calls are recorded, the same set for both API sources: every runtime call but the host queries
+// (unless all_runtime_apis), and the driver calls that launch, copy, set or wait (or all of them).
+void choose_cbids(State& st, const CollectorOptions& options) {
+  st.log_runtime_cbid.assign(CUPTI_RUNTIME_TRACE_CBID_SIZE, 0);
+  st.log_driver_cbid.assign(CUPTI_DRIVER_TRACE_CBID_SIZE, 0);
+  for (uint32_t cbid = 1; cbid < CUPTI_RUNTIME_TRACE_CBID_SIZE; ++cbid) {
+    const char* name = nullptr;
+    if (cuptiGetCallbackName(CUPTI_CB_DOMAIN_RUNTIME_API, cbid, &name) != CUPTI_SUCCESS || name == nullptr) continue;
+    st.log_runtime_cbid[cbid] = options.all_runtime_apis || !is_host_query_runtime_api(strip_cbid_version(name));
+  }
+  for (uint32_t cbid = 1; cbid < CUPTI_DRIVER_TRACE_CBID_SIZE; ++cbid) {
+    const char* name = nullptr;
+    if (cuptiGetCallbackName(CUPTI_CB_DOMAIN_DRIVER_API, cbid, &name) != CUPTI_SUCCESS || name == nullptr) continue;
+    st.log_driver_cbid[cbid] = options.all_driver_apis || wanted_driver_api(strip_cbid_version(name));
+  }
+}
+
+// Moves the callback log into the model (under st.mu).
+void take_logged_calls(State& st) {
+  if (!st.callback_source) return;
+  std::vector<LoggedCall> calls;
+  st.api_log.take(calls);
+  st.model.api_calls.reserve(st.model.api_calls.size() + calls.size());
+  for (const LoggedCall& l : calls) {
+    ApiCall c;
+    c.domain = static_cast<ApiDomain>(l.domain);
+    c.cbid = l.cbid;
+    c.name_idx = api_name(st, c.domain, l.cbid);
+    c.start_ns = l.start_ns;
+    c.end_ns = l.end_ns;
+    c.pid = st.model.pid;
+    c.tid = l.tid;
+    c.correlation = l.correlation;
+    c.return_value = l.return_value;
+    st.model.api_calls.push_back(c);
+  }
+  st.model.counts.api_calls_lost = st.api_log.lost();
 }
 
 bool env_flag(const char* name, bool fallback) {
@@ -497,6 +598,12 @@ CollectorOptions collector_options_from_env() {
   const char* runtime = std::getenv("LAUNCHPROF_RUNTIME_API");
   o.all_runtime_apis = runtime != nullptr && std::strcmp(runtime, "all") == 0;
   o.markers = env_flag("LAUNCHPROF_NVTX", true);
+  const char* source = std::getenv("LAUNCHPROF_API_SOURCE");
+  if (source != nullptr && std::strcmp(source, "callback") == 0) o.api_source = ApiSource::kCallback;
+  const char* tids = std::getenv("LAUNCHPROF_THREAD_IDS");
+  o.system_thread_ids = !(tids != nullptr && std::strcmp(tids, "cupti") == 0);
+  o.api_records = !env_flag("LAUNCHPROF_DIAG_NO_API", false);
+  o.kernel_records = !env_flag("LAUNCHPROF_DIAG_NO_KERNELS", false);
   return o;
 }
 
@@ -513,6 +620,19 @@ std::string loaded_cupti_path() {
       },
       &path);
   return path;
+}
+
+void collector_start_call_log_for_test(const CollectorOptions& options) {
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  choose_cbids(st, options);
+  st.callback_source = options.api_source == ApiSource::kCallback;
+  st.logging.store(st.callback_source, std::memory_order_relaxed);
+  st.model.pid = static_cast<uint32_t>(getpid());
+}
+
+void collector_api_callback_for_test(uint32_t cupti_domain, uint32_t cbid, const void* callback_data) {
+  on_api_callback(nullptr, static_cast<CUpti_CallbackDomain>(cupti_domain), cbid, callback_data);
 }
 
 uint64_t collector_now_ns() {
@@ -536,7 +656,9 @@ CollectorStatus collector_start(const CollectorOptions& options) {
   CUptiResult r = cuptiActivityRegisterTimestampCallback(monotonic_ns);
   st.own_clock = r == CUPTI_SUCCESS;
   if (!st.own_clock) st.model.clock = "CUPTI default";  // records still share one clock; only its origin differs
-  cuptiSetThreadIdType(CUPTI_ACTIVITY_THREAD_ID_TYPE_SYSTEM);
+  cuptiSetThreadIdType(options.system_thread_ids ? CUPTI_ACTIVITY_THREAD_ID_TYPE_SYSTEM
+                                                 : CUPTI_ACTIVITY_THREAD_ID_TYPE_DEFAULT);
+  st.model.thread_ids = options.system_thread_ids ? "system" : "cupti";
   std::string warnings;
   // Buffers come zeroed from the pool (see BufferPool), so CUPTI need not zero them on the application thread.
   uint8_t zeroed = 1;
@@ -548,16 +670,37 @@ CollectorStatus collector_start(const CollectorOptions& options) {
   if (r != CUPTI_SUCCESS) return {false, cupti_error(r, "cuptiActivityRegisterCallbacks")};
   if (options.latency_timestamps) cuptiActivityEnableLatencyTimestamps(1);
 
+  // Which calls are recorded, then who records them. The subscriber comes first: if it cannot be had, the
+  // callback source falls back to activity records.
+  choose_cbids(st, options);
+  st.callback_source = options.api_records && options.api_source == ApiSource::kCallback;
+  st.logging.store(st.callback_source, std::memory_order_relaxed);
+  std::string sub = subscribe_callbacks(st);
+  if (!sub.empty()) {
+    warnings += sub + (st.callback_source ? " (API calls from activity records instead; no flush before "
+                                            "cudaDeviceReset)"
+                                          : " (no flush before cudaDeviceReset)");
+    warnings += "; ";
+    st.callback_source = false;
+    st.logging.store(false, std::memory_order_relaxed);
+  }
+  st.model.api_source = options.api_records ? (st.callback_source ? "callback" : "activity") : "none (diagnostic)";
+
   // Kinds that must work; then kinds that are useful where supported.
-  const CUpti_ActivityKind required[] = {CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, CUPTI_ACTIVITY_KIND_RUNTIME,
-                                         CUPTI_ACTIVITY_KIND_MEMCPY, CUPTI_ACTIVITY_KIND_MEMSET};
+  std::vector<CUpti_ActivityKind> required = {CUPTI_ACTIVITY_KIND_MEMCPY, CUPTI_ACTIVITY_KIND_MEMSET};
+  if (options.kernel_records) required.push_back(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+  const bool api_activity = options.api_records && !st.callback_source;
+  if (api_activity) required.push_back(CUPTI_ACTIVITY_KIND_RUNTIME);
   for (CUpti_ActivityKind kind : required) {
     r = cuptiActivityEnable(kind);
     if (r != CUPTI_SUCCESS)
       return {false, cupti_error(r, "cuptiActivityEnable") + " (kind " + std::to_string(kind) + ")"};
   }
   // After the RUNTIME kind: enabling the kind resets the per-call settings.
-  if (!options.all_runtime_apis && filter_runtime_queries(warnings) > 0) st.model.runtime_apis = "no host queries";
+  if (api_activity && !options.all_runtime_apis && filter_runtime_queries(warnings) > 0) {
+    st.model.runtime_apis = "no host queries";
+  }
+  if (st.callback_source && !options.all_runtime_apis) st.model.runtime_apis = "no host queries";
   // Plain enable, not EnableAndDump: the collector starts before CUDA initializes (injection, or a program that
   // starts it first), so device and context records arrive as CUDA creates them.
   auto optional = [&](CUpti_ActivityKind kind) {
@@ -565,20 +708,17 @@ CollectorStatus collector_start(const CollectorOptions& options) {
     if (res != CUPTI_SUCCESS) warnings += cupti_error(res, "enable kind " + std::to_string(kind)) + "; ";
   };
   optional(CUPTI_ACTIVITY_KIND_SYNCHRONIZATION);
-  optional(CUPTI_ACTIVITY_KIND_INTERNAL_LAUNCH_API);
+  if (options.api_records) optional(CUPTI_ACTIVITY_KIND_INTERNAL_LAUNCH_API);
   optional(CUPTI_ACTIVITY_KIND_DEVICE);
   optional(CUPTI_ACTIVITY_KIND_CONTEXT);
   if (options.markers) optional(CUPTI_ACTIVITY_KIND_MARKER);
-  if (options.all_driver_apis) {
+  if (api_activity && options.all_driver_apis) {
     optional(CUPTI_ACTIVITY_KIND_DRIVER);
-  } else {
-    for (uint32_t cbid = 1; cbid < CUPTI_DRIVER_TRACE_CBID_SIZE; ++cbid) {
-      const char* name = nullptr;
-      if (cuptiGetCallbackName(CUPTI_CB_DOMAIN_DRIVER_API, cbid, &name) != CUPTI_SUCCESS || name == nullptr) continue;
-      if (wanted_driver_api(strip_cbid_version(name))) cuptiActivityEnableDriverApi(cbid, 1);
+  } else if (api_activity) {
+    for (uint32_t cbid = 1; cbid < st.log_driver_cbid.size(); ++cbid) {
+      if (st.log_driver_cbid[cbid]) cuptiActivityEnableDriverApi(cbid, 1);
     }
   }
-  warnings += subscribe_teardown_flush();
   st.started = true;
   return {true, warnings};
 }
@@ -601,6 +741,7 @@ CollectorStatus collector_stop() {
     if (!st.started) return {false, "collector not started"};
   }
   st.stopping.store(true, std::memory_order_relaxed);
+  st.logging.store(false, std::memory_order_relaxed);
   CollectorStatus status = collector_flush();
   {
     std::lock_guard<std::mutex> lock(st.pool.mu);
@@ -624,6 +765,7 @@ CollectorStatus collector_stop() {
 TraceModel collector_take() {
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
+  take_logged_calls(st);
   TraceModel out = std::move(st.model);
   out.counts.unclosed_ranges += st.open_markers.size();
   out.counts.buffers_allocated_on_request += st.buffers_allocated_on_request.exchange(0);
@@ -632,6 +774,8 @@ TraceModel collector_take() {
   st.model.cupti_version = out.cupti_version;
   st.model.clock = out.clock;
   st.model.runtime_apis = out.runtime_apis;
+  st.model.api_source = out.api_source;
+  st.model.thread_ids = out.thread_ids;
   st.kernel_names.clear();
   st.runtime_names.clear();
   st.driver_names.clear();

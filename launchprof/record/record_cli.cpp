@@ -22,7 +22,7 @@ constexpr const char* kInjectName = "liblaunchprof_inject.so";
 
 constexpr const char* kUsage =
     "usage: launchprof record [-o TRACE] [--latency] [--no-nvtx] [--capture-range] [--all-driver-apis] "
-    "[--all-runtime-apis] -- COMMAND [ARGS...]\n"
+    "[--all-runtime-apis] [--api-source activity|callback] [--thread-ids system|cupti] -- COMMAND [ARGS...]\n"
     "  -o, --output TRACE    trace file (default launchprof-trace.json.gz; .gz compresses)\n"
     "      --latency         also record when each kernel was queued and submitted (more overhead)\n"
     "      --no-nvtx         do not record NVTX ranges\n"
@@ -30,6 +30,9 @@ constexpr const char* kUsage =
     "      --all-driver-apis record every driver API call, not only launches, copies, sets and syncs\n"
     "      --all-runtime-apis also record runtime calls that only read host state (cudaGetDevice,\n"
     "                        cudaGetLastError, ...; left out by default: frameworks make several per kernel)\n"
+    "      --api-source S    who records the runtime and driver calls: CUPTI activity records (activity,\n"
+    "                        the default) or launchprof's own CUPTI callback into a per-thread log (callback)\n"
+    "      --thread-ids T    thread ids in CUPTI's records: system (gettid, the default) or cupti (pthread_self)\n"
     "The command runs with CUDA_INJECTION64_PATH set; its exit code is returned.\n";
 
 std::string canonical(const std::string& path) {
@@ -65,6 +68,8 @@ struct Args {
   bool capture_range = false;
   bool all_driver_apis = false;
   bool all_runtime_apis = false;
+  std::string api_source;  // "" (the library's default), "activity" or "callback"
+  std::string thread_ids;  // "" (the library's default), "system" or "cupti"
   std::vector<char*> command;
 };
 
@@ -99,6 +104,17 @@ int parse(int argc, char** argv, Args& args) {
       args.all_driver_apis = true;
     } else if (a == "--all-runtime-apis") {
       args.all_runtime_apis = true;
+    } else if (a == "--api-source" || a == "--thread-ids") {
+      const bool source = a == "--api-source";
+      const std::string v = i + 1 < argc ? argv[i + 1] : "";
+      const bool ok = source ? (v == "activity" || v == "callback") : (v == "system" || v == "cupti");
+      if (!ok) {
+        std::fprintf(stderr, "launchprof record: %s needs %s\n%s", a.c_str(),
+                     source ? "activity or callback" : "system or cupti", kUsage);
+        return kUsageError;
+      }
+      (source ? args.api_source : args.thread_ids) = v;
+      ++i;
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "launchprof record: unknown option %s\n%s", a.c_str(), kUsage);
       return kUsageError;
@@ -133,6 +149,8 @@ void set_child_environment(const Args& args, const std::string& inject, const st
   if (args.capture_range) setenv("LAUNCHPROF_CAPTURE_RANGE", "cudaProfilerApi", 1);
   if (args.all_driver_apis) setenv("LAUNCHPROF_DRIVER_API", "all", 1);
   if (args.all_runtime_apis) setenv("LAUNCHPROF_RUNTIME_API", "all", 1);
+  if (!args.api_source.empty()) setenv("LAUNCHPROF_API_SOURCE", args.api_source.c_str(), 1);
+  if (!args.thread_ids.empty()) setenv("LAUNCHPROF_THREAD_IDS", args.thread_ids.c_str(), 1);
 }
 
 }  // namespace

@@ -282,6 +282,11 @@ std::string format_summary(const TraceModel& model, const LinkedTrace& linked, c
   if (model.counts.dropped_records) {
     out += "launchprof: warning: CUPTI dropped records; raise LAUNCHPROF_BUFFER_MB\n";
   }
+  if (model.counts.api_calls_lost) {
+    snprintf(buf, sizeof(buf), "launchprof: warning: %" PRIu64 " API calls lost (a thread's call log was full)\n",
+             model.counts.api_calls_lost);
+    out += buf;
+  }
   return out;
 }
 

@@ -22,7 +22,7 @@ struct ApiCall {
   uint64_t start_ns = 0;
   uint64_t end_ns = 0;
   uint32_t pid = 0;
-  uint32_t tid = 0;  // system thread id (gettid)
+  uint32_t tid = 0;  // system thread id (gettid); CUPTI's default id (pthread_self) with thread_ids "cupti"
   uint32_t correlation = 0;
   uint32_t return_value = 0;
 };
@@ -112,6 +112,7 @@ struct CollectorCounts {
   uint64_t unknown_records = 0;         // activity kinds we enabled but do not convert
   uint64_t buffers_completed = 0;
   uint64_t buffers_allocated_on_request = 0;  // buffer requests the pool could not serve: zeroed on the app thread
+  uint64_t api_calls_lost = 0;  // callback API source: calls that found their thread's log full (or no memory)
 };
 
 struct TraceModel {
@@ -126,7 +127,9 @@ struct TraceModel {
   uint32_t pid = 0;
   std::string cupti_version;  // e.g. "130001"
   std::string clock = "CLOCK_MONOTONIC";
-  std::string runtime_apis = "all";  // "all", or "no host queries" (see is_host_query_runtime_api)
+  std::string runtime_apis = "all";     // "all", or "no host queries" (see is_host_query_runtime_api)
+  std::string api_source = "activity";  // API calls from CUPTI "activity" records or from our own "callback"
+  std::string thread_ids = "system";    // "system" (gettid) or "cupti" (CUPTI's default, pthread_self)
 };
 
 }  // namespace launchprof::record

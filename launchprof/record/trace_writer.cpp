@@ -147,6 +147,10 @@ void write_header(Context& ctx, const TraceSummary& s) {
   append_json_string(b, m.clock);
   b += ",\"runtime_apis\":";
   append_json_string(b, m.runtime_apis);
+  b += ",\"api_source\":";
+  append_json_string(b, m.api_source);
+  b += ",\"thread_ids\":";
+  append_json_string(b, m.thread_ids);
   auto count = [&](std::string_view k, uint64_t v) {
     b += ",\"";
     b += k;
@@ -172,6 +176,7 @@ void write_header(Context& ctx, const TraceSummary& s) {
   count("instant_markers_not_written", m.counts.instant_markers);
   count("buffers_completed", m.counts.buffers_completed);
   count("buffers_allocated_on_request", m.counts.buffers_allocated_on_request);
+  count("api_calls_lost", m.counts.api_calls_lost);
   b += ",\"capture_range_missing\":";
   b += ctx.linked.capture_range_missing ? "true" : "false";
   b += "},\n\"displayTimeUnit\":\"ms\",\n\"baseTimeNanoseconds\":";

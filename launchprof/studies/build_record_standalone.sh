@@ -13,7 +13,7 @@ if [ -f /usr/include/zlib.h ]; then ZLIB=(-DLAUNCHPROF_HAVE_ZLIB -lz); fi
 CUPTI_LIB=$CUDA/lib64
 [ -f "$CUPTI_LIB/libcupti.so" ] || CUPTI_LIB=$CUDA/extras/CUPTI/lib64
 TRACE_SRC=("$REC/api_names.cpp" "$REC/trace_link.cpp" "$REC/trace_writer.cpp" "$REC/output_file.cpp"
-           "$REC/cupti_collector.cpp")
+           "$REC/cupti_collector.cpp" "$REC/api_call_log.cpp")
 set -x
 g++ -std=c++20 -O2 -fPIC -shared -fvisibility=hidden -I"$REC" -I"$CUDA/include" -I"$CUDA/extras/CUPTI/include" \
   "$REC/inject.cpp" "${TRACE_SRC[@]}" -L"$CUPTI_LIB" -Wl,-rpath,"$CUPTI_LIB" -lcupti -ldl -Wl,--no-undefined \

@@ -83,5 +83,17 @@ TEST_F(RecordCliTest, CommandSeesInjectionAndAbsoluteOutputPath) {
   unsetenv("LAUNCHPROF_RUNTIME_API");
 }
 
+TEST_F(RecordCliTest, ApiSourceAndThreadIdsReachTheCommand) {
+  EXPECT_EQ(run({"--api-source", "callback", "--thread-ids", "cupti", "--", "sh", "-c",
+                 "test \"$LAUNCHPROF_API_SOURCE\" = callback && test \"$LAUNCHPROF_THREAD_IDS\" = cupti"}),
+            0);
+  unsetenv("LAUNCHPROF_API_SOURCE");
+  unsetenv("LAUNCHPROF_THREAD_IDS");
+  EXPECT_EQ(run({"--", "sh", "-c", "test -z \"$LAUNCHPROF_API_SOURCE\" && test -z \"$LAUNCHPROF_THREAD_IDS\""}), 0);
+  EXPECT_EQ(run({"--api-source", "ring", "--", "sh", "-c", "exit 0"}), 2);
+  EXPECT_EQ(run({"--thread-ids", "--", "sh", "-c", "exit 0"}), 2);
+  EXPECT_EQ(run({"--api-source"}), 2);
+}
+
 }  // namespace
 }  // namespace launchprof::record

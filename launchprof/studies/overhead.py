@@ -4,17 +4,21 @@
 Workloads (each run in a fresh process, configurations interleaved, --repeats processes each):
   cxx:   launchprof-null-kernel --no-cupti --mode burst: N empty kernels back to back (<<<>>>), then one sync
   torch: N in-place adds on a one-element CUDA tensor (x.add_(1)), then one sync
-Configurations:
-  plain           nothing attached
-  record          under `launchprof record` (CUPTI activity tracing through the injection library)
-  record-all-runtime  the same with --all-runtime-apis: host-state queries (cudaGetDevice, cudaGetLastError, ...)
-                  recorded too, as before they were left out by default; the difference is what leaving them out saves
-  cupti-inprocess (cxx) the same collector linked into the program
-  torch-profiler  (torch) the loop inside torch.profiler.profile(CPU+CUDA); export timed apart
+Configurations (--cxx-configs / --torch-configs pick them):
+  plain              nothing attached
+  record             under `launchprof record`, its defaults (CUPTI activity records, system thread ids)
+  record-callback    --api-source callback: API calls from launchprof's own CUPTI callback, no API activity records
+  record-tid-cupti   --thread-ids cupti: CUPTI's default thread id (pthread_self) instead of gettid
+  record-all-runtime --all-runtime-apis: host-state queries (cudaGetDevice, cudaGetLastError, ...) recorded too
+  diag-no-api        diagnostic: kernels, copies, sets, syncs only (LAUNCHPROF_DIAG_NO_API=1)
+  diag-no-kernels    diagnostic: API records only (LAUNCHPROF_DIAG_NO_KERNELS=1)
+  cupti-inprocess    (cxx) the same collector linked into the program
+  torch-profiler     (torch) the loop inside torch.profiler.profile(CPU+CUDA); export timed apart
 Per run the workload reports the wall time of its timed loops (median of --loops loops); the study reports the median
 over processes, and the overhead of each configuration against plain, for the loop and for the whole process.
 
-  overhead.py --build BUILD_DIR --out OUT [--launchprof PATH] [--n 10000] [--repeats 3]
+  overhead.py --build BUILD_DIR --out OUT [--launchprof PATH] [--n 10000] [--repeats 3] [--workloads cxx,torch]
+              [--cxx-configs a,b] [--torch-configs a,b] [--name launchprof-overhead]
   overhead.py --worker torch --profiler none|torch --n N --loops L --json PATH   (one measured process)
 """
 import argparse
@@ -85,88 +89,23 @@ def run_once(cmd, json_path, env=None):
     return doc["loop_ms"], wall, doc
 
 
-def record_prefix(launchprof, trace, *options):
-    if launchprof:
-        return [launchprof, "record", "-o", trace, *options, "--"]
-    return []  # the caller sets CUDA_INJECTION64_PATH (and LAUNCHPROF_RUNTIME_API) itself
+# Recording configurations: name -> (`launchprof record` options, environment the collector reads). The
+# environment is set in both cases, so it also works without the launchprof binary (CUDA_INJECTION64_PATH).
+RECORD_CONFIGS = {
+    "record": ([], {}),  # the default: CUPTI activity records, system thread ids
+    "record-all-runtime": (["--all-runtime-apis"], {"LAUNCHPROF_RUNTIME_API": "all"}),
+    "record-callback": (["--api-source", "callback"], {"LAUNCHPROF_API_SOURCE": "callback"}),
+    "record-tid-cupti": (["--thread-ids", "cupti"], {"LAUNCHPROF_THREAD_IDS": "cupti"}),
+    # Diagnostics: what the API records and the kernel records cost apart (not traces to analyze).
+    "diag-no-api": ([], {"LAUNCHPROF_DIAG_NO_API": "1"}),
+    "diag-no-kernels": ([], {"LAUNCHPROF_DIAG_NO_KERNELS": "1"}),
+}
+CXX_CONFIGS = ["plain", "record", "record-callback", "record-tid-cupti", "diag-no-api", "diag-no-kernels",
+               "record-all-runtime", "cupti-inprocess"]
+TORCH_CONFIGS = ["plain", "record", "record-callback", "record-tid-cupti", "record-all-runtime", "torch-profiler"]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--worker", choices=["torch"])
-    ap.add_argument("--profiler", choices=["none", "torch"], default="none")
-    ap.add_argument("--json")
-    ap.add_argument("--build", help="build directory with launchprof-null-kernel and liblaunchprof_inject.so")
-    ap.add_argument("--launchprof", help="the launchprof binary (default BUILD/launchprof if present)")
-    ap.add_argument("--out", default="launchprof_out")
-    ap.add_argument("--n", type=int, default=10000)
-    ap.add_argument("--loops", type=int, default=5)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--skip-torch", action="store_true")
-    args = ap.parse_args()
-    if args.worker == "torch":
-        return worker_torch(args)
-
-    build = os.path.abspath(args.build)
-    null_kernel = os.path.join(build, "launchprof-null-kernel")
-    inject = os.path.join(build, "liblaunchprof_inject.so")
-    launchprof = args.launchprof or (os.path.join(build, "launchprof")
-                                     if os.access(os.path.join(build, "launchprof"), os.X_OK) else None)
-    os.makedirs(os.path.join(args.out, "results"), exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="launchprof_overhead_")
-    base_env = dict(os.environ)
-    for k in ("CUDA_INJECTION64_PATH", "NVTX_INJECTION64_PATH"):
-        base_env.pop(k, None)
-    base_env.pop("LAUNCHPROF_RUNTIME_API", None)
-    record_env = dict(base_env)
-    if not launchprof:
-        record_env.update(CUDA_INJECTION64_PATH=inject, LAUNCHPROF_OUTPUT=os.path.join(tmp, "rec.json.gz"),
-                          NVTX_INJECTION64_PATH=inject)
-    record_all_env = dict(record_env)
-    if not launchprof:
-        record_all_env["LAUNCHPROF_RUNTIME_API"] = "all"
-    all_runtime = ["--all-runtime-apis"]
-
-    cxx = [null_kernel, "--no-cupti", "--mode", "burst", "--n", str(args.n), "--repeat", str(args.loops), "--json"]
-    cxx_inproc = [null_kernel, "--mode", "burst", "--n", str(args.n), "--repeat", str(args.loops), "--json"]
-    torch_cmd = [sys.executable, os.path.abspath(__file__), "--worker", "torch", "--n", str(args.n), "--loops",
-                 str(args.loops), "--json"]
-    configs = [  # (workload, config, command builder, env)
-        ("cxx", "plain", lambda j: cxx + [j], base_env),
-        ("cxx", "record", lambda j: record_prefix(launchprof, os.path.join(tmp, "cxx.json.gz")) + cxx + [j],
-         record_env),
-        ("cxx", "record-all-runtime",
-         lambda j: record_prefix(launchprof, os.path.join(tmp, "cxx_all.json.gz"), *all_runtime) + cxx + [j],
-         record_all_env),
-        ("cxx", "cupti-inprocess", lambda j: cxx_inproc + [j], base_env),
-    ]
-    if not args.skip_torch:
-        configs += [
-            ("torch", "plain", lambda j: torch_cmd + [j, "--profiler", "none"], base_env),
-            ("torch", "record", lambda j: record_prefix(launchprof, os.path.join(tmp, "torch.json.gz")) + torch_cmd +
-             [j, "--profiler", "none"], record_env),
-            ("torch", "record-all-runtime",
-             lambda j: record_prefix(launchprof, os.path.join(tmp, "torch_all.json.gz"), *all_runtime) + torch_cmd +
-             [j, "--profiler", "none"], record_all_env),
-            ("torch", "torch-profiler", lambda j: torch_cmd + [j, "--profiler", "torch"], base_env),
-        ]
-    samples = {(w, c): {"loop": [], "wall": [], "extra": []} for w, c, _, _ in configs}
-    errors = []
-    for rep in range(args.repeats):
-        for workload, config, build_cmd, env in configs:
-            j = os.path.join(tmp, f"{workload}_{config}_{rep}.json")
-            try:
-                loop_ms, wall, extra = run_once(build_cmd(j), j, env)
-            except Exception as e:  # one failing configuration must not stop the others
-                errors.append(f"{workload}/{config}: {e}")
-                print(errors[-1], file=sys.stderr)
-                continue
-            s = samples[(workload, config)]
-            s["loop"].append(loop_ms)
-            s["wall"].append(wall)
-            s["extra"].append(extra)
-            print(f"rep {rep} {workload:5s} {config:18s} loop {loop_ms:9.3f} ms  process {wall:7.3f} s", flush=True)
-
+def summarize(samples, args, launchprof):
     rows = []
     gpu = "unknown"
     for workload in ("cxx", "torch"):
@@ -185,23 +124,115 @@ def main():
                    "us_per_kernel": round(loop * 1e3 / args.n, 4), "wrong": None}
             if base_loop:
                 row["loop_overhead_pct"] = round(100.0 * (loop - base_loop) / base_loop, 2)
+                row["us_added_per_kernel"] = round((loop - base_loop) * 1e3 / args.n, 4)
             if base_wall:
                 row["process_overhead_pct"] = round(100.0 * (wall - base_wall) / base_wall, 2)
             if config == "torch-profiler":
                 for k in ("profiler_start_s", "profiler_stop_s", "export_s"):
                     row[k] = round(statistics.median(e[k] for e in s["extra"]), 4)
-            if config.startswith("record"):
-                row["recorder"] = "launchprof record" if launchprof else "CUDA_INJECTION64_PATH (no launchprof binary)"
-                if config == "record-all-runtime":
-                    row["recorder"] += " --all-runtime-apis"
+            if config in RECORD_CONFIGS:
+                opts, env = RECORD_CONFIGS[config]
+                how = "launchprof record" if launchprof else "CUDA_INJECTION64_PATH (no launchprof binary)"
+                row["recorder"] = " ".join([how, *opts] + [f"{k}={v}" for k, v in env.items()])
+                if config.startswith("diag-"):
+                    row["notes"] = "diagnostic: part of the records left out; not a usable trace"
             rows.append(row)
-    print(f"\n# {'workload':8s} {'config':18s} {'loop_ms':>10s} {'loop_ovh_%':>10s} {'process_s':>10s} "
-          f"{'proc_ovh_%':>10s}")
+    return rows, gpu
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--worker", choices=["torch"])
+    ap.add_argument("--profiler", choices=["none", "torch"], default="none")
+    ap.add_argument("--json")
+    ap.add_argument("--build", help="build directory with launchprof-null-kernel and liblaunchprof_inject.so")
+    ap.add_argument("--launchprof", help="the launchprof binary (default BUILD/launchprof if present)")
+    ap.add_argument("--out", default="launchprof_out")
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--loops", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workloads", default="cxx,torch", help="comma-separated: cxx, torch")
+    ap.add_argument("--cxx-configs", default=",".join(CXX_CONFIGS))
+    ap.add_argument("--torch-configs", default=",".join(TORCH_CONFIGS))
+    ap.add_argument("--name", default="launchprof-overhead", help="result file name (before -1gpu.json)")
+    ap.add_argument("--skip-torch", action="store_true")
+    args = ap.parse_args()
+    if args.worker == "torch":
+        return worker_torch(args)
+
+    build = os.path.abspath(args.build)
+    null_kernel = os.path.join(build, "launchprof-null-kernel")
+    inject = os.path.join(build, "liblaunchprof_inject.so")
+    launchprof = args.launchprof or (os.path.join(build, "launchprof")
+                                     if os.access(os.path.join(build, "launchprof"), os.X_OK) else None)
+    os.makedirs(os.path.join(args.out, "results"), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="launchprof_overhead_")
+    base_env = dict(os.environ)
+    for k in ("CUDA_INJECTION64_PATH", "NVTX_INJECTION64_PATH", "LAUNCHPROF_RUNTIME_API", "LAUNCHPROF_API_SOURCE",
+              "LAUNCHPROF_THREAD_IDS", "LAUNCHPROF_DIAG_NO_API", "LAUNCHPROF_DIAG_NO_KERNELS"):
+        base_env.pop(k, None)
+
+    cxx = [null_kernel, "--no-cupti", "--mode", "burst", "--n", str(args.n), "--repeat", str(args.loops), "--json"]
+    cxx_inproc = [null_kernel, "--mode", "burst", "--n", str(args.n), "--repeat", str(args.loops), "--json"]
+    torch_cmd = [sys.executable, os.path.abspath(__file__), "--worker", "torch", "--n", str(args.n), "--loops",
+                 str(args.loops), "--json"]
+
+    def recorded(workload, config, base_cmd):
+        opts, extra = RECORD_CONFIGS[config]
+        trace = os.path.join(tmp, f"{workload}_{config}.json.gz")
+        env = dict(base_env, **extra)
+        if launchprof:
+            return (lambda j: [launchprof, "record", "-o", trace, *opts, "--"] + base_cmd(j)), env
+        env.update(CUDA_INJECTION64_PATH=inject, NVTX_INJECTION64_PATH=inject, LAUNCHPROF_OUTPUT=trace)
+        return (lambda j: base_cmd(j)), env
+
+    workloads = [w for w in args.workloads.split(",") if w and not (w == "torch" and args.skip_torch)]
+    configs = []  # (workload, config, command builder, env)
+    for workload in workloads:
+        names = (args.cxx_configs if workload == "cxx" else args.torch_configs).split(",")
+        base_cmd = (lambda j: cxx + [j]) if workload == "cxx" else (lambda j: torch_cmd + [j, "--profiler", "none"])
+        for config in filter(None, names):
+            if config == "plain":
+                configs.append((workload, config, base_cmd, base_env))
+            elif config in RECORD_CONFIGS:
+                configs.append((workload, config, *recorded(workload, config, base_cmd)))
+            elif config == "cupti-inprocess" and workload == "cxx":
+                configs.append((workload, config, lambda j: cxx_inproc + [j], base_env))
+            elif config == "torch-profiler" and workload == "torch":
+                configs.append((workload, config, lambda j: torch_cmd + [j, "--profiler", "torch"], base_env))
+            else:
+                print(f"unknown configuration {workload}/{config}", file=sys.stderr)
+                return 2
+    samples = {(w, c): {"loop": [], "wall": [], "extra": []} for w, c, _, _ in configs}
+    errors = []
+    path = os.path.join(args.out, "results", envelope.result_name(args.name))
+    # Repetitions interleave the configurations (drift hits all alike); the results file is rewritten after each
+    # one, so a run cut short by its time limit keeps the repetitions it finished.
+    for rep in range(args.repeats):
+        for workload, config, build_cmd, env in configs:
+            j = os.path.join(tmp, f"{workload}_{config}_{rep}.json")
+            try:
+                loop_ms, wall, extra = run_once(build_cmd(j), j, env)
+            except Exception as e:  # one failing configuration must not stop the others
+                errors.append(f"{workload}/{config}: {e}")
+                print(errors[-1], file=sys.stderr)
+                continue
+            s = samples[(workload, config)]
+            s["loop"].append(loop_ms)
+            s["wall"].append(wall)
+            s["extra"].append(extra)
+            print(f"rep {rep} {workload:5s} {config:18s} loop {loop_ms:9.3f} ms  process {wall:7.3f} s", flush=True)
+        rows, gpu = summarize(samples, args, launchprof)
+        envelope.write_envelope(path, "launchprof/studies/overhead.py", rows, gpu,
+                                extra={"repetitions_done": rep + 1, "repetitions_asked": args.repeats})
+
+    rows, gpu = summarize(samples, args, launchprof)
+    print(f"\n# {'workload':8s} {'config':18s} {'loop_ms':>10s} {'loop_ovh_%':>10s} {'us/kernel+':>10s} "
+          f"{'process_s':>10s} {'proc_ovh_%':>10s}")
     for r in rows:
         print(f"  {r['workload']:8s} {r['config']:18s} {r['loop_ms']:10.3f} {str(r.get('loop_overhead_pct')):>10s} "
-              f"{r['process_s']:10.3f} {str(r.get('process_overhead_pct')):>10s}")
-    path = os.path.join(args.out, "results", envelope.result_name("launchprof-overhead"))
-    envelope.write_envelope(path, "launchprof/studies/overhead.py", rows, gpu)
+              f"{str(r.get('us_added_per_kernel')):>10s} {r['process_s']:10.3f} "
+              f"{str(r.get('process_overhead_pct')):>10s}")
     print(f"wrote {path}")
     for e in errors:
         print(f"error: {e}", file=sys.stderr)

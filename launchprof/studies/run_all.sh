@@ -2,20 +2,21 @@
 # run_all.sh OUTDIR BUILD_DIR: every launchprof study on one GPU in one go (a few minutes on an H200).
 #
 # Steps (each logs to logs/<step>.log; a failing step does not stop the others; each has a time limit):
-#   env, build (only what is missing; build_fallback without CMake if that fails), record_bench (host-side costs of
-#   recording, CPU only), null_kernel (launch floor, isolated + burst), coverage_inprocess and
-#   coverage_record (every launch API joined to its kernels, in process and through `launchprof record`),
-#   record_burst (a small launch-bound trace written by record), llama_kineto (Llama-3.2-1B prefill, batch 1..64,
-#   eager + CUDA graph, PyTorch profiler traces), llama_record (one forward under `launchprof record`, NVTX ops),
-#   overhead (record vs PyTorch profiler on 10,000 tiny kernels), analyze (every trace), sweep (eager, graph),
-#   agreement (analyze vs trace_metrics.py), package.
+#   env, build (only what is missing; build_fallback without CMake if that fails), null_kernel (launch floor,
+#   isolated + burst), coverage_record{,_callback,_tid_cupti} (every launch API joined to its kernels through
+#   `launchprof record` in each API-recording mode), overhead_cxx and overhead_torch (each record mode vs plain and
+#   the PyTorch profiler on 10,000 tiny kernels), llama_record_callback (one PyTorch forward under record, NVTX ops,
+#   callback source), llama_kineto (Llama-3.2-1B prefill, batch 1..64, eager + CUDA graph, PyTorch profiler
+#   traces), [not with LAUNCHPROF_QUICK=1: llama_record (the default source), coverage_inprocess], record_burst,
+#   record_bench (host-side costs of recording, CPU only), analyze (every trace), sweep (eager, graph), agreement
+#   (analyze vs trace_metrics.py), package. The order is the priority: a run out of time loses the last steps.
 #
 # What is left in OUTDIR (the device tool returns at most 8 files of 16 MiB):
 #   launchprof_results.tar.gz  results/ (bench/results envelope JSON), logs/, analysis/, sweep/ (PNG), traces/
 #   summary.txt                step status and the main tables
 #   fixture_*.json.gz          a few small real traces meant for CI fixtures (each at most 4 MiB)
 # Environment: LAUNCHPROF_COMMIT=<sha> (recorded in results; the device copy has no .git), LAUNCHPROF_WORK=<dir>,
-# LAUNCHPROF_BUDGET_S (whole-run time budget, default 540).
+# LAUNCHPROF_BUDGET_S (whole-run time budget, default 540), LAUNCHPROF_QUICK=1 (smaller sizes, see "sizes" below).
 set -u -o pipefail
 
 if [ $# -ne 2 ]; then
@@ -75,10 +76,16 @@ lp_record() {
     local opts=()
     while [ $# -gt 0 ] && [ "$1" != "--" ]; do opts+=("$1"); shift; done
     shift
-    local capture=
-    for o in "${opts[@]}"; do [ "$o" = "--capture-range" ] && capture=cudaProfilerApi; done
+    local capture='' api_source='' tids='' prev=''
+    for o in "${opts[@]}"; do
+      [ "$o" = "--capture-range" ] && capture=cudaProfilerApi
+      [ "$prev" = "--api-source" ] && api_source=$o
+      [ "$prev" = "--thread-ids" ] && tids=$o
+      prev=$o
+    done
     env CUDA_INJECTION64_PATH="$INJECT" NVTX_INJECTION64_PATH="$INJECT" LAUNCHPROF_OUTPUT="$trace" \
-        ${capture:+LAUNCHPROF_CAPTURE_RANGE=$capture} "$@"
+        ${capture:+LAUNCHPROF_CAPTURE_RANGE=$capture} ${api_source:+LAUNCHPROF_API_SOURCE=$api_source} \
+        ${tids:+LAUNCHPROF_THREAD_IDS=$tids} "$@"
   fi
 }
 export -f lp_record
@@ -116,30 +123,66 @@ if [ -z "$LP" ]; then
     | tee -a "$STEPS"
 fi
 
+# ---- sizes: LAUNCHPROF_QUICK=1 trims the run to about 4 minutes (scripts/device_launchprof.sh) ----
+QUICK=${LAUNCHPROF_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  NULL_N=5000
+  OVH_CXX_CONFIGS=plain,record,record-callback,record-tid-cupti,diag-no-api,diag-no-kernels
+  OVH_TORCH_CONFIGS=plain,record,record-callback,torch-profiler
+  OVH_CXX_REPEATS=5 OVH_TORCH_REPEATS=3 OVH_TORCH_LOOPS=3
+  LLAMA_ARGS=(--warmup 1 --timed 3)
+else
+  NULL_N=10000
+  OVH_CXX_CONFIGS=plain,record,record-callback,record-tid-cupti,diag-no-api,diag-no-kernels,cupti-inprocess
+  OVH_TORCH_CONFIGS=plain,record,record-callback,record-tid-cupti,record-all-runtime,torch-profiler
+  OVH_CXX_REPEATS=5 OVH_TORCH_REPEATS=5 OVH_TORCH_LOOPS=5
+  LLAMA_ARGS=()
+fi
+echo "sizes: quick=$QUICK null_n=$NULL_N cxx=[$OVH_CXX_CONFIGS]x$OVH_CXX_REPEATS torch=[$OVH_TORCH_CONFIGS]x$OVH_TORCH_REPEATS" \
+  | tee -a "$STEPS"
+
+# Steps run in priority order: if the time budget runs out, the last ones are cut short or skipped.
+# ---- launch floor and launch-API coverage, in each API-recording mode of `launchprof record` ----
+step null_kernel 60 "$NULLK" --n "$NULL_N" --mode both --commit "$LAUNCHPROF_COMMIT" \
+  --json "$WORK/results/$DATE-launchprof-null-kernel-1gpu.json"
+# Every launch API must be joined to its kernels with the callback source and with CUPTI's thread ids too.
+for mode in default callback tid-cupti; do
+  case $mode in
+    default) opts=() suffix= ;;
+    callback) opts=(--api-source callback) suffix=_callback ;;
+    tid-cupti) opts=(--thread-ids cupti) suffix=_tid_cupti ;;
+  esac
+  trace=$WORK/fixtures/null_kernel_coverage_record$suffix.json.gz
+  step "coverage_record${suffix}" 45 bash -c "lp_record '$trace' ${opts[*]} -- '$NULLK' --no-cupti --mode none --coverage \
+    && python3 '$STUDIES/trace_metrics.py' --coverage '$trace'"
+done
+
+# ---- overhead: record (each mode) vs the PyTorch profiler on 10,000 tiny kernels; a results file per workload ----
+step overhead_cxx 120 python3 "$STUDIES/overhead.py" --build "$BIN" ${LP:+--launchprof "$LP"} --out "$WORK" \
+  --workloads cxx --cxx-configs "$OVH_CXX_CONFIGS" --n 10000 --repeats "$OVH_CXX_REPEATS" \
+  --name launchprof-overhead-cxx
+step overhead_torch 150 python3 "$STUDIES/overhead.py" --build "$BIN" ${LP:+--launchprof "$LP"} --out "$WORK" \
+  --workloads torch --torch-configs "$OVH_TORCH_CONFIGS" --n 10000 --loops "$OVH_TORCH_LOOPS" \
+  --repeats "$OVH_TORCH_REPEATS" --name launchprof-overhead-torch
+
+# ---- one PyTorch forward under `launchprof record`, NVTX ops; the callback source end to end ----
+step llama_record_callback 60 bash -c "lp_record '$WORK/traces/llama_record_callback_b1.json.gz' --capture-range \
+  --api-source callback -- python3 '$STUDIES/llama_study.py' --mode nvtx --batch 1"
+
+# ---- the paper's study: Llama-3.2-1B-shaped prefill, batch 1..64, eager and CUDA graph ----
+step llama_kineto 330 python3 "$STUDIES/llama_study.py" --out "$WORK" "${LLAMA_ARGS[@]}"
+if [ "$QUICK" != 1 ]; then
+  step llama_record 150 bash -c "lp_record '$WORK/traces/llama_record_b1.json.gz' --capture-range -- \
+    python3 '$STUDIES/llama_study.py' --mode nvtx --batch 1"
+  step coverage_inprocess 60 "$NULLK" --mode none --coverage \
+    --trace "$WORK/fixtures/null_kernel_coverage_inprocess.json.gz"
+fi
+step record_burst 60 bash -c "lp_record '$WORK/traces/null_kernel_burst_record.json.gz' -- \
+  '$NULLK' --no-cupti --mode burst --n 2000"
 # ---- host-side costs of recording on this machine's CPU (timestamps, buffer zeroing, conversion, trace writing) ----
 if [ -x "$BUILD/launchprof-record-bench" ]; then
   step record_bench 60 "$BUILD/launchprof-record-bench" --out "$WORK"
 fi
-
-# ---- launch floor and launch-API coverage ----
-step null_kernel 120 "$NULLK" --n 10000 --mode both --commit "$LAUNCHPROF_COMMIT" \
-  --json "$WORK/results/$DATE-launchprof-null-kernel-1gpu.json"
-step coverage_inprocess 60 "$NULLK" --mode none --coverage \
-  --trace "$WORK/fixtures/null_kernel_coverage_inprocess.json.gz"
-step coverage_record 60 bash -c "lp_record '$WORK/fixtures/null_kernel_coverage_record.json.gz' -- \
-  '$NULLK' --no-cupti --mode none --coverage && \
-  python3 '$STUDIES/trace_metrics.py' --coverage '$WORK/fixtures/null_kernel_coverage_record.json.gz'"
-step record_burst 60 bash -c "lp_record '$WORK/traces/null_kernel_burst_record.json.gz' -- \
-  '$NULLK' --no-cupti --mode burst --n 2000"
-
-# ---- the paper's study: Llama-3.2-1B-shaped prefill, batch 1..64, eager and CUDA graph ----
-step llama_kineto 330 python3 "$STUDIES/llama_study.py" --out "$WORK"
-step llama_record 150 bash -c "lp_record '$WORK/traces/llama_record_b1.json.gz' --capture-range -- \
-  python3 '$STUDIES/llama_study.py' --mode nvtx --batch 1"
-
-# ---- overhead: record vs the PyTorch profiler on a launch-bound workload ----
-step overhead 420 python3 "$STUDIES/overhead.py" --build "$BIN" ${LP:+--launchprof "$LP"} --out "$WORK" \
-  --n 10000 --repeats 5
 
 # ---- analyze, sweep, agreement (also runnable on a CPU machine: see analyze_traces.sh) ----
 if [ -n "$LP" ]; then
@@ -154,7 +197,8 @@ fi
   echo "# launchprof run_all: commit $LAUNCHPROF_COMMIT, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(( $(date +%s) - START )) s"
   echo "# steps (rc 124/137 = time limit)"
   cat "$STEPS"
-  for f in record_bench null_kernel coverage_inprocess coverage_record llama_kineto overhead agreement; do
+  for f in null_kernel coverage_record coverage_record_callback coverage_record_tid_cupti overhead_cxx overhead_torch \
+           llama_record_callback llama_kineto record_bench agreement; do
     echo
     echo "## $f (tail of logs/$f.log)"
     tail -n 30 "$WORK/logs/$f.log" 2>/dev/null
@@ -166,8 +210,9 @@ fi
 
 cp "$WORK/summary.txt" "$OUT/summary.txt"
 # Fixtures: a few small real traces, each at most 4 MiB, as separate files.
-for f in "$WORK/fixtures/null_kernel_coverage_record.json.gz" "$WORK/traces/llama_record_b1.json.gz" \
-         "$WORK/traces/llama_eager_b1.json.gz" "$WORK/traces/llama_graph_b1.json.gz"; do
+for f in "$WORK/fixtures/null_kernel_coverage_record_callback.json.gz" \
+         "$WORK/traces/llama_record_callback_b1.json.gz" "$WORK/traces/llama_eager_b1.json.gz" \
+         "$WORK/traces/llama_graph_b1.json.gz"; do
   if [ -f "$f" ] && [ "$(stat -c %s "$f")" -le $((4 << 20)) ]; then
     cp "$f" "$OUT/fixture_$(basename "$f")"
   fi

@@ -11,17 +11,22 @@ __device__ inline WaitContext make_wait_context(const KernelParams& p, uint64_t 
 }
 
 // Records the first failure of this forward and tells every other waiter to give up.
-__device__ inline void record_timeout(const KernelParams& p, WaitSite site, uint32_t index, const uint32_t* flag,
+__device__ inline void record_failure(const KernelParams& p, WaitSite site, uint32_t index, uint32_t have,
                                       uint32_t want) {
   if (atomicCAS(&p.error->code, 0u, 1u) == 0u) {
     p.error->site = uint32_t(site);
     p.error->block = blockIdx.x;
     p.error->index = index;
-    p.error->have = ld_relaxed_gpu(flag);
+    p.error->have = have;
     p.error->want = want;
     __threadfence();
   }
   atomicExch(&p.error->abort_epoch, p.epoch);
+}
+
+__device__ inline void record_timeout(const KernelParams& p, WaitSite site, uint32_t index, const uint32_t* flag,
+                                      uint32_t want) {
+  record_failure(p, site, index, ld_relaxed_gpu(flag), want);
 }
 
 __device__ inline bool forward_aborted(const KernelParams& p) {
@@ -35,6 +40,24 @@ __device__ inline bool block_wait_at_least(const KernelParams& p, const WaitCont
   if (threadIdx.x == 0) {
     const bool ok = wait_at_least(flag, want, ctx);
     if (!ok && !forward_aborted(p)) record_timeout(p, site, index, flag, want);
+    *s_flag = ok;
+  }
+  __syncthreads();
+  const bool ok = *s_flag != 0;
+  __syncthreads();
+  return ok;
+}
+
+// Thread 0 waits until ready() holds (a system-scope flag of the expert-parallel protocol), then orders
+// what the acquire made visible before its later TMA reads; every thread gets the outcome. On timeout
+// `have()` is recorded.
+template <class Ready, class Have>
+__device__ inline bool block_wait_until(const KernelParams& p, const WaitContext& ctx, Ready&& ready, Have&& have,
+                                        uint32_t want, WaitSite site, uint32_t index, int* s_flag) {
+  if (threadIdx.x == 0) {
+    const bool ok = wait_until(ready, ctx);
+    if (ok) fence_proxy_async_global();
+    if (!ok && !forward_aborted(p)) record_failure(p, site, index, have(), want);
     *s_flag = ok;
   }
   __syncthreads();

@@ -45,6 +45,20 @@ struct SyncCounters {
   uint32_t blocks_done;   // blocks that left the task loop
 };
 
+// Why a wait gave up; recorded in the error record for the host.
+enum class WaitSite : uint32_t {
+  kNone = 0,
+  kPlanReady,
+  kRowTileDispatched,
+  kExpertHiddenDone,
+  kExpertOutputDone,
+  kDispatchDone,
+  kPeerCounts,        // expert parallel: a peer's routing counts for this forward (index: the peer)
+  kPeerRowTile,       // rows of an expert tile still to arrive from peers
+  kPeerOutputTile,    // an expert tile's output rows on their owner (index: the owner)
+  kPlanOverflow,      // more rows routed here than the window holds (never with consistent max_tokens)
+};
+
 // Written by a failing forward, read and cleared by the host (Context::synchronize_and_check).
 struct ErrorRecord {
   uint32_t abort_epoch;   // epoch of the forward that gave up (0: none)

@@ -139,7 +139,9 @@ __device__ inline void build_expert_plan(const KernelParams& p, StageSmem& ss) {
   block_publish_add(&p.counters->plan_ready, 1);
 }
 
-template <class Elem, bool kExactFp32>
+// kBuildPlan: the last route tile builds the expert plan (one GPU). Expert parallelism builds it in a task of
+// its own from every rank's counts (ep_plan.cuh) and only needs route_done.
+template <class Elem, bool kExactFp32, bool kBuildPlan = true>
 __device__ void route_tile(const KernelParams& p, int tile, void* gemm_smem, StageSmem& ss) {
   using Tile = RouterTile<Elem, kExactFp32>;
   const int64_t first_token = int64_t(tile) * kTileM;
@@ -168,6 +170,10 @@ __device__ void route_tile(const KernelParams& p, int tile, void* gemm_smem, Sta
 
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x)
     p.route_tile_counts[int64_t(tile) * num_experts + e] = ss.expert_counts[e];
+  if constexpr (!kBuildPlan) {
+    block_publish_add(&p.counters->route_done, 1);
+    return;
+  }
   __threadfence();
   __syncthreads();
   if (threadIdx.x == 0) {

@@ -25,13 +25,18 @@ __device__ inline Task decode_ticket(const KernelParams& p, uint32_t ticket) {
   return {Phase::kDone, 0};
 }
 
-// Block-wide: the next task, or kDone.
-__device__ inline Task fetch_next_task(const KernelParams& p, uint32_t* s_ticket) {
+// Block-wide: the next ticket (num_tickets once the forward is over or aborted).
+__device__ inline uint32_t fetch_ticket(const KernelParams& p, uint32_t* s_ticket) {
   if (threadIdx.x == 0) *s_ticket = forward_aborted(p) ? p.num_tickets : atomicAdd(&p.counters->ticket, 1u);
   __syncthreads();
-  const Task task = decode_ticket(p, *s_ticket);
+  const uint32_t ticket = *s_ticket;
   __syncthreads();
-  return task;
+  return ticket;
+}
+
+// Block-wide: the next task, or kDone.
+__device__ inline Task fetch_next_task(const KernelParams& p, uint32_t* s_ticket) {
+  return decode_ticket(p, fetch_ticket(p, s_ticket));
 }
 
 // The last block out returns every counter to zero, so the next forward starts clean without a memset.

@@ -195,7 +195,7 @@ Result Context::run(const RunArgs& args, cudaStream_t stream) {
   p.wait_timeout_ns = uint64_t(c.options.wait_timeout_ms * 1e6);
 
   if (!c.variant.exact_fp32) {
-    if (Result r = host::encode_tensor_maps(c.config.dtype, &p); !r.ok()) return r;
+    if (Result r = host::encode_tensor_maps(c.config.dtype, &p, p.num_experts); !r.ok()) return r;
   }
 
   DeviceGuard guard(c.options.device);

@@ -36,7 +36,7 @@ struct Tensor2D {
 
 }  // namespace
 
-Result encode_tensor_maps(DType dtype, device::KernelParams* p) {
+Result encode_tensor_maps(DType dtype, device::KernelParams* p, int weight_experts) {
   EncodeTiledFn encode = encoder();
   if (encode == nullptr)
     return Result::error(Status::kErrorCuda, "cuTensorMapEncodeTiled is not available from the CUDA driver");
@@ -44,7 +44,7 @@ Result encode_tensor_maps(DType dtype, device::KernelParams* p) {
                                    : dtype == DType::kFP16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
                                                            : CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
   const uint64_t elem = dtype_size(dtype);
-  const uint64_t T = uint64_t(p->num_tokens), E = uint64_t(p->num_experts), H = uint64_t(p->hidden),
+  const uint64_t T = uint64_t(p->num_tokens), E = uint64_t(p->num_experts), W = uint64_t(weight_experts), H = uint64_t(p->hidden),
                  I = uint64_t(p->intermediate);
   const uint64_t rows = uint64_t(p->max_expert_tiles) * device::kTileM;
   const uint32_t gemm1_box = p->gated ? device::kGatedTileN : device::kExpertTileN;
@@ -52,12 +52,13 @@ Result encode_tensor_maps(DType dtype, device::KernelParams* p) {
       {"x", &p->maps.x, p->x, T, H, device::kTileM},
       {"w_router", &p->maps.w_router, p->w_router, E, H, device::kTileN},
       {"expert_in", &p->maps.expert_in, p->expert_in, rows, H, device::kTileM},
-      {"w1", &p->maps.w1, p->w1, E * I, H, gemm1_box},
-      {"w3", &p->maps.w3, p->gated ? p->w3 : p->w1, E * I, H, gemm1_box},
+      {"w1", &p->maps.w1, p->w1, W * I, H, gemm1_box},
+      {"w3", &p->maps.w3, p->gated ? p->w3 : p->w1, W * I, H, gemm1_box},
       {"expert_hidden", &p->maps.expert_hidden, p->expert_hidden, rows, I, device::kTileM},
-      {"w2", &p->maps.w2, p->w2, E * H, I, device::kExpertTileN},
+      {"w2", &p->maps.w2, p->w2, W * H, I, device::kExpertTileN},
   };
   for (const Tensor2D& t : tensors) {
+    if (t.rows == 0) continue;  // no tokens, or no experts on this rank: the kernel never reads it
     const cuuint64_t dims[2] = {t.cols, t.rows};
     const cuuint64_t strides[1] = {t.cols * elem};  // bytes between rows
     const cuuint32_t box[2] = {cuuint32_t(128 / elem), t.box_rows};

@@ -8,7 +8,8 @@
 namespace onemoe::host {
 
 // Fills params->maps from the tensor pointers and shapes already in params. Box: kTileM (A) or the tile's
-// N (B) rows × one 128-byte row of K, 128B swizzle, zero fill past the tensor's end.
-Result encode_tensor_maps(DType dtype, device::KernelParams* params);
+// N (B) rows × one 128-byte row of K, 128B swizzle, zero fill past the tensor's end. The expert weights hold
+// weight_experts experts (E on one GPU, the local experts under expert parallelism); empty tensors get no map.
+Result encode_tensor_maps(DType dtype, device::KernelParams* params, int weight_experts);
 
 }  // namespace onemoe::host

@@ -1,0 +1,361 @@
+// DistributedContext: the symmetric window (ncclMemAlloc + ncclCommWindowRegister), the device communicator,
+// the local workspace, and the single launch per forward of the expert-parallel kernel.
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+#include <nccl_device.h>
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "device/ep_launch.h"
+#include "host/ep_layout.h"
+#include "host/tensor_maps.h"
+#include "onemoe/distributed.h"
+
+namespace onemoe {
+namespace {
+
+Result cuda_error(cudaError_t err, const char* what) {
+  std::ostringstream os;
+  os << what << ": " << cudaGetErrorName(err) << " (" << cudaGetErrorString(err) << ")";
+  return Result::error(Status::kErrorCuda, os.str());
+}
+
+Result nccl_error(ncclResult_t err, const char* what) {
+  std::ostringstream os;
+  os << what << ": " << ncclGetErrorString(err);
+  return Result::error(Status::kErrorCuda, os.str());
+}
+
+#define ONEMOE_CUDA_TRY(call, what)                         \
+  do {                                                      \
+    cudaError_t err_ = (call);                              \
+    if (err_ != cudaSuccess) return cuda_error(err_, what); \
+  } while (0)
+
+#define ONEMOE_NCCL_TRY(call, what)                         \
+  do {                                                      \
+    ncclResult_t err_ = (call);                             \
+    if (err_ != ncclSuccess) return nccl_error(err_, what); \
+  } while (0)
+
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    cudaGetDevice(&previous_);
+    if (previous_ != device) cudaSetDevice(device);
+  }
+  ~DeviceGuard() { cudaSetDevice(previous_); }
+
+ private:
+  int previous_ = 0;
+};
+
+Result invalid(const std::string& message) { return Result::error(Status::kErrorInvalidArgument, message); }
+
+Result check_aligned(const char* name, const void* ptr, bool required) {
+  if (ptr == nullptr) return required ? invalid(std::string(name) + " is null") : Result::success();
+  if (reinterpret_cast<uintptr_t>(ptr) % 16 != 0)
+    return Result::error(Status::kErrorMisalignedPointer, std::string(name) + " is not 16-byte aligned");
+  return Result::success();
+}
+
+std::string describe_failure(const device::ErrorRecord& rec, int rank, const std::vector<int>& expert_to_rank,
+                             double timeout_ms) {
+  std::ostringstream os;
+  os << "rank " << rank << ", forward " << rec.abort_epoch << ": ";
+  switch (device::WaitSite(rec.site)) {
+    case device::WaitSite::kPeerCounts:
+      os << "no routing counts from rank " << rec.index << " within " << timeout_ms << " ms (saw forward "
+         << rec.have << "): rank " << rec.index << " did not launch this forward, or is stuck";
+      break;
+    case device::WaitSite::kPeerOutputTile:
+      os << "expert outputs from rank " << rec.index << " did not arrive within " << timeout_ms << " ms";
+      break;
+    case device::WaitSite::kPeerRowTile:
+      os << "token rows for expert tile " << rec.index << " did not all arrive within " << timeout_ms << " ms (saw "
+         << rec.have << " of " << rec.want << ")";
+      break;
+    case device::WaitSite::kPlanOverflow:
+      os << "rank " << rec.index << " was routed " << rec.have << " expert tiles, more than its window's "
+         << rec.want << ": max_tokens differs between ranks";
+      return os.str();
+    default:
+      os << "a wait (site " << rec.site << ", index " << rec.index << ") passed " << timeout_ms << " ms";
+  }
+  (void)expert_to_rank;
+  return os.str();
+}
+
+}  // namespace
+
+std::vector<int> contiguous_placement(int num_experts, int world_size) {
+  std::vector<int> owner;
+  if (num_experts <= 0 || world_size <= 0) return owner;
+  owner.reserve(num_experts);
+  const int base = num_experts / world_size, extra = num_experts % world_size;
+  for (int r = 0; r < world_size; ++r) owner.insert(owner.end(), base + (r < extra ? 1 : 0), r);
+  return owner;
+}
+
+Result DistributedContext::can_implement(const MoeShape& shape, const MoeConfig& config, int world_size,
+                                         const ExpertPlacement& placement) {
+  if (world_size < 1 || world_size > device::kMaxRanks) {
+    std::ostringstream os;
+    os << "world size " << world_size << " is outside 1.." << device::kMaxRanks;
+    return Result::error(Status::kErrorNotSupported, os.str());
+  }
+  if (shape.num_tokens < 1) return invalid("max_tokens (shape.num_tokens) must be at least 1");
+  if (Result r = Context::can_implement(shape, config); !r.ok()) return r;
+  if (!placement.expert_to_rank.empty()) {
+    if (int(placement.expert_to_rank.size()) != shape.num_experts) {
+      std::ostringstream os;
+      os << "placement maps " << placement.expert_to_rank.size() << " experts, the shape has " << shape.num_experts;
+      return invalid(os.str());
+    }
+    for (int e = 0; e < shape.num_experts; ++e) {
+      const int r = placement.expert_to_rank[e];
+      if (r < 0 || r >= world_size) {
+        std::ostringstream os;
+        os << "placement puts expert " << e << " on rank " << r << ", outside 0.." << world_size - 1;
+        return invalid(os.str());
+      }
+    }
+  }
+  return Result::success();
+}
+
+class DistributedContextImpl {
+ public:
+  MoeShape max_shape;
+  MoeConfig config;
+  DistributedOptions options;
+  ncclComm_t comm = nullptr;
+  int rank = 0, world_size = 1, device = 0;
+  std::vector<int> expert_to_rank, local_experts;
+  device::KernelVariant variant{};
+  device::KernelResources resources{};
+  int grid_blocks = 0;
+  host::EpSizes sizes{};
+  device::EpWindowLayout window_layout{};
+  host::EpLocalLayout local_layout{};
+  void* window_memory = nullptr;
+  ncclWindow_t window = nullptr;
+  ncclDevComm dev_comm{};
+  bool dev_comm_created = false;
+  void* local = nullptr;
+  uint32_t epoch = 0;
+  bool broken = false;
+
+  ~DistributedContextImpl() {
+    DeviceGuard guard(device);
+    cudaDeviceSynchronize();
+    if (dev_comm_created) ncclDevCommDestroy(comm, &dev_comm);
+    if (window != nullptr) ncclCommWindowDeregister(comm, window);
+    if (window_memory != nullptr) ncclMemFree(window_memory);
+    cudaFree(local);
+  }
+};
+
+DistributedContext::DistributedContext(std::unique_ptr<DistributedContextImpl> impl) : impl_(std::move(impl)) {}
+DistributedContext::~DistributedContext() = default;
+
+int DistributedContext::rank() const { return impl_->rank; }
+int DistributedContext::world_size() const { return impl_->world_size; }
+const std::vector<int>& DistributedContext::local_experts() const { return impl_->local_experts; }
+const std::vector<int>& DistributedContext::expert_to_rank() const { return impl_->expert_to_rank; }
+int DistributedContext::grid_blocks() const { return impl_->grid_blocks; }
+
+Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config, ncclComm_t comm,
+                                  const DistributedOptions& options, std::unique_ptr<DistributedContext>* out) {
+  if (out == nullptr) return invalid("out is null");
+  if (comm == nullptr) return invalid("comm is null");
+  auto impl = std::make_unique<DistributedContextImpl>();
+  impl->comm = comm;
+  ONEMOE_NCCL_TRY(ncclCommCount(comm, &impl->world_size), "ncclCommCount");
+  ONEMOE_NCCL_TRY(ncclCommUserRank(comm, &impl->rank), "ncclCommUserRank");
+  ONEMOE_NCCL_TRY(ncclCommCuDevice(comm, &impl->device), "ncclCommCuDevice");
+  MoeShape max_shape = shape;
+  if (options.context.max_tokens > 0) max_shape.num_tokens = options.context.max_tokens;
+  if (Result r = can_implement(max_shape, config, impl->world_size, options.placement); !r.ok()) return r;
+  if (!(options.context.wait_timeout_ms > 0)) return invalid("wait_timeout_ms must be positive");
+  if (options.context.device >= 0 && options.context.device != impl->device) {
+    std::ostringstream os;
+    os << "options.context.device = " << options.context.device << " but comm's device is " << impl->device;
+    return invalid(os.str());
+  }
+  impl->max_shape = max_shape;
+  impl->config = config;
+  impl->options = options;
+  impl->expert_to_rank = options.placement.expert_to_rank.empty()
+                             ? contiguous_placement(max_shape.num_experts, impl->world_size)
+                             : options.placement.expert_to_rank;
+  for (int e = 0; e < max_shape.num_experts; ++e)
+    if (impl->expert_to_rank[e] == impl->rank) impl->local_experts.push_back(e);
+  DeviceGuard guard(impl->device);
+
+  cudaDeviceProp prop{};
+  ONEMOE_CUDA_TRY(cudaGetDeviceProperties(&prop, impl->device), "cudaGetDeviceProperties");
+  if (prop.major != 9) {
+    std::ostringstream os;
+    os << "this build targets sm_90a (Hopper); device " << impl->device << " (" << prop.name << ") is sm_"
+       << prop.major << prop.minor;
+    return Result::error(Status::kErrorNotSupported, os.str());
+  }
+  impl->variant = {config.dtype, config.dtype == DType::kFP32 && config.fp32_math == Fp32Math::kFFMA};
+  ONEMOE_CUDA_TRY(device::prepare_ep_kernel(impl->variant, &impl->resources), "preparing the expert-parallel kernel");
+  if (impl->resources.max_blocks_per_sm < 1)
+    return Result::error(Status::kErrorNotCoResident, "the expert-parallel kernel cannot be resident on an SM");
+  impl->grid_blocks = prop.multiProcessorCount * impl->resources.max_blocks_per_sm;
+
+  impl->sizes = host::ep_sizes(max_shape, impl->world_size, impl->expert_to_rank);
+  impl->window_layout = host::ep_window_layout(max_shape, config, impl->sizes);
+  impl->local_layout = host::ep_local_layout(max_shape, config, impl->sizes, int(impl->local_experts.size()));
+
+  // Zero the window before registering it: registration is collective, so no peer can write into it earlier.
+  ONEMOE_NCCL_TRY(ncclMemAlloc(&impl->window_memory, impl->window_layout.total_bytes), "ncclMemAlloc (window)");
+  ONEMOE_CUDA_TRY(cudaMemset(impl->window_memory, 0, impl->window_layout.total_bytes), "clearing the window");
+  ONEMOE_CUDA_TRY(cudaMalloc(&impl->local, impl->local_layout.total_bytes), "allocating the workspace");
+  ONEMOE_CUDA_TRY(cudaMemset(impl->local, 0, impl->local_layout.total_bytes), "clearing the workspace");
+  ONEMOE_CUDA_TRY(cudaDeviceSynchronize(), "clearing the window");
+  ONEMOE_NCCL_TRY(ncclCommWindowRegister(comm, impl->window_memory, impl->window_layout.total_bytes, &impl->window,
+                                         NCCL_WIN_COLL_SYMMETRIC),
+                  "ncclCommWindowRegister");
+  ncclDevCommRequirements reqs;
+  std::memset(&reqs, 0, sizeof(reqs));
+  ONEMOE_NCCL_TRY(ncclDevCommCreate(comm, &reqs, &impl->dev_comm), "ncclDevCommCreate");
+  impl->dev_comm_created = true;
+  if (impl->dev_comm.lsaSize != impl->world_size) {
+    std::ostringstream os;
+    os << "only " << impl->dev_comm.lsaSize << " of " << impl->world_size
+       << " ranks share load/store access (one NVLink domain); peers beyond it need the GIN path, which is not built";
+    return Result::error(Status::kErrorNotSupported, os.str());
+  }
+  // Setup-time barrier (not inside any forward): every rank's window is registered and zero before the first
+  // forward of any rank writes into it. It also checks that every rank sized its window the same.
+  const int64_t bounds[2] = {max_shape.num_tokens, -max_shape.num_tokens};
+  int64_t* reduced = nullptr;
+  ONEMOE_CUDA_TRY(cudaMalloc(&reduced, sizeof(bounds)), "allocating the setup barrier");
+  cudaMemcpy(reduced, bounds, sizeof(bounds), cudaMemcpyHostToDevice);
+  const ncclResult_t barrier = ncclAllReduce(reduced, reduced, 2, ncclInt64, ncclMax, comm, cudaStreamLegacy);
+  const cudaError_t synced = cudaStreamSynchronize(cudaStreamLegacy);
+  int64_t agreed[2] = {0, 0};
+  cudaMemcpy(agreed, reduced, sizeof(agreed), cudaMemcpyDeviceToHost);
+  cudaFree(reduced);
+  if (barrier != ncclSuccess) return nccl_error(barrier, "setup barrier (ncclAllReduce)");
+  if (synced != cudaSuccess) return cuda_error(synced, "setup barrier");
+  if (agreed[0] != max_shape.num_tokens || -agreed[1] != max_shape.num_tokens) {
+    std::ostringstream os;
+    os << "max_tokens differs between ranks (" << -agreed[1] << " to " << agreed[0]
+       << "); it sizes the symmetric window and must be the same everywhere";
+    return invalid(os.str());
+  }
+  out->reset(new DistributedContext(std::move(impl)));
+  return Result::success();
+}
+
+Result DistributedContext::run(const RunArgs& args, cudaStream_t stream) {
+  DistributedContextImpl& c = *impl_;
+  if (c.broken)
+    return Result::error(Status::kErrorInternal,
+                         "a forward of this context timed out; peers may hold half a forward: create a new context");
+  if (args.num_tokens < 0 || args.num_tokens > c.max_shape.num_tokens) {
+    std::ostringstream os;
+    os << "num_tokens = " << args.num_tokens << " is outside 0..max_tokens (" << c.max_shape.num_tokens << ")";
+    return Result::error(args.num_tokens < 0 ? Status::kErrorInvalidArgument : Status::kErrorWorkspaceTooSmall,
+                         os.str());
+  }
+  if (args.workspace != nullptr) return invalid("the distributed context owns its workspace: pass workspace = null");
+  const bool has_tokens = args.num_tokens > 0, has_experts = !c.local_experts.empty();
+  for (Result r : {check_aligned("x", args.x, has_tokens), check_aligned("out", args.out, has_tokens),
+                   check_aligned("w_router", args.w_router, true), check_aligned("w1", args.w1, has_experts),
+                   check_aligned("w2", args.w2, has_experts),
+                   check_aligned("w3", args.w3, has_experts && c.config.gated)})
+    if (!r.ok()) return r;
+  if (!c.config.gated && args.w3 != nullptr) return invalid("w3 is given but the FFN is not gated");
+
+  MoeShape shape = c.max_shape;
+  shape.num_tokens = args.num_tokens;
+  device::EpKernelParams ep{};
+  host::fill_ep_plan(shape, c.config, c.sizes, &ep);
+  device::KernelParams& p = ep.base;
+  const host::EpLocalLayout& l = c.local_layout;
+  char* ws = static_cast<char*>(c.local);
+  char* win = static_cast<char*>(c.window_memory);
+  p.x = args.x;
+  p.w_router = args.w_router;
+  p.w1 = args.w1;
+  p.w3 = args.w3;
+  p.w2 = args.w2;
+  p.out = args.out;
+  p.user_topk_ids = args.topk_ids;
+  p.user_topk_weights = args.topk_weights;
+  p.logits = reinterpret_cast<float*>(ws + l.logits);
+  p.topk_ids = reinterpret_cast<int32_t*>(ws + l.topk_ids);
+  p.topk_weights = reinterpret_cast<float*>(ws + l.topk_weights);
+  p.slot_of = reinterpret_cast<int32_t*>(ws + l.slot_of);
+  p.route_tile_counts = reinterpret_cast<int32_t*>(ws + l.route_tile_counts);
+  p.expert_kept = reinterpret_cast<int32_t*>(ws + l.expert_kept);
+  p.expert_tile_offset = reinterpret_cast<int32_t*>(ws + l.expert_tile_offset);
+  p.expert_in = win + c.window_layout.expert_in;
+  p.expert_hidden = ws + l.expert_hidden;
+  p.expert_out = nullptr;  // output rows go straight to the sources' windows
+  p.counters = reinterpret_cast<device::SyncCounters*>(ws + l.counters);
+  p.row_tile_ready = reinterpret_cast<uint32_t*>(win + c.window_layout.row_tile_ready);
+  p.gemm1_tiles_done = reinterpret_cast<uint32_t*>(ws + l.gemm1_tiles_done);
+  p.gemm2_tiles_done = reinterpret_cast<uint32_t*>(ws + l.gemm2_tiles_done);
+  p.dispatch_done = reinterpret_cast<uint32_t*>(ws + l.dispatch_done);
+  p.error = reinterpret_cast<device::ErrorRecord*>(ws + l.error);
+  if (++c.epoch == 0) c.epoch = 1;
+  p.epoch = c.epoch;
+  p.wait_timeout_ns = uint64_t(c.options.context.wait_timeout_ms * 1e6);
+
+  ep.rank = c.rank;
+  ep.world_size = c.world_size;
+  ep.num_local_experts = int(c.local_experts.size());
+  for (int e = 0; e < shape.num_experts; ++e) ep.expert_owner[e] = uint8_t(c.expert_to_rank[e]);
+  for (size_t i = 0; i < c.local_experts.size(); ++i) ep.local_expert[i] = uint8_t(c.local_experts[i]);
+  ep.window = c.window;
+  ep.win = c.window_layout;
+  ep.inbox = reinterpret_cast<uint64_t*>(win + c.window_layout.inbox);
+  ep.output_done = reinterpret_cast<uint32_t*>(win + c.window_layout.output_done);
+  ep.row_source = reinterpret_cast<int2*>(win + c.window_layout.row_source);
+  ep.returned = win + c.window_layout.returned;
+  ep.source_base = reinterpret_cast<int32_t*>(ws + l.source_base);
+  ep.local_tile_offset = reinterpret_cast<int32_t*>(ws + l.local_tile_offset);
+  ep.capacity = reinterpret_cast<int64_t*>(ws + l.capacity);
+  ep.traffic = reinterpret_cast<device::EpTraffic*>(ws + l.traffic);
+
+  if (!c.variant.exact_fp32) {
+    if (Result r = host::encode_tensor_maps(c.config.dtype, &p, ep.num_local_experts); !r.ok()) return r;
+  }
+  DeviceGuard guard(c.device);
+  ONEMOE_CUDA_TRY(device::launch_moe_ep_forward(c.variant, ep, c.grid_blocks, c.resources.dynamic_smem_bytes, stream),
+                  "launching the expert-parallel MoE kernel");
+  return Result::success();
+}
+
+Result DistributedContext::synchronize_and_check(cudaStream_t stream, TrafficStats* traffic) {
+  DistributedContextImpl& c = *impl_;
+  DeviceGuard guard(c.device);
+  ONEMOE_CUDA_TRY(cudaStreamSynchronize(stream), "running the expert-parallel MoE kernel");
+  char* ws = static_cast<char*>(c.local);
+  device::ErrorRecord rec{};
+  ONEMOE_CUDA_TRY(cudaMemcpy(&rec, ws + c.local_layout.error, sizeof(rec), cudaMemcpyDeviceToHost),
+                  "reading the error record");
+  if (traffic != nullptr) {
+    device::EpTraffic t{};
+    ONEMOE_CUDA_TRY(cudaMemcpy(&t, ws + c.local_layout.traffic, sizeof(t), cudaMemcpyDeviceToHost),
+                    "reading the traffic counts");
+    *traffic = TrafficStats{t.rows_to_peers, t.rows_returned, t.payload_bytes, t.control_bytes, t.rows_local};
+  }
+  if (rec.abort_epoch == 0) return Result::success();
+  ONEMOE_CUDA_TRY(cudaMemset(ws + c.local_layout.error, 0, sizeof(rec)), "clearing the error record");
+  c.broken = true;
+  return Result::error(device::WaitSite(rec.site) == device::WaitSite::kPlanOverflow ? Status::kErrorInternal
+                                                                                      : Status::kErrorTimeout,
+                       describe_failure(rec, c.rank, c.expert_to_rank, c.options.context.wait_timeout_ms));
+}
+
+}  // namespace onemoe

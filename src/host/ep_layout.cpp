@@ -1,0 +1,91 @@
+#include "host/ep_layout.h"
+
+#include <algorithm>
+
+#include "host/plan.h"
+
+namespace onemoe::host {
+namespace {
+
+constexpr size_t kAlign = 256;
+
+size_t take(size_t* cursor, size_t bytes) {
+  const size_t at = *cursor;
+  *cursor += (bytes + kAlign - 1) / kAlign * kAlign;
+  return at;
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+EpSizes ep_sizes(const MoeShape& s, int world_size, const std::vector<int>& expert_to_rank) {
+  EpSizes z{};
+  z.world_size = world_size;
+  std::vector<int> held(world_size, 0);
+  for (int owner : expert_to_rank) ++held[owner];
+  z.max_local_experts = *std::max_element(held.begin(), held.end());
+  // Every rank's tokens may route to one owner; each of its non-empty experts wastes less than one tile.
+  const int64_t rows = int64_t(world_size) * s.num_tokens * s.top_k;
+  z.max_expert_tiles = int(std::max<int64_t>(1, std::min<int64_t>(ceil_div(rows, device::kTileM) + z.max_local_experts, rows)));
+  z.max_route_tiles = num_route_tiles(s.num_tokens);
+  return z;
+}
+
+device::EpWindowLayout ep_window_layout(const MoeShape& s, const MoeConfig& c, const EpSizes& z) {
+  const size_t elem = dtype_size(c.dtype);
+  const size_t tiles = size_t(z.max_expert_tiles), rows = tiles * device::kTileM;
+  device::EpWindowLayout w{};
+  size_t cursor = 0;
+  w.inbox = take(&cursor, size_t(z.world_size) * size_t(s.num_experts + 1) * sizeof(uint64_t));
+  w.output_done = take(&cursor, tiles * sizeof(uint32_t));
+  w.row_source = take(&cursor, rows * 2 * sizeof(int32_t));
+  w.row_tile_ready = take(&cursor, tiles * sizeof(uint32_t));
+  w.expert_in = take(&cursor, rows * size_t(s.hidden) * elem);
+  w.returned = take(&cursor, size_t(s.num_tokens) * size_t(s.top_k) * size_t(s.hidden) * elem);
+  constexpr size_t kWindowGranule = size_t(1) << 21;  // registration works in whole pages of the VMM granularity
+  w.total_bytes = (cursor + kWindowGranule - 1) / kWindowGranule * kWindowGranule;
+  return w;
+}
+
+EpLocalLayout ep_local_layout(const MoeShape& s, const MoeConfig& c, const EpSizes& z, int num_local_experts) {
+  const size_t elem = dtype_size(c.dtype);
+  const size_t T = size_t(s.num_tokens), E = size_t(s.num_experts), k = size_t(s.top_k);
+  const size_t rows = size_t(z.max_expert_tiles) * device::kTileM;
+  EpLocalLayout l{};
+  size_t cursor = 0;
+  l.logits = take(&cursor, T * E * sizeof(float));
+  l.topk_ids = take(&cursor, T * k * sizeof(int32_t));
+  l.topk_weights = take(&cursor, T * k * sizeof(float));
+  l.slot_of = take(&cursor, T * k * sizeof(int32_t));
+  l.route_tile_counts = take(&cursor, size_t(z.max_route_tiles) * E * sizeof(int32_t));
+  l.expert_kept = take(&cursor, E * sizeof(int32_t));
+  l.expert_tile_offset = take(&cursor, (E + 1) * sizeof(int32_t));
+  l.source_base = take(&cursor, E * sizeof(int32_t));
+  l.local_tile_offset = take(&cursor, size_t(num_local_experts + 1) * sizeof(int32_t));
+  l.capacity = take(&cursor, sizeof(int64_t));
+  l.traffic = take(&cursor, sizeof(device::EpTraffic));
+  l.expert_hidden = take(&cursor, rows * size_t(s.intermediate) * elem);
+  l.counters = take(&cursor, sizeof(device::SyncCounters));
+  l.gemm1_tiles_done = take(&cursor, size_t(z.max_expert_tiles) * sizeof(uint32_t));
+  l.gemm2_tiles_done = take(&cursor, size_t(z.max_expert_tiles) * sizeof(uint32_t));
+  l.dispatch_done = take(&cursor, size_t(std::max(1, z.max_route_tiles)) * sizeof(uint32_t));
+  l.error = take(&cursor, sizeof(device::ErrorRecord));
+  l.total_bytes = cursor;
+  return l;
+}
+
+void fill_ep_plan(const MoeShape& s, const MoeConfig& c, const EpSizes& z, device::EpKernelParams* ep) {
+  device::KernelParams* p = &ep->base;
+  fill_plan(s, c, p);
+  p->max_expert_tiles = z.max_expert_tiles;
+  const uint32_t route = uint32_t(p->num_route_tiles);
+  p->first_dispatch_ticket = route + 1;  // the plan's ticket is `route`
+  p->first_gemm1_ticket = p->first_dispatch_ticket + route;
+  p->first_gemm2_ticket = p->first_gemm1_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm1_n_tiles);
+  p->first_combine_ticket = p->first_gemm2_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm2_n_tiles);
+  p->num_tickets = p->first_combine_ticket + route;
+  ep->capacity_factor = c.capacity_factor;
+}
+
+}  // namespace onemoe::host

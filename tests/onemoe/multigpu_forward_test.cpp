@@ -1,0 +1,372 @@
+// Multi-GPU correctness of the expert-parallel kernel, one process driving R GPUs (one thread per rank):
+// against the fp64 reference that simulates every rank, bitwise against one GPU (onemoe::Context on all the
+// tokens), bitwise run to run, and a bounded timeout naming a rank that never launches.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <gtest/gtest.h>
+#include <nccl.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gpu_available.h"
+#include "onemoe/distributed.h"
+#include "onemoe/onemoe.h"
+#include "reference/compare.h"
+#include "reference/moe_reference.h"
+
+namespace onemoe {
+namespace {
+
+using reference::CheckDType;
+
+int visible_gpus() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+}
+
+#define REQUIRE_GPUS(n)                                                                                    \
+  do {                                                                                                     \
+    if (visible_gpus() < (n)) GTEST_SKIP() << "needs " << (n) << " GPUs, " << visible_gpus() << " visible"; \
+  } while (0)
+
+// One communicator per world size, kept for the whole test program (NCCL init takes about a second).
+ncclComm_t* comms_for(int world_size) {
+  static std::map<int, std::vector<ncclComm_t>> cache;
+  auto& comms = cache[world_size];
+  if (comms.empty()) {
+    setenv("NCCL_NVLS_ENABLE", "0", 0);
+    comms.resize(world_size);
+    std::vector<int> devices(world_size);
+    for (int r = 0; r < world_size; ++r) devices[r] = r;
+    if (ncclCommInitAll(comms.data(), world_size, devices.data()) != ncclSuccess) comms.clear();
+  }
+  return comms.empty() ? nullptr : comms.data();
+}
+
+// Runs fn(rank) on one thread per rank and waits for all.
+void on_every_rank(int world_size, const std::function<void(int)>& fn) {
+  std::vector<std::thread> threads;
+  for (int r = 0; r < world_size; ++r) threads.emplace_back([&, r] {
+    cudaSetDevice(r);
+    fn(r);
+  });
+  for (auto& t : threads) t.join();
+}
+
+struct EpCase {
+  const char* name;
+  std::vector<int64_t> tokens_per_rank;  // its size is the world size
+  int E, k, H, I;
+  DType dtype = DType::kBF16;
+  Fp32Math math = Fp32Math::kTF32;
+  bool gated = false;
+  Activation act = Activation::kGELU;
+  float capacity_factor = 0;
+  bool skew = false;  // router biased towards rank 0's experts
+  std::vector<int> placement = {};
+};
+
+CheckDType check_dtype_of(const EpCase& c) {
+  if (c.dtype == DType::kBF16) return CheckDType::kBF16;
+  if (c.dtype == DType::kFP16) return CheckDType::kFP16;
+  return c.math == Fp32Math::kTF32 ? CheckDType::kTF32 : CheckDType::kFP32;
+}
+
+CheckDType storage_of(DType d) {
+  return d == DType::kBF16 ? CheckDType::kBF16 : d == DType::kFP16 ? CheckDType::kFP16 : CheckDType::kFP32;
+}
+
+// The global problem (all ranks' tokens, every expert) in fp64, values already rounded to the storage type.
+struct GlobalProblem {
+  MoeShape shape;  // num_tokens: the total over ranks
+  MoeConfig config;
+  std::vector<double> x, w_router, w1, w3, w2;
+};
+
+std::vector<double> uniform(size_t n, uint64_t seed, double stddev) {
+  std::vector<double> v(n);
+  reference::fill_uniform(v, seed, -stddev * std::sqrt(3.0), stddev * std::sqrt(3.0));
+  return v;
+}
+
+GlobalProblem make_problem(const EpCase& c, const std::vector<int>& owner, uint64_t seed) {
+  GlobalProblem g;
+  int64_t total = 0;
+  for (int64_t t : c.tokens_per_rank) total += t;
+  g.shape = {total, c.E, c.k, c.H, c.I};
+  g.config.dtype = c.dtype;
+  g.config.fp32_math = c.math;
+  g.config.gated = c.gated;
+  g.config.activation = c.act;
+  g.config.capacity_factor = c.capacity_factor;
+  const size_t T = size_t(total), E = size_t(c.E), H = size_t(c.H), I = size_t(c.I);
+  g.x = uniform(T * H, seed * 7 + 1, 1.0);
+  g.w_router = uniform(E * H, seed * 7 + 2, 0.3 / std::sqrt(double(H)));
+  g.w1 = uniform(E * I * H, seed * 7 + 3, 1.0 / std::sqrt(double(H)));
+  if (c.gated) g.w3 = uniform(E * I * H, seed * 7 + 4, 1.0 / std::sqrt(double(H)));
+  g.w2 = uniform(E * H * I, seed * 7 + 5, 1.0 / std::sqrt(double(I)));
+  if (c.skew) {  // x gets a positive mean and rank 0's router rows a positive bias: logits +~2 for its experts
+    for (double& v : g.x) v += 0.5;
+    for (size_t e = 0; e < E; ++e)
+      if (owner[e] == 0)
+        for (size_t h = 0; h < H; ++h) g.w_router[e * H + h] += 4.0 / double(H);
+  }
+  for (auto* v : {&g.x, &g.w_router, &g.w1, &g.w3, &g.w2}) reference::round_all(storage_of(c.dtype), *v);
+  return g;
+}
+
+std::vector<uint8_t> encode(DType d, const double* v, size_t n) {
+  std::vector<uint8_t> bytes(n * dtype_size(d));
+  for (size_t i = 0; i < n; ++i) {
+    if (d == DType::kBF16) {
+      const __nv_bfloat16 b = __float2bfloat16_rn(float(v[i]));
+      std::memcpy(&bytes[i * 2], &b, 2);
+    } else if (d == DType::kFP16) {
+      const __half h = __float2half_rn(float(v[i]));
+      std::memcpy(&bytes[i * 2], &h, 2);
+    } else {
+      const float f = float(v[i]);
+      std::memcpy(&bytes[i * 4], &f, 4);
+    }
+  }
+  return bytes;
+}
+
+float decode(DType d, const uint8_t* p) {
+  if (d == DType::kBF16) return __bfloat162float(*reinterpret_cast<const __nv_bfloat16*>(p));
+  if (d == DType::kFP16) return __half2float(*reinterpret_cast<const __half*>(p));
+  float f;
+  std::memcpy(&f, p, 4);
+  return f;
+}
+
+void* upload(const std::vector<uint8_t>& bytes) {
+  if (bytes.empty()) return nullptr;
+  void* d = nullptr;
+  if (cudaMalloc(&d, bytes.size()) != cudaSuccess) return nullptr;
+  cudaMemcpy(d, bytes.data(), bytes.size(), cudaMemcpyHostToDevice);
+  return d;
+}
+
+// The rows of w (experts × rows_per_expert × cols) of the given experts, in that order.
+std::vector<double> expert_rows(const std::vector<double>& w, const std::vector<int>& experts, size_t per_expert) {
+  std::vector<double> out;
+  out.reserve(experts.size() * per_expert);
+  for (int e : experts) out.insert(out.end(), w.begin() + e * per_expert, w.begin() + (e + 1) * per_expert);
+  return out;
+}
+
+struct RankOutput {
+  std::vector<std::vector<uint8_t>> out_per_repeat;  // [repeat][T_r * H * elem]
+  std::vector<int32_t> topk_ids;
+  TrafficStats traffic;
+  Result result;
+};
+
+// Runs `repeats` forwards of g on every rank (skipping `silent_rank`'s launches when >= 0), outputs poisoned
+// before each.
+std::vector<RankOutput> run_expert_parallel(const EpCase& c, const GlobalProblem& g, int repeats,
+                                            double timeout_ms = 2000, int silent_rank = -1) {
+  const int R = int(c.tokens_per_rank.size());
+  std::vector<RankOutput> results(R);
+  ncclComm_t* comms = comms_for(R);
+  if (comms == nullptr) {
+    results[0].result = Result::error(Status::kErrorCuda, "ncclCommInitAll failed");
+    return results;
+  }
+  int64_t max_tokens = 1;
+  for (int64_t t : c.tokens_per_rank) max_tokens = std::max(max_tokens, t);
+  on_every_rank(R, [&](int r) {
+    RankOutput& ro = results[r];
+    DistributedOptions options;
+    options.context.max_tokens = max_tokens;
+    options.context.wait_timeout_ms = timeout_ms;
+    options.placement.expert_to_rank = c.placement;
+    std::unique_ptr<DistributedContext> ctx;
+    ro.result = DistributedContext::create(g.shape, g.config, comms[r], options, &ctx);
+    if (!ro.result.ok()) return;
+    const std::vector<int>& mine = ctx->local_experts();
+    int64_t first = 0;
+    for (int q = 0; q < r; ++q) first += c.tokens_per_rank[q];
+    const int64_t T = c.tokens_per_rank[r];
+    const size_t H = size_t(c.H), I = size_t(c.I), elem = dtype_size(c.dtype);
+    void* x = upload(encode(c.dtype, g.x.data() + first * H, size_t(T) * H));
+    void* w_router = upload(encode(c.dtype, g.w_router.data(), g.w_router.size()));
+    const auto local = [&](const std::vector<double>& w, size_t per) {
+      const std::vector<double> rows = expert_rows(w, mine, per);
+      return upload(encode(c.dtype, rows.data(), rows.size()));
+    };
+    void* w1 = local(g.w1, I * H);
+    void* w3 = c.gated ? local(g.w3, I * H) : nullptr;
+    void* w2 = local(g.w2, H * I);
+    void* out = nullptr;
+    int32_t* ids = nullptr;
+    if (T > 0) {
+      cudaMalloc(&out, size_t(T) * H * elem);
+      cudaMalloc(reinterpret_cast<void**>(&ids), size_t(T) * c.k * sizeof(int32_t));
+    }
+    cudaStream_t stream;
+    cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+    RunArgs args;
+    args.num_tokens = T;
+    args.x = x;
+    args.w_router = w_router;
+    args.w1 = w1;
+    args.w3 = w3;
+    args.w2 = w2;
+    args.out = out;
+    args.topk_ids = ids;
+    for (int i = 0; i < repeats && ro.result.ok(); ++i) {
+      if (out) cudaMemsetAsync(out, 0xFF, size_t(T) * H * elem, stream);  // NaN in every dtype
+      if (r == silent_rank) break;
+      ro.result = ctx->run(args, stream);
+      if (ro.result.ok()) ro.result = ctx->synchronize_and_check(stream, &ro.traffic);
+      std::vector<uint8_t> bytes(size_t(T) * H * elem);
+      if (T > 0) cudaMemcpy(bytes.data(), out, bytes.size(), cudaMemcpyDeviceToHost);
+      ro.out_per_repeat.push_back(std::move(bytes));
+    }
+    if (T > 0) {
+      ro.topk_ids.resize(size_t(T) * c.k);
+      cudaMemcpy(ro.topk_ids.data(), ids, ro.topk_ids.size() * sizeof(int32_t), cudaMemcpyDeviceToHost);
+    }
+    cudaStreamSynchronize(stream);
+    ctx.reset();  // collective: every rank's thread gets here
+    cudaStreamDestroy(stream);
+    for (void* p : {x, w_router, w1, w3, w2, out, static_cast<void*>(ids)}) cudaFree(p);
+  });
+  return results;
+}
+
+// The one-GPU output of the whole problem (Context on device 0), as bytes.
+Result run_one_gpu(const GlobalProblem& g, std::vector<uint8_t>* out_bytes) {
+  cudaSetDevice(0);
+  std::unique_ptr<Context> ctx;
+  if (Result r = Context::create(g.shape, g.config, {}, &ctx); !r.ok()) return r;
+  const size_t elem = dtype_size(g.config.dtype), n = g.x.size();
+  RunArgs args;
+  args.num_tokens = g.shape.num_tokens;
+  args.x = upload(encode(g.config.dtype, g.x.data(), n));
+  args.w_router = upload(encode(g.config.dtype, g.w_router.data(), g.w_router.size()));
+  args.w1 = upload(encode(g.config.dtype, g.w1.data(), g.w1.size()));
+  args.w3 = g.config.gated ? upload(encode(g.config.dtype, g.w3.data(), g.w3.size())) : nullptr;
+  args.w2 = upload(encode(g.config.dtype, g.w2.data(), g.w2.size()));
+  cudaMalloc(&args.out, n * elem);
+  cudaMemset(args.out, 0xFF, n * elem);
+  Result r = ctx->run(args, nullptr);
+  if (r.ok()) r = ctx->synchronize_and_check(nullptr);
+  out_bytes->resize(n * elem);
+  cudaMemcpy(out_bytes->data(), args.out, n * elem, cudaMemcpyDeviceToHost);
+  for (const void* p : {args.x, args.w_router, args.w1, args.w3, args.w2, static_cast<const void*>(args.out)})
+    cudaFree(const_cast<void*>(p));
+  return r;
+}
+
+const EpCase kCases[] = {
+    {"R2_uneven_T_k2", {300, 1000}, 64, 2, 512, 768},
+    {"R2_T0_on_rank1_k8_gated", {777, 0}, 16, 8, 768, 512, DType::kBF16, Fp32Math::kTF32, true, Activation::kSiLU},
+    {"R2_skewed_router_k2", {1200, 900}, 32, 2, 512, 512, DType::kBF16, Fp32Math::kTF32, false, Activation::kGELU, 0,
+     true},
+    {"R2_E_odd_placement_k1_fp16", {513, 129}, 7, 1, 512, 512, DType::kFP16},
+    {"R2_user_placement_tf32", {200, 330}, 8, 2, 512, 768, DType::kFP32, Fp32Math::kTF32, false, Activation::kGELU, 0,
+     false, {1, 0, 1, 1, 0, 0, 1, 0}},
+    {"R2_capacity_1.25", {1500, 400}, 16, 2, 512, 512, DType::kBF16, Fp32Math::kTF32, false, Activation::kGELU, 1.25f},
+    {"R4_uneven_T_with_0_E30_k2", {4097, 0, 300, 1}, 30, 2, 512, 512},
+    {"R4_k8_E64_gated", {256, 512, 128, 384}, 64, 8, 1024, 768, DType::kBF16, Fp32Math::kTF32, true,
+     Activation::kSiLU},
+    {"R4_skewed_k2_E128", {2048, 2048, 2048, 2048}, 128, 2, 2048, 2048, DType::kBF16, Fp32Math::kTF32, false,
+     Activation::kGELU, 0, true},
+    {"R4_fp32_ffma_k1", {100, 50, 0, 70}, 12, 1, 512, 512, DType::kFP32, Fp32Math::kFFMA},
+    {"R1_matches_context", {3000}, 32, 2, 1024, 1024},
+};
+
+class ExpertParallel : public ::testing::TestWithParam<EpCase> {};
+
+TEST_P(ExpertParallel, MatchesReferenceAndOneGpuBitwise) {
+  const EpCase& c = GetParam();
+  const int R = int(c.tokens_per_rank.size());
+  REQUIRE_GPUS(R);
+  const std::vector<int> owner = c.placement.empty() ? contiguous_placement(c.E, R) : c.placement;
+  const GlobalProblem g = make_problem(c, owner, /*seed=*/uint64_t(c.E * 1009 + R));
+  const std::vector<RankOutput> ranks = run_expert_parallel(c, g, /*repeats=*/3);
+  for (int r = 0; r < R; ++r) ASSERT_TRUE(ranks[r].result.ok()) << "rank " << r << ": " << ranks[r].result.message;
+
+  // Reference: the global forward, split per rank.
+  std::vector<const double*> x_per_rank;
+  int64_t first = 0;
+  for (int r = 0; r < R; ++r) {
+    x_per_rank.push_back(g.x.data() + first * c.H);
+    first += c.tokens_per_rank[r];
+  }
+  reference::RefConfig rc;
+  rc.num_experts = c.E;
+  rc.top_k = c.k;
+  rc.hidden = c.H;
+  rc.intermediate = c.I;
+  rc.gated = c.gated;
+  rc.activation = c.act == Activation::kReLU   ? reference::RefActivation::kReLU
+                  : c.act == Activation::kGELU ? reference::RefActivation::kGELU
+                                               : reference::RefActivation::kSiLU;
+  rc.capacity_factor = c.capacity_factor;
+  const reference::RefWeights rw{g.w_router.data(), g.w1.data(), c.gated ? g.w3.data() : nullptr, g.w2.data()};
+  const std::vector<reference::RefOutput> ref = reference::moe_forward_ranks(x_per_rank, c.tokens_per_rank, rw, rc);
+
+  std::vector<uint8_t> all_ranks;
+  uint64_t routed_rows = 0, sent_rows = 0;
+  for (int r = 0; r < R; ++r) {
+    const RankOutput& ro = ranks[r];
+    const int64_t T = c.tokens_per_rank[r];
+    ASSERT_TRUE(ref[r].ok()) << ref[r].error;
+    for (size_t i = 1; i < ro.out_per_repeat.size(); ++i)
+      EXPECT_EQ(ro.out_per_repeat[i], ro.out_per_repeat[0]) << "rank " << r << ": repeat " << i << " differs bitwise";
+    all_ranks.insert(all_ranks.end(), ro.out_per_repeat[0].begin(), ro.out_per_repeat[0].end());
+    sent_rows += ro.traffic.rows_to_peers;
+    for (int64_t i = 0; i < T * c.k; ++i)
+      if (!ref[r].dropped[i] && owner[ref[r].topk_ids[i]] != r) ++routed_rows;
+    if (T == 0) continue;
+    std::vector<float> got(size_t(T) * c.H);
+    for (size_t i = 0; i < got.size(); ++i) got[i] = decode(c.dtype, &ro.out_per_repeat[0][i * dtype_size(c.dtype)]);
+    const std::vector<uint8_t> near_tie = reference::near_tie_tokens(ref[r], 1e-3);
+    const reference::CompareResult cmp = reference::compare_rows(got.data(), ref[r].out.data(), T, c.H, near_tie,
+                                                                 reference::tolerance_for(check_dtype_of(c)));
+    EXPECT_TRUE(cmp.pass) << "rank " << r << ": " << cmp.summary;
+    EXPECT_EQ(reference::count_routing_mismatches(ro.topk_ids.data(), ref[r], T, c.k), 0) << "rank " << r;
+  }
+  // Only routed rows cross the links: each (token, expert on another rank) pair once, dropped pairs never.
+  EXPECT_EQ(sent_rows, routed_rows);
+
+  std::vector<uint8_t> one_gpu;
+  const Result single = run_one_gpu(g, &one_gpu);
+  ASSERT_TRUE(single.ok()) << single.message;
+  EXPECT_TRUE(all_ranks == one_gpu) << "the " << R << "-GPU output differs bitwise from the 1-GPU output";
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, ExpertParallel, ::testing::ValuesIn(kCases),
+                         [](const auto& info) {
+                           std::string s = info.param.name;
+                           for (char& ch : s)
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
+
+TEST(ExpertParallelFaults, SilentRankGivesTimeoutNamingIt) {
+  REQUIRE_GPUS(2);
+  const EpCase c{"silent", {256, 256}, 8, 2, 512, 512};
+  const GlobalProblem g = make_problem(c, contiguous_placement(8, 2), 5);
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<RankOutput> ranks = run_expert_parallel(c, g, 1, /*timeout_ms=*/300, /*silent_rank=*/1);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(ranks[0].result.status, Status::kErrorTimeout) << ranks[0].result.message;
+  EXPECT_NE(ranks[0].result.message.find("rank 1"), std::string::npos) << ranks[0].result.message;
+  EXPECT_LT(seconds, 30.0) << "setup plus a 300 ms bound took too long";
+}
+
+}  // namespace
+}  // namespace onemoe

@@ -45,8 +45,16 @@ echo "$commit" > "$carry/COMMIT"
   done
 } > "$carry/BUILD_INFO.txt"
 
-# They must start here (no GPU needed for --help) with only .carry/lp added to the library path.
+# launchprof must start here with only .carry/lp added to the library path; the others may miss only the driver
+# (libcuda.so.1), which a machine without a GPU lacks.
 LD_LIBRARY_PATH=$carry${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$carry/launchprof" --help > /dev/null
-"$carry/launchprof-null-kernel" --help > /dev/null
+for exe in liblaunchprof_inject.so launchprof-null-kernel launchprof-record-bench; do
+  missing=$(LD_LIBRARY_PATH=$carry${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$carry/$exe" | grep "not found" \
+            | grep -v "libcuda.so.1" || true)
+  if [ -n "$missing" ]; then
+    echo "$exe misses: $missing" >&2
+    exit 1
+  fi
+done
 du -sh "$carry"
 ls -la "$carry"

@@ -31,6 +31,7 @@ chmod +x "$bin/launchprof" "$bin/launchprof-null-kernel" "$bin/launchprof-record
 export LD_LIBRARY_PATH="$bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export LAUNCHPROF_COMMIT=${LAUNCHPROF_COMMIT:-$(cat "$bin/COMMIT" 2>/dev/null || echo unknown)}
 export LAUNCHPROF_QUICK=${LAUNCHPROF_QUICK:-1}
+export LAUNCHPROF_NO_BUILD=1  # the carried binaries or nothing: a build on the device would eat the budget
 export LAUNCHPROF_BUDGET_S=${LAUNCHPROF_BUDGET_S:-270}
 export STEP_RESERVE_S=${STEP_RESERVE_S:-25}  # seconds kept for the analysis's end and the packaging
 LAUNCHPROF_WORK=$(mktemp -d /tmp/launchprof_run.XXXXXX)

@@ -16,7 +16,8 @@
 #   summary.txt                step status and the main tables
 #   fixture_*.json.gz          a few small real traces meant for CI fixtures (each at most 4 MiB)
 # Environment: LAUNCHPROF_COMMIT=<sha> (recorded in results; the device copy has no .git), LAUNCHPROF_WORK=<dir>,
-# LAUNCHPROF_BUDGET_S (whole-run time budget, default 540), LAUNCHPROF_QUICK=1 (smaller sizes, see "sizes" below).
+# LAUNCHPROF_BUDGET_S (whole-run time budget, default 540), LAUNCHPROF_QUICK=1 (smaller sizes, see "sizes" below),
+# LAUNCHPROF_NO_BUILD=1 (never build: use the binaries in BUILD_DIR as they are).
 set -u -o pipefail
 
 if [ $# -ne 2 ]; then
@@ -96,7 +97,12 @@ step env 60 bash -c "nvidia-smi; nvcc --version; cmake --version; python3 -c 'im
 print(sys.version); print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())'; \
 echo commit=$LAUNCHPROF_COMMIT"
 
-if ! starts "$NULLK" --help || [ ! -f "$INJECT" ] || [ -z "$LP" ]; then
+# LAUNCHPROF_NO_BUILD=1 (device_launchprof.sh): the binaries were carried; a build would only eat the budget.
+NO_BUILD=${LAUNCHPROF_NO_BUILD:-0}
+if [ "$NO_BUILD" = 1 ] && { ! starts "$NULLK" --help || [ -z "$LP" ]; }; then
+  echo "LAUNCHPROF_NO_BUILD=1: not building; $NULLK or the launchprof binary does not start here" | tee -a "$STEPS"
+fi
+if [ "$NO_BUILD" != 1 ] && { ! starts "$NULLK" --help || [ ! -f "$INJECT" ] || [ -z "$LP" ]; }; then
   step build 420 bash -c "
     set -x
     if [ ! -f '$BUILD/CMakeCache.txt' ]; then
@@ -110,7 +116,7 @@ if ! starts "$NULLK" --help || [ ! -f "$INJECT" ] || [ -z "$LP" ]; then
   LP=$(find_launchprof)
   export LP
 fi
-if [ ! -f "$INJECT" ] || ! starts "$NULLK" --help; then
+if [ "$NO_BUILD" != 1 ] && { [ ! -f "$INJECT" ] || ! starts "$NULLK" --help; }; then
   step build_fallback 300 "$STUDIES/build_record_standalone.sh" "$BUILD/standalone"
   NULLK=$BUILD/standalone/launchprof-null-kernel
   INJECT=$BUILD/standalone/liblaunchprof_inject.so
@@ -130,13 +136,13 @@ if [ "$QUICK" = 1 ]; then
   OVH_CXX_CONFIGS=plain,record,record-callback,record-tid-cupti,diag-no-api,diag-no-kernels
   OVH_TORCH_CONFIGS=plain,record,record-callback,torch-profiler
   OVH_CXX_REPEATS=5 OVH_TORCH_REPEATS=3 OVH_TORCH_LOOPS=3
-  LLAMA_ARGS=(--warmup 1 --timed 3)
+  LLAMA_ARGS=(--warmup 1 --timed 3) LLAMA_LIMIT=75  # batches it has not reached by then are left out
 else
   NULL_N=10000
   OVH_CXX_CONFIGS=plain,record,record-callback,record-tid-cupti,diag-no-api,diag-no-kernels,cupti-inprocess
   OVH_TORCH_CONFIGS=plain,record,record-callback,record-tid-cupti,record-all-runtime,torch-profiler
   OVH_CXX_REPEATS=5 OVH_TORCH_REPEATS=5 OVH_TORCH_LOOPS=5
-  LLAMA_ARGS=()
+  LLAMA_ARGS=() LLAMA_LIMIT=330
 fi
 echo "sizes: quick=$QUICK null_n=$NULL_N cxx=[$OVH_CXX_CONFIGS]x$OVH_CXX_REPEATS torch=[$OVH_TORCH_CONFIGS]x$OVH_TORCH_REPEATS" \
   | tee -a "$STEPS"
@@ -170,7 +176,7 @@ step llama_record_callback 60 bash -c "lp_record '$WORK/traces/llama_record_call
   --api-source callback -- python3 '$STUDIES/llama_study.py' --mode nvtx --batch 1"
 
 # ---- the paper's study: Llama-3.2-1B-shaped prefill, batch 1..64, eager and CUDA graph ----
-step llama_kineto 330 python3 "$STUDIES/llama_study.py" --out "$WORK" "${LLAMA_ARGS[@]}"
+step llama_kineto "$LLAMA_LIMIT" python3 "$STUDIES/llama_study.py" --out "$WORK" "${LLAMA_ARGS[@]}"
 if [ "$QUICK" != 1 ]; then
   step llama_record 150 bash -c "lp_record '$WORK/traces/llama_record_b1.json.gz' --capture-range -- \
     python3 '$STUDIES/llama_study.py' --mode nvtx --batch 1"

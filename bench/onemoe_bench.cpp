@@ -21,7 +21,9 @@
 
 #include "baselines/kernel_counter.h"
 #include "baselines/pipeline_baseline.h"
+#include "bench_common.h"
 #include "harness/moe_problem.h"
+#include "multi_gpu/ep_bench.h"
 #include "onemoe/onemoe.h"
 
 namespace {
@@ -57,49 +59,12 @@ struct Row {
   std::string note;
 };
 
-bool parse_dtype(const std::string& s, onemoe::MoeConfig* c) {
-  if (s == "bf16") c->dtype = onemoe::DType::kBF16;
-  else if (s == "fp16") c->dtype = onemoe::DType::kFP16;
-  else if (s == "tf32") { c->dtype = onemoe::DType::kFP32; c->fp32_math = onemoe::Fp32Math::kTF32; }
-  else if (s == "fp32") { c->dtype = onemoe::DType::kFP32; c->fp32_math = onemoe::Fp32Math::kFFMA; }
-  else return false;
-  return true;
-}
-
-// FLOPs of one forward: router GEMM plus the expert GEMMs of all T*k routed rows.
-double forward_flops(const onemoe::MoeShape& s, bool gated) {
-  const double rows = double(s.num_tokens) * s.top_k;
-  return 2.0 * s.num_tokens * s.num_experts * s.hidden + rows * 2.0 * s.hidden * s.intermediate * (gated ? 3 : 2);
-}
-
-std::string now_utc() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
-// The device copy of the tree has no .git: the runner passes the commit in ONEMOE_COMMIT.
-std::string git_commit() {
-  if (const char* env = std::getenv("ONEMOE_COMMIT"); env && *env) return env;
-  std::string sha = "unknown";
-  if (FILE* f = popen("git rev-parse HEAD 2>/dev/null", "r")) {
-    char buf[64] = {};
-    if (fgets(buf, sizeof buf, f)) sha = std::string(buf, strcspn(buf, "\n"));
-    pclose(f);
-  }
-  return sha;
-}
-
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\';
-    if (c == '\n') { o += "\\n"; continue; }
-    o += c;
-  }
-  return o;
-}
+using onemoe::bench::forward_flops;
+using onemoe::bench::git_commit;
+using onemoe::bench::json_escape;
+using onemoe::bench::now_utc;
+using onemoe::bench::parse_dtype;
+using onemoe::bench::percentile;
 
 // Anything with a run(RunArgs, stream) that can be timed.
 template <class RunFn>
@@ -124,12 +89,6 @@ Result time_forward(RunFn&& run, const Options& o, std::vector<double>* times_ms
   const cudaError_t err = cudaDeviceSynchronize();
   if (err != cudaSuccess) return Result::error(onemoe::Status::kErrorCuda, cudaGetErrorString(err));
   return Result::success();
-}
-
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, size_t(q * (v.size() - 1) + 0.5));
-  return v[i];
 }
 
 // run() enqueues one forward; finish() waits and reports device-side failures (outside the timed region).
@@ -232,11 +191,71 @@ int main(int argc, char** argv) {
   app.add_option("--impl", o.impls, "implementations to run (list)")->delimiter(',')->capture_default_str();
   app.add_option("--json", o.json_path, "write the rows as JSON (bench/results format)");
   app.add_option("--seed", o.seed, "input seed")->capture_default_str();
+  // Multi-GPU (expert-parallel) mode: --gpus N (one process, a thread per GPU) or --nccl-id-file (one process
+  // per GPU under mpirun/torchrun). Without either, the single-GPU rows below run unchanged.
+  onemoe::multi_gpu::EpOptions ep;
+  auto* gpus_opt = app.add_option("--gpus", ep.gpus, "multi-GPU: drive GPUs 0..N-1 from this process, one thread each");
+  app.add_option("--nccl-id-file", ep.nccl_id_file,
+                 "multi-GPU, one process per GPU: rank 0 writes the NCCL id to this path, the others read it")
+      ->excludes(gpus_opt);
+  app.add_option("--rank", ep.rank, "multi-GPU process rank (default: OMPI_COMM_WORLD_RANK or RANK)");
+  app.add_option("--world-size", ep.world_size, "multi-GPU process count (default: OMPI_COMM_WORLD_SIZE or WORLD_SIZE)");
+  app.add_option("--device", ep.device, "multi-GPU process: GPU to use (default: local rank)");
+  app.add_option("--id-timeout", ep.id_timeout_s, "seconds a rank waits for the NCCL id file")->capture_default_str();
+  app.add_option("--tokens-per-rank", ep.tokens_per_rank,
+                 "multi-GPU: T of each rank, e.g. 16384,0,300,16384 (replaces -b/-e)");
+  app.add_option("--placement", ep.placement, "multi-GPU: contiguous | round-robin | comma list of E ranks")
+      ->capture_default_str();
+  app.add_option("--skew", ep.skew, "multi-GPU: add about this much to the router logits of --skew-rank's experts")
+      ->capture_default_str();
+  app.add_option("--skew-rank", ep.skew_rank, "multi-GPU: the rank whose experts --skew favours")->capture_default_str();
+  app.add_flag("--check-bitwise", ep.check_bitwise,
+               "multi-GPU: also compare onemoe's output bitwise with a 1-GPU onemoe run of the global problem");
   if (std::getenv("CUDA_INJECTION64_PATH") != nullptr) o.count_launches = 0;
   CLI11_PARSE(app, argc, argv);
 
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
+
+  if (ep.gpus > 0 || !ep.nccl_id_file.empty()) {
+    if (o.min_tokens < 1 || o.max_tokens < o.min_tokens || o.factor <= 1.0 || o.iters < 1 || o.warmup < 0) {
+      std::fprintf(stderr, "onemoe-bench: need 1 <= min-tokens <= max-tokens, step-factor > 1, iters >= 1\n");
+      return 2;
+    }
+    ep.dtypes = o.dtypes;
+    ep.experts = o.experts;
+    ep.top_k = o.top_k;
+    ep.hidden = o.hidden;
+    ep.intermediate = o.intermediate;
+    ep.activation_label = o.activation;
+    if (!onemoe::bench::parse_activation_scoring(o.activation, o.scoring, &ep.base)) {
+      std::fprintf(stderr, "onemoe-bench: unknown activation '%s' or scoring '%s'\n", o.activation.c_str(),
+                   o.scoring.c_str());
+      return 2;
+    }
+    ep.base.gated = o.gated;
+    ep.base.renormalize = !o.no_renormalize;
+    ep.base.capacity_factor = float(o.capacity_factor);
+    for (double T = double(o.min_tokens); T <= double(o.max_tokens); T *= o.factor)
+      ep.token_values.push_back(int64_t(T));
+    ep.impls = app.count("--impl") ? o.impls : std::vector<std::string>{"onemoe", "baseline-bulk-sync"};
+    ep.warmup = o.warmup;
+    ep.iters = o.iters;
+    ep.check = o.check != 0;
+    ep.count_launches = o.count_launches != 0;
+    ep.check_tokens = o.check_tokens;
+    ep.seed = o.seed;
+    ep.json_path = o.json_path;
+    ep.command = command;
+    for (const std::string& impl : ep.impls) {
+      if (impl != "onemoe" && impl != "baseline-bulk-sync") {
+        std::fprintf(stderr, "onemoe-bench: --impl '%s' has no multi-GPU version (onemoe, baseline-bulk-sync)\n",
+                     impl.c_str());
+        return 2;
+      }
+    }
+    return onemoe::multi_gpu::run_ep_bench(ep);
+  }
 
   int device_count = 0;
   if (cudaGetDeviceCount(&device_count) != cudaSuccess || device_count == 0) {
@@ -251,13 +270,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   onemoe::MoeConfig base;
-  if (o.activation == "relu") base.activation = onemoe::Activation::kReLU;
-  else if (o.activation == "gelu") base.activation = onemoe::Activation::kGELU;
-  else if (o.activation == "silu") base.activation = onemoe::Activation::kSiLU;
-  else { std::fprintf(stderr, "onemoe-bench: unknown activation '%s'\n", o.activation.c_str()); return 2; }
-  if (o.scoring == "softmax") base.scoring = onemoe::Scoring::kSoftmax;
-  else if (o.scoring == "sigmoid") base.scoring = onemoe::Scoring::kSigmoid;
-  else { std::fprintf(stderr, "onemoe-bench: unknown scoring '%s'\n", o.scoring.c_str()); return 2; }
+  if (!onemoe::bench::parse_activation_scoring(o.activation, o.scoring, &base)) {
+    std::fprintf(stderr, "onemoe-bench: unknown activation '%s' or scoring '%s'\n", o.activation.c_str(),
+                 o.scoring.c_str());
+    return 2;
+  }
   base.gated = o.gated;
   base.renormalize = !o.no_renormalize;
   base.capacity_factor = float(o.capacity_factor);

@@ -1,5 +1,5 @@
 # Sourced on the GPU machine: library paths for binaries built elsewhere, and the multi-GPU safety settings.
-for lib in libcudart.so.13 libcublas.so.13 libcupti.so.13; do
+for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libcupti.so.13; do
   if ! ldconfig -p 2>/dev/null | grep -q "$lib"; then
     dir=$(find /usr/local/cuda* /opt/torch/.venv -name "$lib" -printf '%h\n' 2>/dev/null | head -n 1)
     [ -n "$dir" ] && export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

@@ -23,42 +23,9 @@ Result cuda_result(cudaError_t err, const char* what) {
     if (!r_.ok()) return r_;         \
   } while (0)
 
-std::vector<uint8_t> encode(DType dtype, const std::vector<double>& v) {
-  std::vector<uint8_t> bytes(v.size() * dtype_size(dtype));
-  for (size_t i = 0; i < v.size(); ++i) {
-    const float f = float(v[i]);
-    if (dtype == DType::kBF16) {
-      const __nv_bfloat16 b = __float2bfloat16_rn(f);
-      std::memcpy(bytes.data() + 2 * i, &b, 2);
-    } else if (dtype == DType::kFP16) {
-      const __half h = __float2half_rn(f);
-      std::memcpy(bytes.data() + 2 * i, &h, 2);
-    } else {
-      std::memcpy(bytes.data() + 4 * i, &f, 4);
-    }
-  }
-  return bytes;
-}
-
-float decode_one(DType dtype, const uint8_t* p) {
-  if (dtype == DType::kBF16) {
-    __nv_bfloat16 b;
-    std::memcpy(&b, p, 2);
-    return __bfloat162float(b);
-  }
-  if (dtype == DType::kFP16) {
-    __half h;
-    std::memcpy(&h, p, 2);
-    return __half2float(h);
-  }
-  float f;
-  std::memcpy(&f, p, 4);
-  return f;
-}
-
 Result upload(DType dtype, const std::vector<double>& v, void** d_ptr) {
   if (v.empty()) return Result::success();
-  const std::vector<uint8_t> bytes = encode(dtype, v);
+  const std::vector<uint8_t> bytes = encode_values(dtype, v.data(), v.size());
   HARNESS_TRY(cuda_result(cudaMalloc(d_ptr, bytes.size()), "cudaMalloc input"));
   return cuda_result(cudaMemcpy(*d_ptr, bytes.data(), bytes.size(), cudaMemcpyHostToDevice), "upload input");
 }
@@ -73,6 +40,39 @@ std::vector<double> random_tensor(size_t n, uint64_t seed, double stddev, refere
 }
 
 }  // namespace
+
+std::vector<uint8_t> encode_values(DType dtype, const double* v, size_t n) {
+  std::vector<uint8_t> bytes(n * dtype_size(dtype));
+  for (size_t i = 0; i < n; ++i) {
+    const float f = float(v[i]);
+    if (dtype == DType::kBF16) {
+      const __nv_bfloat16 b = __float2bfloat16_rn(f);
+      std::memcpy(bytes.data() + 2 * i, &b, 2);
+    } else if (dtype == DType::kFP16) {
+      const __half h = __float2half_rn(f);
+      std::memcpy(bytes.data() + 2 * i, &h, 2);
+    } else {
+      std::memcpy(bytes.data() + 4 * i, &f, 4);
+    }
+  }
+  return bytes;
+}
+
+float decode_value(DType dtype, const uint8_t* p) {
+  if (dtype == DType::kBF16) {
+    __nv_bfloat16 b;
+    std::memcpy(&b, p, 2);
+    return __bfloat162float(b);
+  }
+  if (dtype == DType::kFP16) {
+    __half h;
+    std::memcpy(&h, p, 2);
+    return __half2float(h);
+  }
+  float f;
+  std::memcpy(&f, p, 4);
+  return f;
+}
 
 reference::CheckDType check_dtype(const MoeConfig& c) {
   switch (c.dtype) {
@@ -106,27 +106,97 @@ std::string CheckReport::summary() const {
   return os.str();
 }
 
-Result DeviceProblem::create(const MoeShape& s, const MoeConfig& c, uint64_t seed, std::unique_ptr<DeviceProblem>* out) {
-  std::unique_ptr<DeviceProblem> p(new DeviceProblem());
-  p->shape_ = s;
-  p->config_ = c;
+HostInputs make_inputs(const MoeShape& s, const MoeConfig& c, uint64_t seed) {
   // Input-storage rounding: fp32 data is stored as fp32 even in TF32 mode.
   const reference::CheckDType storage =
       c.dtype == DType::kBF16 ? reference::CheckDType::kBF16
       : c.dtype == DType::kFP16 ? reference::CheckDType::kFP16 : reference::CheckDType::kFP32;
   const size_t T = size_t(s.num_tokens), E = size_t(s.num_experts), H = size_t(s.hidden), I = size_t(s.intermediate);
+  HostInputs in;
   // Scales keep pre-activations and outputs O(1): router logits have std ~0.3, GEMM1 outputs ~1.
-  p->x_ = random_tensor(T * H, seed * 7 + 1, 1.0, storage);
-  p->w_router_ = random_tensor(E * H, seed * 7 + 2, 0.3 / std::sqrt(double(H)), storage);
-  p->w1_ = random_tensor(E * I * H, seed * 7 + 3, 1.0 / std::sqrt(double(H)), storage);
-  if (c.gated) p->w3_ = random_tensor(E * I * H, seed * 7 + 4, 1.0 / std::sqrt(double(H)), storage);
-  p->w2_ = random_tensor(E * H * I, seed * 7 + 5, 1.0 / std::sqrt(double(I)), storage);
+  in.x = random_tensor(T * H, seed * 7 + 1, 1.0, storage);
+  in.w_router = random_tensor(E * H, seed * 7 + 2, 0.3 / std::sqrt(double(H)), storage);
+  in.w1 = random_tensor(E * I * H, seed * 7 + 3, 1.0 / std::sqrt(double(H)), storage);
+  if (c.gated) in.w3 = random_tensor(E * I * H, seed * 7 + 4, 1.0 / std::sqrt(double(H)), storage);
+  in.w2 = random_tensor(E * H * I, seed * 7 + 5, 1.0 / std::sqrt(double(I)), storage);
+  return in;
+}
 
-  HARNESS_TRY(upload(c.dtype, p->x_, &p->d_x_));
-  HARNESS_TRY(upload(c.dtype, p->w_router_, &p->d_w_router_));
-  HARNESS_TRY(upload(c.dtype, p->w1_, &p->d_w1_));
-  HARNESS_TRY(upload(c.dtype, p->w3_, &p->d_w3_));
-  HARNESS_TRY(upload(c.dtype, p->w2_, &p->d_w2_));
+std::vector<int64_t> evenly_spaced_tokens(int64_t num_tokens, int64_t max_check_tokens) {
+  std::vector<int64_t> tokens;
+  if (max_check_tokens > 0 && num_tokens > max_check_tokens) {
+    for (int64_t i = 0; i < max_check_tokens; ++i) tokens.push_back(i * num_tokens / max_check_tokens);
+  } else {
+    for (int64_t t = 0; t < num_tokens; ++t) tokens.push_back(t);
+  }
+  return tokens;
+}
+
+Result check_token_rows(const HostInputs& in, const MoeShape& shape, const MoeConfig& config,
+                        const std::vector<int64_t>& tokens, const float* got_rows, const int32_t* got_ids,
+                        CheckReport* report) {
+  const int H = shape.hidden, k = shape.top_k;
+  const int64_t n = int64_t(tokens.size());
+  const bool dropless = !(config.capacity_factor > 0);
+  reference::RefWeights w{in.w_router.data(), in.w1.data(), config.gated ? in.w3.data() : nullptr, in.w2.data()};
+  // Dropless: each token's output depends on that token alone, so the reference runs on the subset.
+  std::vector<double> x_sub;
+  if (dropless) {
+    x_sub.resize(size_t(n) * H);
+    for (int64_t i = 0; i < n; ++i)
+      std::memcpy(&x_sub[size_t(i) * H], &in.x[size_t(tokens[i]) * H], sizeof(double) * H);
+  }
+  const reference::RefOutput full =
+      dropless ? reference::moe_forward(x_sub.data(), n, w, reference_config(shape, config))
+               : reference::moe_forward(in.x.data(), shape.num_tokens, w, reference_config(shape, config));
+  if (!full.ok()) return Result::error(Status::kErrorInternal, "reference: " + full.error);
+  // ref: the reference rows of `tokens`, in that order.
+  reference::RefOutput picked;
+  const reference::RefOutput* ref = &full;
+  if (!dropless) {
+    picked.out.resize(size_t(n) * H);
+    picked.topk_ids.resize(size_t(n) * k);
+    picked.topk_weights.resize(size_t(n) * k);
+    picked.dropped.resize(size_t(n) * k);
+    picked.topk_margin.resize(size_t(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t t = size_t(tokens[i]);
+      std::memcpy(&picked.out[size_t(i) * H], &full.out[t * H], sizeof(double) * H);
+      for (int j = 0; j < k; ++j) {
+        picked.topk_ids[size_t(i) * k + j] = full.topk_ids[t * k + j];
+        picked.topk_weights[size_t(i) * k + j] = full.topk_weights[t * k + j];
+        picked.dropped[size_t(i) * k + j] = full.dropped[t * k + j];
+      }
+      picked.topk_margin[size_t(i)] = full.topk_margin[t];
+    }
+    picked.expert_counts = full.expert_counts;
+    ref = &picked;
+  }
+  // Tokens whose top-k margin is within rounding may legitimately route differently: their output is
+  // not compared, and their routing is not counted.
+  const std::vector<uint8_t> near_tie = reference::near_tie_tokens(*ref, 1e-3);
+  report->checked_tokens = n;
+  report->skipped_near_tie_tokens = 0;
+  for (uint8_t b : near_tie) report->skipped_near_tie_tokens += b;
+  report->routing_mismatches = got_ids ? reference::count_routing_mismatches(got_ids, *ref, n, k, 1e-3) : 0;
+  report->output = reference::compare_rows(got_rows, ref->out.data(), n, H, near_tie,
+                                           reference::tolerance_for(check_dtype(config)));
+  report->pass = report->output.pass && report->routing_mismatches == 0;
+  return Result::success();
+}
+
+Result DeviceProblem::create(const MoeShape& s, const MoeConfig& c, uint64_t seed, std::unique_ptr<DeviceProblem>* out) {
+  std::unique_ptr<DeviceProblem> p(new DeviceProblem());
+  p->shape_ = s;
+  p->config_ = c;
+  p->in_ = make_inputs(s, c, seed);
+  const size_t T = size_t(s.num_tokens), H = size_t(s.hidden);
+
+  HARNESS_TRY(upload(c.dtype, p->in_.x, &p->d_x_));
+  HARNESS_TRY(upload(c.dtype, p->in_.w_router, &p->d_w_router_));
+  HARNESS_TRY(upload(c.dtype, p->in_.w1, &p->d_w1_));
+  HARNESS_TRY(upload(c.dtype, p->in_.w3, &p->d_w3_));
+  HARNESS_TRY(upload(c.dtype, p->in_.w2, &p->d_w2_));
   HARNESS_TRY(cuda_result(cudaMalloc(&p->d_out_, T * H * dtype_size(c.dtype)), "cudaMalloc out"));
   HARNESS_TRY(cuda_result(cudaMalloc(reinterpret_cast<void**>(&p->d_topk_ids_), T * s.top_k * sizeof(int32_t)), "cudaMalloc ids"));
   HARNESS_TRY(cuda_result(cudaMalloc(reinterpret_cast<void**>(&p->d_topk_weights_), T * s.top_k * sizeof(float)), "cudaMalloc weights"));
@@ -167,8 +237,8 @@ Result DeviceProblem::poison_outputs(cudaStream_t stream) {
 Result DeviceProblem::set_token_nan(int64_t token) {
   const size_t elem = dtype_size(config_.dtype);
   std::vector<double> nan_row(shape_.hidden, std::nan(""));
-  for (int h = 0; h < shape_.hidden; ++h) x_[token * shape_.hidden + h] = nan_row[h];
-  const std::vector<uint8_t> bytes = encode(config_.dtype, nan_row);
+  for (int h = 0; h < shape_.hidden; ++h) in_.x[token * shape_.hidden + h] = nan_row[h];
+  const std::vector<uint8_t> bytes = encode_values(config_.dtype, nan_row.data(), nan_row.size());
   return cuda_result(cudaMemcpy(static_cast<char*>(d_x_) + token * shape_.hidden * elem, bytes.data(), bytes.size(),
                                 cudaMemcpyHostToDevice),
                      "upload NaN row");
@@ -184,7 +254,7 @@ Result DeviceProblem::download_output(std::vector<float>* out) const {
   HARNESS_TRY(download_output_bytes(&bytes));
   const size_t elem = dtype_size(config_.dtype);
   out->resize(bytes.size() / elem);
-  for (size_t i = 0; i < out->size(); ++i) (*out)[i] = decode_one(config_.dtype, bytes.data() + i * elem);
+  for (size_t i = 0; i < out->size(); ++i) (*out)[i] = decode_value(config_.dtype, bytes.data() + i * elem);
   return Result::success();
 }
 
@@ -195,29 +265,10 @@ Result DeviceProblem::download_topk_ids(std::vector<int32_t>* out) const {
 }
 
 Result DeviceProblem::check(int64_t max_check_tokens, CheckReport* report) {
-  const int64_t T = shape_.num_tokens;
   const int H = shape_.hidden, k = shape_.top_k;
-  std::vector<int64_t> tokens;
-  const bool subset = max_check_tokens > 0 && T > max_check_tokens && config_.capacity_factor <= 0;
-  if (subset) {
-    for (int64_t i = 0; i < max_check_tokens; ++i) tokens.push_back(i * T / max_check_tokens);
-  } else {
-    for (int64_t t = 0; t < T; ++t) tokens.push_back(t);
-  }
+  const bool subset = max_check_tokens > 0 && config_.capacity_factor <= 0;
+  const std::vector<int64_t> tokens = evenly_spaced_tokens(shape_.num_tokens, subset ? max_check_tokens : 0);
   const int64_t n = int64_t(tokens.size());
-
-  std::vector<double> x_sub;
-  const double* x_ref = x_.data();
-  if (subset) {
-    x_sub.resize(size_t(n) * H);
-    for (int64_t i = 0; i < n; ++i)
-      std::memcpy(&x_sub[size_t(i) * H], &x_[size_t(tokens[i]) * H], sizeof(double) * H);
-    x_ref = x_sub.data();
-  }
-  reference::RefWeights w{w_router_.data(), w1_.data(), config_.gated ? w3_.data() : nullptr, w2_.data()};
-  const reference::RefOutput ref = reference::moe_forward(x_ref, n, w, reference_config(shape_, config_));
-  if (!ref.ok()) return Result::error(Status::kErrorInternal, "reference: " + ref.error);
-
   std::vector<float> out_all;
   std::vector<int32_t> ids_all;
   HARNESS_TRY(download_output(&out_all));
@@ -228,18 +279,7 @@ Result DeviceProblem::check(int64_t max_check_tokens, CheckReport* report) {
     std::memcpy(&out[size_t(i) * H], &out_all[size_t(tokens[i]) * H], sizeof(float) * H);
     std::memcpy(&ids[size_t(i) * k], &ids_all[size_t(tokens[i]) * k], sizeof(int32_t) * k);
   }
-
-  // Tokens whose top-k margin is within rounding may legitimately route differently: their output is
-  // not compared, and their routing is not counted.
-  const std::vector<uint8_t> near_tie = reference::near_tie_tokens(ref, 1e-3);
-  report->checked_tokens = n;
-  report->skipped_near_tie_tokens = 0;
-  for (uint8_t b : near_tie) report->skipped_near_tie_tokens += b;
-  report->routing_mismatches = reference::count_routing_mismatches(ids.data(), ref, n, k, 1e-3);
-  report->output =
-      reference::compare_rows(out.data(), ref.out.data(), n, H, near_tie, reference::tolerance_for(check_dtype(config_)));
-  report->pass = report->output.pass && report->routing_mismatches == 0;
-  return Result::success();
+  return check_token_rows(in_, shape_, config_, tokens, out.data(), ids.data(), report);
 }
 
 }  // namespace onemoe::harness

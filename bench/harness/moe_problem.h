@@ -27,6 +27,31 @@ struct CheckReport {
   std::string summary() const;
 };
 
+// The inputs of a random problem in fp64, each value already rounded to what the dtype stores, so the device
+// and the reference see the same numbers. Drawn from seed; the same (shape, config, seed) gives the same values
+// on every machine and rank.
+struct HostInputs {
+  std::vector<double> x;         // [T, H]
+  std::vector<double> w_router;  // [E, H]
+  std::vector<double> w1, w3;    // [E, I, H]; w3 empty unless gated
+  std::vector<double> w2;        // [E, H, I]
+};
+HostInputs make_inputs(const MoeShape& shape, const MoeConfig& config, uint64_t seed);
+
+// n values as the dtype's bytes (round to nearest), and one element back to float.
+std::vector<uint8_t> encode_values(DType dtype, const double* values, size_t n);
+float decode_value(DType dtype, const uint8_t* bytes);
+
+// Checks output rows against the fp64 reference of the problem `inputs` (shape.num_tokens tokens). tokens[i]
+// is the token (row of inputs.x) whose output is got_rows[i*H..]; got_ids ([n, k], may be null: no routing
+// check). Dropless: the reference runs on those tokens only; with a capacity it runs on all tokens.
+Result check_token_rows(const HostInputs& inputs, const MoeShape& shape, const MoeConfig& config,
+                        const std::vector<int64_t>& tokens, const float* got_rows, const int32_t* got_ids,
+                        CheckReport* report);
+
+// max_check_tokens evenly spaced tokens of [0, num_tokens) (all when max_check_tokens <= 0 or >= num_tokens).
+std::vector<int64_t> evenly_spaced_tokens(int64_t num_tokens, int64_t max_check_tokens);
+
 class DeviceProblem {
  public:
   // Draws fresh inputs from seed (values rounded to the dtype so GPU and reference see the same numbers)
@@ -56,7 +81,7 @@ class DeviceProblem {
   DeviceProblem() = default;
   MoeShape shape_;
   MoeConfig config_;
-  std::vector<double> x_, w_router_, w1_, w3_, w2_;
+  HostInputs in_;
   void *d_x_ = nullptr, *d_w_router_ = nullptr, *d_w1_ = nullptr, *d_w3_ = nullptr, *d_w2_ = nullptr;
   void* d_out_ = nullptr;
   int32_t* d_topk_ids_ = nullptr;

@@ -1,0 +1,70 @@
+#include "bench_common.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+namespace onemoe::bench {
+
+bool parse_dtype(const std::string& s, MoeConfig* c) {
+  if (s == "bf16") c->dtype = DType::kBF16;
+  else if (s == "fp16") c->dtype = DType::kFP16;
+  else if (s == "tf32") { c->dtype = DType::kFP32; c->fp32_math = Fp32Math::kTF32; }
+  else if (s == "fp32") { c->dtype = DType::kFP32; c->fp32_math = Fp32Math::kFFMA; }
+  else return false;
+  return true;
+}
+
+bool parse_activation_scoring(const std::string& activation, const std::string& scoring, MoeConfig* c) {
+  if (activation == "relu") c->activation = Activation::kReLU;
+  else if (activation == "gelu") c->activation = Activation::kGELU;
+  else if (activation == "silu") c->activation = Activation::kSiLU;
+  else return false;
+  if (scoring == "softmax") c->scoring = Scoring::kSoftmax;
+  else if (scoring == "sigmoid") c->scoring = Scoring::kSigmoid;
+  else return false;
+  return true;
+}
+
+double forward_flops(const MoeShape& s, bool gated) {
+  const double rows = double(s.num_tokens) * s.top_k;
+  return 2.0 * s.num_tokens * s.num_experts * s.hidden + rows * 2.0 * s.hidden * s.intermediate * (gated ? 3 : 2);
+}
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, size_t(q * (v.size() - 1) + 0.5));
+  return v[i];
+}
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string git_commit() {
+  if (const char* env = std::getenv("ONEMOE_COMMIT"); env && *env) return env;
+  std::string sha = "unknown";
+  if (FILE* f = popen("git rev-parse HEAD 2>/dev/null", "r")) {
+    char buf[64] = {};
+    if (fgets(buf, sizeof buf, f)) sha = std::string(buf, strcspn(buf, "\n"));
+    pclose(f);
+  }
+  return sha;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\';
+    if (c == '\n') { o += "\\n"; continue; }
+    o += c;
+  }
+  return o;
+}
+
+}  // namespace onemoe::bench

@@ -1,0 +1,29 @@
+// Small helpers shared by the single- and multi-GPU paths of onemoe-bench: dtype labels, FLOP count,
+// percentiles and the JSON envelope's fields (commit, date, escaping).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "onemoe/onemoe.h"
+
+namespace onemoe::bench {
+
+// "bf16" | "fp16" | "tf32" | "fp32" (exact FFMA) into config's dtype and fp32 math. False when unknown.
+bool parse_dtype(const std::string& label, MoeConfig* config);
+
+// activation relu | gelu | silu and scoring softmax | sigmoid into config. False when either is unknown.
+bool parse_activation_scoring(const std::string& activation, const std::string& scoring, MoeConfig* config);
+
+// FLOPs of one forward: router GEMM plus the expert GEMMs of all T*k routed rows.
+double forward_flops(const MoeShape& shape, bool gated);
+
+// The q-quantile (0..1) of v, nearest rank. v must not be empty.
+double percentile(std::vector<double> v, double q);
+
+std::string now_utc();
+// ONEMOE_COMMIT when set (the device copy of the tree has no .git), else `git rev-parse HEAD`.
+std::string git_commit();
+std::string json_escape(const std::string& s);
+
+}  // namespace onemoe::bench

@@ -4,8 +4,8 @@
 #   scripts/build_launchprof_carry.sh [COMMIT]     (default HEAD)
 # It builds a clean export of COMMIT (git archive) in build-lp-carry/, so the binaries are exactly that commit,
 # whatever the working tree holds; third_party/ comes from this checkout. .carry/lp then holds: launchprof,
-# liblaunchprof_inject.so, launchprof-null-kernel, launchprof-record-bench, libsimdjson.so.*, COMMIT (the full sha)
-# and BUILD_INFO.txt.
+# liblaunchprof_inject.so, launchprof-null-kernel, launchprof-record-bench, plot_sweep.py, libsimdjson.so.*, COMMIT (the
+# full sha) and BUILD_INFO.txt.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 commit=$(git -C "$root" rev-parse "${1:-HEAD}^{commit}")
@@ -26,6 +26,8 @@ rm -rf "$carry"
 mkdir -p "$carry"
 cp "$build/launchprof/launchprof" "$build/liblaunchprof_inject.so" "$build/launchprof-null-kernel" \
    "$build/launchprof-record-bench" "$carry/"
+# `launchprof sweep --png` looks for plot_sweep.py next to itself: the build's source tree is not on the device.
+cp "$src/launchprof/sweep/plot_sweep.py" "$carry/"
 # Non-system libraries the binaries load, copied under their soname (a symbolic link might not travel).
 for exe in "$carry"/*; do
   ldd "$exe" 2>/dev/null | awk '/=> \// {print $1, $3}'

@@ -17,6 +17,9 @@ STEPS=$WORK/steps.txt
 DATE=$(date -u +%Y-%m-%d)
 mkdir -p "$WORK"/{logs,analysis,sweep,results}
 source "$STUDIES/steps.sh"
+# The plot script of this checkout: a carried binary's build tree is not here (the 2026-11-28 device run's sweeps
+# exited 3 for that reason).
+export LAUNCHPROF_PLOT_SCRIPT=${LAUNCHPROF_PLOT_SCRIPT:-$(cd "$STUDIES/../sweep" && pwd)/plot_sweep.py}
 
 TRACES=$(ls "$WORK"/traces/*.json.gz "$WORK"/fixtures/*.json.gz 2>/dev/null)
 if [ -z "$TRACES" ]; then

@@ -77,9 +77,35 @@ std::string sweep_json(const std::vector<SweepRow>& rows, const std::vector<Skip
   return out;
 }
 
-std::string plot_script_path() {
-  if (const char* env = std::getenv("LAUNCHPROF_PLOT_SCRIPT")) return env;
-  return std::string(LAUNCHPROF_SOURCE_DIR) + "/launchprof/sweep/plot_sweep.py";
+bool is_file(const std::string& path) { return ::access(path.c_str(), R_OK) == 0; }
+
+// The directory of the running binary, "" if /proc cannot tell.
+std::string executable_dir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return "";
+  std::string path(buf, static_cast<size_t>(n));
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+// Where plot_sweep.py is: LAUNCHPROF_PLOT_SCRIPT, else a copy next to the binary (a binary carried to another
+// machine, whose build's source tree is not there), else the source tree the binary was built from. Fills `tried`
+// with the paths looked at, and returns "" if none is readable.
+std::string plot_script_path(std::string* tried) {
+  if (const char* env = std::getenv("LAUNCHPROF_PLOT_SCRIPT")) {
+    *tried = std::string(env) + " (LAUNCHPROF_PLOT_SCRIPT)";
+    return is_file(env) ? env : "";
+  }
+  std::vector<std::string> candidates;
+  std::string dir = executable_dir();
+  if (!dir.empty()) candidates.push_back(dir + "/plot_sweep.py");
+  candidates.push_back(std::string(LAUNCHPROF_SOURCE_DIR) + "/launchprof/sweep/plot_sweep.py");
+  for (const auto& c : candidates) {
+    *tried += (tried->empty() ? "" : ", ") + c;
+    if (is_file(c)) return c;
+  }
+  return "";
 }
 
 std::string quote(const std::string& s) {
@@ -89,6 +115,15 @@ std::string quote(const std::string& s) {
 }
 
 int draw_png(const std::string& json_text, const std::string& json_path, const std::string& png_path) {
+  std::string tried;
+  const std::string script = plot_script_path(&tried);
+  if (script.empty()) {
+    std::fprintf(stderr,
+                 "launchprof sweep: plot_sweep.py not found (looked at %s); set LAUNCHPROF_PLOT_SCRIPT. The "
+                 "table%s was still written, no plot was drawn\n",
+                 tried.c_str(), json_path.empty() ? "" : " and JSON");
+    return kExitPlotUnavailable;
+  }
   if (std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") != 0) {
     std::fprintf(stderr,
                  "launchprof sweep: --png needs python3 with matplotlib (pip install matplotlib); the table%s was "
@@ -106,7 +141,7 @@ int draw_png(const std::string& json_text, const std::string& json_path, const s
     tmp = input = name;
     if (!write_text_file(tmp, json_text)) return kExitOutputError;
   }
-  std::string cmd = "python3 " + quote(plot_script_path()) + " " + quote(input) + " " + quote(png_path);
+  std::string cmd = "python3 " + quote(script) + " " + quote(input) + " " + quote(png_path);
   int rc = std::system(cmd.c_str());
   if (!tmp.empty()) ::unlink(tmp.c_str());
   if (rc != 0) {
@@ -127,9 +162,11 @@ CLI::App* add_sweep_command(CLI::App& app, SweepCliOptions& o) {
   cmd->add_option("--label", o.labels, "a labelled trace: batch=<N>:<trace.json[.gz]> (repeat, one per batch)")
       ->required();
   cmd->add_option("--json", o.json_path, "write the rows and the transition as JSON (bench/results envelope)");
-  cmd->add_option("--png", o.png_path,
-                  "draw TKLQT and IL against batch (log2 x-axis, transition marked) with "
-                  "launchprof/sweep/plot_sweep.py; needs python3 + matplotlib, else exit code 3");
+  cmd->add_option(
+      "--png", o.png_path,
+      "draw TKLQT and IL against batch (log2 x-axis, transition marked) with "
+      "plot_sweep.py (LAUNCHPROF_PLOT_SCRIPT, else next to this binary, else launchprof/sweep/ of the source "
+      "tree it was built from); needs python3 + matplotlib, else exit code 3");
   cmd->add_option("--threshold", o.threshold, "GPU idle fraction at or above which a batch is CPU-bound")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();

@@ -6,6 +6,7 @@ matplotlib is missing, after everything but the plot has been checked.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -66,9 +67,18 @@ def main():
     assert partial["transition_batch"] == 8 and "left out: batch 32" in partial["verdict"], partial["verdict"]
     assert doc["unreadable"] == []
 
+    # plot_sweep.py missing (a carried binary once looked only in its build's source tree): a clear message naming
+    # where it looked, exit 3, and the table and JSON still written.
     png = os.path.join(args.work, "sweep.png")
     if os.path.exists(png):
         os.remove(png)
+    no_script_json = os.path.join(args.work, "sweep_no_script.json")
+    env = dict(os.environ, LAUNCHPROF_PLOT_SCRIPT=os.path.join(args.work, "no_such_plot.py"))
+    p = subprocess.run([args.launchprof, "sweep", *labels, "--json", no_script_json, "--png", png, "-q"],
+                       capture_output=True, text=True, env=env)
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    assert "plot_sweep.py not found" in p.stderr and "no_such_plot.py" in p.stderr, p.stderr
+    assert os.path.exists(no_script_json) and not os.path.exists(png)
     p = subprocess.run([args.launchprof, "sweep", *labels, "--png", png, "-q"], capture_output=True, text=True)
     try:
         import matplotlib  # noqa: F401
@@ -79,8 +89,28 @@ def main():
     assert p.returncode == 0, p.stderr
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    print(f"1 passed, 0 failed: {png}")
+    check_script_next_to_binary(args, labels)
+    print(f"passed: {png}")
     return 0
+
+
+def check_script_next_to_binary(args, labels):
+    """A binary copied elsewhere (the device carry) uses the plot_sweep.py copied next to it."""
+    carry = os.path.join(args.work, "carry")
+    os.makedirs(carry, exist_ok=True)
+    binary = os.path.join(carry, "launchprof")
+    shutil.copy2(args.launchprof, binary)
+    marker = os.path.join(args.work, "carry_plot_ran.txt")
+    if os.path.exists(marker):
+        os.remove(marker)
+    with open(os.path.join(carry, "plot_sweep.py"), "w") as f:
+        f.write(f"import sys\nopen({marker!r}, 'w').write(sys.argv[2])\nopen(sys.argv[2], 'wb').write(b'x')\n")
+    png = os.path.join(args.work, "carry.png")
+    env = {k: v for k, v in os.environ.items() if k != "LAUNCHPROF_PLOT_SCRIPT"}
+    p = subprocess.run([binary, "sweep", *labels, "--png", png, "-q"], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    with open(marker) as f:
+        assert f.read() == png
 
 
 if __name__ == "__main__":

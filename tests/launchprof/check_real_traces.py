@@ -8,10 +8,13 @@ expected.json, which this script wrote with --write-expected from the independen
                                                  and per NVTX range "launch:*" the instances and their GPU ops
 
 It also checks, on the values computed here (never typed in):
-  * the Llama forward recorded by the PyTorch profiler and by `launchprof record` (two recorders, one model, batch 1)
-    has the same kernel count, and no orphan kernel;
-  * in the coverage trace every launch API's range joins each of its calls to its kernels: analyze's operator table
-    gives the same launches and kernels per range as the script's coverage table;
+  * the Llama forward recorded by the PyTorch profiler (eager, and replayed from a CUDA graph) and by `launchprof
+    record` (three recordings, one model, batch 1) has the same kernel count, and no orphan kernel;
+  * in the CUDA-graph trace every kernel joins the graph launch: analyze counts all of them as graph kernels, under
+    as many graph launches as the script finds launch calls;
+  * in each coverage trace (API calls from CUPTI activity records, and from launchprof's own callback) every launch
+    API's range joins each of its calls to its kernels: analyze's operator table gives the same launches and kernels
+    per range as the script's coverage table;
   * moe_profile_report.py cuts each MoE recording into its forwards (kernels / forwards, same kernel sequence each).
 
   check_real_traces.py --launchprof BIN --work DIR            (the test)
@@ -34,8 +37,11 @@ import trace_metrics  # noqa: E402
 
 # Facts about how each trace was recorded (from the study scripts, not from the trace).
 FORWARDS = {"moe_onemoe_T4096_E32.json.gz": 10, "moe_baseline-grouped-gemm_T4096_E32.json.gz": 10}  # moe_profile.sh
-SAME_FORWARD = ("llama_eager_b1.json.gz", "llama_record_b1.json.gz")  # llama_study.py, batch 1, seq 512
-COVERAGE = "coverage_record.json.gz"  # launchprof-null-kernel --coverage under launchprof record
+# llama_study.py, batch 1, seq 512: eager and CUDA graph under the PyTorch profiler, and under launchprof record.
+SAME_FORWARD = ("llama_eager_b1.json.gz", "llama_graph_b1.json.gz", "llama_record_b1.json.gz")
+GRAPH = "llama_graph_b1.json.gz"  # llama_study.py's CUDA-graph variant: one cudaGraphLaunch per forward
+# launchprof-null-kernel --coverage under launchprof record, with --api-source activity and callback.
+COVERAGE = ("coverage_record.json.gz", "coverage_record_callback.json.gz")
 IL_TOLERANCE_MS = 2e-6  # the script sums floats; 13-digit microsecond timestamps keep about 1 ns
 
 
@@ -47,7 +53,7 @@ def independent(path):
               "negative_lq": m["negative_lq"], "il_ms": m["il_ms"]}
     if m["kernels"] != exact["kernels"] or m["orphan_kernels"] != exact["orphans"]:
         raise SystemExit(f"{path}: the two independent scripts disagree: {m} {exact}")
-    if os.path.basename(path) == COVERAGE:
+    if os.path.basename(path) in COVERAGE:
         values["coverage"] = {name: {"instances": v[0], "with_ops": v[1], "gpu_ops": v[2]}
                               for name, v in sorted(trace_metrics.coverage(path).items())}
     return values
@@ -112,7 +118,10 @@ def check(launchprof, work):
         got_all[name] = got
         c.eq(f"{name}: analyze", got, {k: want.get(k) for k in got})
         c.near(f"{name}: analyze il_ms", row["il_ms"], want.get("il_ms"), IL_TOLERANCE_MS)
-        if name == COVERAGE:
+        if name == GRAPH:
+            c.eq(f"{name}: every kernel is a graph kernel", row["graph_kernels"], row["kernels"])
+            c.eq(f"{name}: graph launches = launch calls", t["join"]["graph_launches"], want.get("kernel_launch_calls"))
+        if name in COVERAGE:
             ops = {o["name"]: {"launches": o["launches"], "kernels": o["kernels"]} for o in t["top_operators"]}
             for rng, cov in want["coverage"].items():
                 c.eq(f"{name}: every {rng} instance reached the GPU", cov["with_ops"], cov["instances"])
@@ -121,11 +130,9 @@ def check(launchprof, work):
                          {"launches": cov["instances"], "kernels": cov["gpu_ops"]})
         if name in FORWARDS:
             check_forwards(c, launchprof, work, path, name, FORWARDS[name], got["kernels"])
-    a, b = SAME_FORWARD
-    if a in got_all and b in got_all:
-        c.eq("one Llama forward, kernels by the PyTorch profiler vs launchprof record", got_all[a]["kernels"],
-             got_all[b]["kernels"])
-        c.eq("orphan kernels in both", (got_all[a]["orphans"], got_all[b]["orphans"]), (0, 0))
+    same = [n for n in SAME_FORWARD if n in got_all]
+    c.eq(f"one Llama forward, kernels in {', '.join(same)}", len({got_all[n]["kernels"] for n in same}), 1)
+    c.eq("orphan kernels in each", [got_all[n]["orphans"] for n in same], [0] * len(same))
     print(f"{c.failures} failed")
     return 1 if c.failures else 0
 

@@ -12,6 +12,7 @@ Configurations (--cxx-configs / --torch-configs pick them):
   record-all-runtime --all-runtime-apis: host-state queries (cudaGetDevice, cudaGetLastError, ...) recorded too
   diag-no-api        diagnostic: kernels, copies, sets, syncs only (LAUNCHPROF_DIAG_NO_API=1)
   diag-no-kernels    diagnostic: API records only (LAUNCHPROF_DIAG_NO_KERNELS=1)
+  diag-attach-only   diagnostic: both of the above: CUPTI attached, no per-launch record (copies, sets, syncs only)
   cupti-inprocess    (cxx) the same collector linked into the program
   torch-profiler     (torch) the loop inside torch.profiler.profile(CPU+CUDA); export timed apart
 Per run the workload reports the wall time of its timed loops (median of --loops loops); the study reports the median
@@ -99,9 +100,12 @@ RECORD_CONFIGS = {
     # Diagnostics: what the API records and the kernel records cost apart (not traces to analyze).
     "diag-no-api": ([], {"LAUNCHPROF_DIAG_NO_API": "1"}),
     "diag-no-kernels": ([], {"LAUNCHPROF_DIAG_NO_KERNELS": "1"}),
+    # Run 2 (2026-11-28) measured each half alone costing about what both cost together: this one asks whether
+    # having CUPTI attached at all, with no record per launch, already costs that.
+    "diag-attach-only": ([], {"LAUNCHPROF_DIAG_NO_API": "1", "LAUNCHPROF_DIAG_NO_KERNELS": "1"}),
 }
 CXX_CONFIGS = ["plain", "record", "record-callback", "record-tid-cupti", "diag-no-api", "diag-no-kernels",
-               "record-all-runtime", "cupti-inprocess"]
+               "diag-attach-only", "record-all-runtime", "cupti-inprocess"]
 TORCH_CONFIGS = ["plain", "record", "record-callback", "record-tid-cupti", "record-all-runtime", "torch-profiler"]
 
 

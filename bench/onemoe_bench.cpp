@@ -202,6 +202,9 @@ int main(int argc, char** argv) {
   app.add_option("--world-size", ep.world_size, "multi-GPU process count (default: OMPI_COMM_WORLD_SIZE or WORLD_SIZE)");
   app.add_option("--device", ep.device, "multi-GPU process: GPU to use (default: local rank)");
   app.add_option("--id-timeout", ep.id_timeout_s, "seconds a rank waits for the NCCL id file")->capture_default_str();
+  app.add_option("--wait-timeout-ms", ep.wait_timeout_ms, "multi-GPU onemoe: bound on every device-side wait (ms)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--tokens-per-rank", ep.tokens_per_rank,
                  "multi-GPU: T of each rank, e.g. 16384,0,300,16384 (replaces -b/-e)");
   app.add_option("--placement", ep.placement, "multi-GPU: contiguous | round-robin | comma list of E ranks")

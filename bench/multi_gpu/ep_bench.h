@@ -35,6 +35,7 @@ struct EpOptions {
   std::string nccl_id_file;   // set: one process per GPU, rank 0 writes the NCCL id here
   int rank = -1, world_size = -1, device = -1;
   double id_timeout_s = 120;
+  double wait_timeout_ms = 2000;  // onemoe: bound on every device-side wait
 };
 
 // Runs every row; returns the process exit code (0: all rows ran and passed).

@@ -36,7 +36,8 @@ bool onemoe_distributed_available();
 Result onemoe_can_implement(const MoeShape& max_shape, const MoeConfig& config, int world_size,
                             const std::vector<int>& expert_to_rank);
 Result make_onemoe_impl(const MoeShape& max_shape, const MoeConfig& config, ncclComm_t comm, int device,
-                        const std::vector<int>& expert_to_rank, std::unique_ptr<EpImpl>* out);
+                        const std::vector<int>& expert_to_rank, double wait_timeout_ms,
+                        std::unique_ptr<EpImpl>* out);
 
 Result make_bulk_sync_impl(const MoeShape& max_shape, const MoeConfig& config, ncclComm_t comm,
                            const std::vector<int>& expert_to_rank, std::unique_ptr<EpImpl>* out);

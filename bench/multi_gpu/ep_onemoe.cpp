@@ -32,9 +32,11 @@ Result onemoe_can_implement(const MoeShape& max_shape, const MoeConfig& config, 
 }
 
 Result make_onemoe_impl(const MoeShape& max_shape, const MoeConfig& config, ncclComm_t comm, int device,
-                        const std::vector<int>& expert_to_rank, std::unique_ptr<EpImpl>* out) {
+                        const std::vector<int>& expert_to_rank, double wait_timeout_ms,
+                        std::unique_ptr<EpImpl>* out) {
   DistributedOptions options;
   options.context.device = device;
+  options.context.wait_timeout_ms = wait_timeout_ms;
   options.context.max_tokens = max_shape.num_tokens;
   options.placement.expert_to_rank = expert_to_rank;
   std::unique_ptr<DistributedContext> ctx;

@@ -220,7 +220,7 @@ RankStats run_impl_on_rank(const RankContext& ctx, const Case& c, RankBuffers& b
   RankStats st;
   std::unique_ptr<EpImpl> impl;
   const MoeShape max_shape = c.rank_max_shape();
-  Result r = name == "onemoe" ? make_onemoe_impl(max_shape, c.config, ctx.comm, ctx.device, c.expert_to_rank, &impl)
+  Result r = name == "onemoe" ? make_onemoe_impl(max_shape, c.config, ctx.comm, ctx.device, c.expert_to_rank, o.wait_timeout_ms, &impl)
                               : make_bulk_sync_impl(max_shape, c.config, ctx.comm, c.expert_to_rank, &impl);
   if (!r.ok()) report(ctx, name, "create", r);
   if (!all_ranks_ok(ctx, r.ok())) return st;
@@ -269,7 +269,12 @@ RankStats run_impl_on_rank(const RankContext& ctx, const Case& c, RankBuffers& b
   Traffic ignored;
   for (int i = 0; i < o.warmup && r.ok(); ++i) r = impl->run(args, ctx.stream);
   if (r.ok()) r = impl->finish(ctx.stream, &ignored);
-  for (int i = 0; i < o.iters && r.ok(); ++i) {
+  for (int i = 0; i < o.iters; ++i) {
+    // Ranks start each timed forward together (threads of one process), so a forward's time is not inflated
+    // by how late a peer thread woke up from the previous one. Every thread meets the barrier every
+    // iteration, even after a failure, so none waits forever.
+    if (ctx.threads != nullptr) ctx.threads->arrive_and_wait();
+    if (!r.ok()) continue;
     cudaEventRecord(start, ctx.stream);
     r = impl->run(args, ctx.stream);
     cudaEventRecord(stop, ctx.stream);

@@ -20,8 +20,8 @@
 
 namespace onemoe {
 
-// Rank that holds each expert. Empty means contiguous blocks: rank r holds [r*E/R, (r+1)*E/R) with the
-// first E % R ranks holding one more (E need not divide by R).
+// Rank that holds each expert. Empty means contiguous blocks in expert order: every rank holds E / R
+// experts and the first E % R ranks one more (E need not divide by R).
 struct ExpertPlacement {
   std::vector<int> expert_to_rank;
 };

@@ -24,6 +24,19 @@ __device__ __forceinline__ void warp_copy_row(void* dst, const void* src, int by
   for (int v = threadIdx.x % 32; v < bytes / 16; v += 32) d[v] = s[v];
 }
 
+// ss.token_masks[e]: bit m set if token first_token + m chose expert e. Ends with a block barrier.
+__device__ inline void build_token_masks(const KernelParams& p, int64_t first_token, int rows, StageSmem& ss) {
+  for (int i = threadIdx.x; i < p.num_experts * kMaskWordsPerTile; i += blockDim.x) (&ss.token_masks[0][0])[i] = 0;
+  __syncthreads();
+  for (int m = threadIdx.x; m < rows; m += blockDim.x) {
+    for (int j = 0; j < p.top_k; ++j) {
+      const int e = p.topk_ids[(first_token + m) * p.top_k + j];
+      atomicOr(&ss.token_masks[e][m / 32], 1u << (m % 32));
+    }
+  }
+  __syncthreads();
+}
+
 template <class Elem>
 __device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx, int tile, StageSmem& ss) {
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
@@ -33,15 +46,7 @@ __device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx
   const int num_experts = p.num_experts, top_k = p.top_k;
   const int32_t* tile_prefix = p.route_tile_counts + int64_t(tile) * num_experts;  // exclusive, over tiles
 
-  for (int i = threadIdx.x; i < num_experts * kMaskWordsPerTile; i += blockDim.x) (&ss.token_masks[0][0])[i] = 0;
-  __syncthreads();
-  for (int m = threadIdx.x; m < rows; m += blockDim.x) {
-    for (int j = 0; j < top_k; ++j) {
-      const int e = p.topk_ids[(first_token + m) * top_k + j];
-      atomicOr(&ss.token_masks[e][m / 32], 1u << (m % 32));
-    }
-  }
-  __syncthreads();
+  build_token_masks(p, first_token, rows, ss);
 
   // After this loop slot_of[t, j] is the row of (t, expert j) in the expert buffers, or -1 if dropped.
   for (int pair = threadIdx.x; pair < rows * top_k; pair += blockDim.x) {

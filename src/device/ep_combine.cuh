@@ -4,8 +4,8 @@
 // the same for any rank count.
 #pragma once
 
+#include "combine.cuh"
 #include "ep_plan.cuh"
-#include "numeric.cuh"
 
 namespace onemoe::device {
 
@@ -15,7 +15,6 @@ __device__ void ep_combine_tile(const EpKernelParams& ep, const WaitContext& wai
   if (!block_wait_at_least(p, wait_ctx, &p.dispatch_done[tile], 1, WaitSite::kDispatchDone, tile, &es.base.flag))
     return;
 
-  constexpr int kVec = 16 / int(sizeof(Elem));
   const int64_t first_token = int64_t(tile) * kTileM;
   const int rows = int(cute::min<int64_t>(kTileM, p.num_tokens - first_token));
   const int H = p.hidden, top_k = p.top_k;
@@ -35,26 +34,7 @@ __device__ void ep_combine_tile(const EpKernelParams& ep, const WaitContext& wai
     }
     if (!ready) return;
 
-    Elem* out_row = static_cast<Elem*>(p.out) + token * H;
-    for (int v = lane; v < H / kVec; v += 32) {
-      float acc[kVec];
-#pragma unroll
-      for (int i = 0; i < kVec; ++i) acc[i] = 0.f;
-      for (int j = 0; j < top_k; ++j) {
-        const int64_t pair = token * top_k + j;
-        if (p.slot_of[pair] < 0) continue;
-        const float w = p.topk_weights[pair];
-        const int4 packed = reinterpret_cast<const int4*>(returned + pair * H)[v];
-        const Elem* y = reinterpret_cast<const Elem*>(&packed);
-#pragma unroll
-        for (int i = 0; i < kVec; ++i) acc[i] = fmaf(w, to_float(y[i]), acc[i]);
-      }
-      int4 packed_out;
-      Elem* o = reinterpret_cast<Elem*>(&packed_out);
-#pragma unroll
-      for (int i = 0; i < kVec; ++i) o[i] = from_float<Elem>(acc[i]);
-      reinterpret_cast<int4*>(out_row)[v] = packed_out;
-    }
+    combine_token<Elem>(p, token, [&](int64_t pair) { return returned + pair * H; });
   }
 }
 

@@ -20,16 +20,8 @@ __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wa
   const int32_t* tile_prefix = p.route_tile_counts + int64_t(tile) * num_experts;  // exclusive, over tiles
   const int64_t capacity = *ep.capacity;
 
-  for (int i = threadIdx.x; i < num_experts * kMaskWordsPerTile; i += blockDim.x) (&ss.token_masks[0][0])[i] = 0;
   if (threadIdx.x == 0) es.rows_remote = es.rows_local = 0;
-  __syncthreads();
-  for (int m = threadIdx.x; m < rows; m += blockDim.x) {
-    for (int j = 0; j < top_k; ++j) {
-      const int e = p.topk_ids[(first_token + m) * top_k + j];
-      atomicOr(&ss.token_masks[e][m / 32], 1u << (m % 32));
-    }
-  }
-  __syncthreads();
+  build_token_masks(p, first_token, rows, ss);
 
   // slot_of[t, j]: the pair's row in its expert owner's window, or -1 if dropped.
   for (int pair = threadIdx.x; pair < rows * top_k; pair += blockDim.x) {

@@ -9,24 +9,12 @@
 namespace onemoe::device {
 
 // As locate_gemm_task, over this rank's experts (tiles numbered from 0 in the window).
-__device__ inline bool ep_locate_gemm_task(const EpKernelParams& ep, int task, int n_tiles, ExpertTile* out,
-                                           int* local_expert) {
-  const int32_t* offsets = ep.local_tile_offset;
-  const int tile_of_task = task / n_tiles;
-  if (tile_of_task >= offsets[ep.num_local_experts]) return false;
-  int lo = 0, hi = ep.num_local_experts;  // invariant: offsets[lo] <= tile_of_task < offsets[hi]
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    if (offsets[mid] <= tile_of_task) lo = mid; else hi = mid;
-  }
-  const int first = offsets[lo], expert_tiles = offsets[lo + 1] - first;
-  const int local = task - first * n_tiles;
-  const int m = local % expert_tiles;
-  out->tile = first + m;
-  out->n_tile = local / expert_tiles;
-  out->expert = ep.local_expert[lo];
-  out->rows = min(kTileM, ep.base.expert_kept[out->expert] - m * kTileM);
-  *local_expert = lo;
+__device__ inline bool ep_locate_gemm_task(const EpKernelParams& ep, int task, int n_tiles, ExpertTile* out) {
+  int local = 0;
+  if (!locate_in_tile_list(ep.local_tile_offset, ep.num_local_experts, task, n_tiles, out, &local)) return false;
+  out->expert = ep.local_expert[local];
+  out->weight_index = local;
+  out->rows = min(kTileM, ep.base.expert_kept[out->expert] - out->row_tile_of_expert * kTileM);
   return true;
 }
 
@@ -37,8 +25,7 @@ __device__ void ep_gemm1_task(const EpKernelParams& ep, const WaitContext& wait_
   StageSmem& ss = es.base;
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
   ExpertTile et;
-  int li = 0;
-  if (!ep_locate_gemm_task(ep, task, p.gemm1_n_tiles, &et, &li)) return;
+  if (!ep_locate_gemm_task(ep, task, p.gemm1_n_tiles, &et)) return;
   const int tile = et.tile, n_tile = et.n_tile;
   const uint32_t* ready = reinterpret_cast<const uint32_t*>(es.peer_base[ep.rank] + ep.win.row_tile_ready) + tile;
   if (!block_wait_until(
@@ -46,33 +33,7 @@ __device__ void ep_gemm1_task(const EpKernelParams& ep, const WaitContext& wait_
           uint32_t(et.rows), WaitSite::kPeerRowTile, tile, &ss.flag))
     return;
 
-  const int H = p.hidden, I = p.intermediate;
-  const GemmOperand a{static_cast<const Elem*>(p.expert_in) + int64_t(tile) * kTileM * H, H, &p.maps.expert_in,
-                      tile * kTileM, et.rows};
-  Elem* hidden = static_cast<Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
-  const int64_t expert_w_offset = int64_t(li) * I * H;
-  const int act = p.activation;
-  if (p.gated) {
-    using Tile = Gemm1GatedTile<Elem, kExactFp32>;
-    const int n0 = n_tile * kGatedTileN;
-    const int cols = min(kGatedTileN, I - n0);
-    const GemmOperand b[2] = {
-        {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, li * I + n0, cols},
-        {static_cast<const Elem*>(p.w3) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w3, li * I + n0, cols}};
-    Tile::run(a, b, H, gemm_smem, [&](int m, int n, const float (&v)[2][2]) {
-      if (m < et.rows && n < cols)
-        store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]) * v[1][0], activate(act, v[0][1]) * v[1][1]);
-    });
-  } else {
-    using Tile = Gemm1PlainTile<Elem, kExactFp32>;
-    const int n0 = n_tile * kExpertTileN;
-    const int cols = min(kExpertTileN, I - n0);
-    const GemmOperand b[1] = {
-        {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, li * I + n0, cols}};
-    Tile::run(a, b, H, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
-      if (m < et.rows && n < cols) store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]), activate(act, v[0][1]));
-    });
-  }
+  if (!gemm1_tile<Elem, kExactFp32>(p, et, gemm_smem, wait_ctx.deadline_ns)) return record_gemm_stall(p, tile);
   block_publish_add(&p.gemm1_tiles_done[tile], 1);
 }
 
@@ -83,15 +44,14 @@ __device__ void ep_gemm2_task(const EpKernelParams& ep, const WaitContext& wait_
   StageSmem& ss = es.base;
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
   ExpertTile et;
-  int li = 0;
-  if (!ep_locate_gemm_task(ep, task, p.gemm2_n_tiles, &et, &li)) return;
+  if (!ep_locate_gemm_task(ep, task, p.gemm2_n_tiles, &et)) return;
   const int tile = et.tile, n_tile = et.n_tile;
   if (!block_wait_at_least(p, wait_ctx, &p.gemm1_tiles_done[tile], uint32_t(p.gemm1_n_tiles),
                            WaitSite::kExpertHiddenDone, tile, &ss.flag))
     return;
 
-  const int H = p.hidden, I = p.intermediate;
-  const int row_bytes = H * int(sizeof(Elem));
+  const int row_bytes = p.hidden * int(sizeof(Elem));
+  const int cols = min(kExpertTileN, p.hidden - n_tile * kExpertTileN);
   bool remote = false;
   if (threadIdx.x < kTileM) {
     void* dest = nullptr;
@@ -105,16 +65,9 @@ __device__ void ep_gemm2_task(const EpKernelParams& ep, const WaitContext& wait_
   }
   const int remote_rows = __syncthreads_count(remote);
 
-  using Tile = Gemm2Tile<Elem, kExactFp32>;
-  const int n0 = n_tile * kExpertTileN;
-  const int cols = min(kExpertTileN, H - n0);
-  const GemmOperand a{static_cast<const Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I, I,
-                      &p.maps.expert_hidden, tile * kTileM, et.rows};
-  const GemmOperand b[1] = {{static_cast<const Elem*>(p.w2) + int64_t(li) * H * I + int64_t(n0) * I, I, &p.maps.w2,
-                             li * H + n0, cols}};
-  Tile::run(a, b, I, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
-    if (m < et.rows && n < cols) store_pair(static_cast<Elem*>(es.row_dest[m]) + n0 + n, v[0][0], v[0][1]);
-  });
+  if (!gemm2_tile<Elem, kExactFp32, true>(p, et, gemm_smem, wait_ctx.deadline_ns,
+                                         [&](int m) { return static_cast<Elem*>(es.row_dest[m]); }))
+    return record_gemm_stall(p, tile);
   __threadfence_system();
   __syncthreads();
   if (threadIdx.x == 0) {

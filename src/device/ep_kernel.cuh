@@ -40,6 +40,9 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
   const KernelParams& p = ep.base;
   void* gemm_smem = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(dynamic_smem) + 1023) & ~uintptr_t(1023));
   const WaitContext wait_ctx = make_wait_context(p, global_timer_ns());
+  // The plan gives up first, so that a silent peer is reported as such and not as a task waiting on the plan.
+  WaitContext plan_wait_ctx = wait_ctx;
+  plan_wait_ctx.deadline_ns -= p.wait_timeout_ns / 8;
   if (threadIdx.x < ep.world_size)
     es.peer_base[threadIdx.x] = static_cast<char*>(ncclGetPeerPointer(ep.window, 0, int(threadIdx.x)));
 
@@ -50,10 +53,10 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
     if (phase == EpPhase::kDone) break;
     switch (phase) {
       case EpPhase::kRoute:
-        route_tile<Elem, kExactFp32, false>(p, index, gemm_smem, es.base);
+        route_tile<Elem, kExactFp32, false>(p, wait_ctx, index, gemm_smem, es.base);
         break;
       case EpPhase::kPlan:
-        ep_plan_task(ep, wait_ctx, gemm_smem, es);
+        ep_plan_task(ep, plan_wait_ctx, gemm_smem, es);
         break;
       case EpPhase::kDispatch:
         ep_dispatch_tile<Elem>(ep, wait_ctx, index, es);

@@ -10,20 +10,23 @@
 namespace onemoe::device {
 
 struct ExpertTile {
-  int tile;    // global expert tile index (rows tile*kTileM.. of the expert buffers)
-  int n_tile;  // output column tile
-  int expert;
-  int rows;    // valid rows in this tile
+  int tile;                // expert tile index (rows tile*kTileM.. of the expert buffers)
+  int n_tile;              // output column tile
+  int row_tile_of_expert;  // which of its expert's tiles
+  int expert;              // global expert id
+  int weight_index;        // the expert's index in w1/w3/w2 (its id on one GPU, its local index under EP)
+  int rows;                // valid rows in this tile
 };
 
 // Maps a GEMM stage's task index to its (expert tile, column tile); false past the last tile of this forward.
-// Tasks of expert e are [offset[e]*n_tiles, offset[e+1]*n_tiles), ordered column-tile-major: the row tiles of
-// one expert that read the same weight tile run back to back, so the weights come from HBM about once.
-__device__ inline bool locate_gemm_task(const KernelParams& p, int task, int n_tiles, ExpertTile* out) {
-  const int32_t* offsets = p.expert_tile_offset;
+// offsets[i] is the first tile of the i-th expert of the list (count of them); tasks of expert i are
+// [offsets[i]*n_tiles, offsets[i+1]*n_tiles), ordered column-tile-major: the row tiles of one expert that read
+// the same weight tile run back to back, so the weights come from HBM about once. *list_index: i.
+__device__ inline bool locate_in_tile_list(const int32_t* offsets, int count, int task, int n_tiles,
+                                           ExpertTile* out, int* list_index) {
   const int tile_of_task = task / n_tiles;
-  if (tile_of_task >= offsets[p.num_experts]) return false;
-  int lo = 0, hi = p.num_experts;  // invariant: offsets[lo] <= tile_of_task < offsets[hi]
+  if (tile_of_task >= offsets[count]) return false;
+  int lo = 0, hi = count;  // invariant: offsets[lo] <= tile_of_task < offsets[hi]
   while (hi - lo > 1) {
     const int mid = (lo + hi) / 2;
     if (offsets[mid] <= tile_of_task) lo = mid; else hi = mid;
@@ -33,36 +36,40 @@ __device__ inline bool locate_gemm_task(const KernelParams& p, int task, int n_t
   const int m = local % expert_tiles;
   out->tile = first + m;
   out->n_tile = local / expert_tiles;
-  out->expert = lo;
-  out->rows = min(kTileM, p.expert_kept[lo] - m * kTileM);
+  out->row_tile_of_expert = m;
+  *list_index = lo;
   return true;
 }
 
-template <class Elem, bool kExactFp32>
-__device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* gemm_smem,
-                           StageSmem& ss) {
-  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
-  ExpertTile et;
-  if (!locate_gemm_task(p, task, p.gemm1_n_tiles, &et)) return;
-  const int tile = et.tile, n_tile = et.n_tile;
-  if (!block_wait_at_least(p, wait_ctx, &p.row_tile_ready[tile], uint32_t(et.rows), WaitSite::kRowTileDispatched,
-                           tile, &ss.flag))
-    return;
+// One GPU: the list is every expert.
+__device__ inline bool locate_gemm_task(const KernelParams& p, int task, int n_tiles, ExpertTile* out) {
+  int expert = 0;
+  if (!locate_in_tile_list(p.expert_tile_offset, p.num_experts, task, n_tiles, out, &expert)) return false;
+  out->expert = expert;
+  out->weight_index = expert;
+  out->rows = min(kTileM, p.expert_kept[expert] - out->row_tile_of_expert * kTileM);
+  return true;
+}
 
+// act(A·w1ᵀ) (or act(A·w1ᵀ) * (A·w3ᵀ)) of one (expert tile, column tile) into expert_hidden.
+// Both tile functions return false if the GEMM pipeline passed the forward's deadline (nothing is written then).
+template <class Elem, bool kExactFp32>
+__device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns) {
+  const int tile = et.tile, n_tile = et.n_tile, wi = et.weight_index;
   const int H = p.hidden, I = p.intermediate;
   const GemmOperand a{static_cast<const Elem*>(p.expert_in) + int64_t(tile) * kTileM * H, H, &p.maps.expert_in,
                       tile * kTileM, et.rows};
   Elem* hidden = static_cast<Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
-  const int64_t expert_w_offset = int64_t(et.expert) * I * H;
+  const int64_t expert_w_offset = int64_t(wi) * I * H;
   const int act = p.activation;
   if (p.gated) {
     using Tile = Gemm1GatedTile<Elem, kExactFp32>;
     const int n0 = n_tile * kGatedTileN;
     const int cols = min(kGatedTileN, I - n0);
     const GemmOperand b[2] = {
-        {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, et.expert * I + n0, cols},
-        {static_cast<const Elem*>(p.w3) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w3, et.expert * I + n0, cols}};
-    Tile::run(a, b, H, gemm_smem, [&](int m, int n, const float (&v)[2][2]) {
+        {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols},
+        {static_cast<const Elem*>(p.w3) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w3, wi * I + n0, cols}};
+    return Tile::run(a, b, H, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[2][2]) {
       if (m < et.rows && n < cols)
         store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]) * v[1][0], activate(act, v[0][1]) * v[1][1]);
     });
@@ -71,12 +78,69 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
     const int n0 = n_tile * kExpertTileN;
     const int cols = min(kExpertTileN, I - n0);
     const GemmOperand b[1] = {
-        {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, et.expert * I + n0, cols}};
-    Tile::run(a, b, H, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
+        {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols}};
+    return Tile::run(a, b, H, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[1][2]) {
       if (m < et.rows && n < cols) store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]), activate(act, v[0][1]));
     });
   }
-  block_publish_add(&p.gemm1_tiles_done[tile], 1);
+}
+
+// hidden·w2ᵀ of one (expert tile, column tile); output row m goes to row_dest(m) + column. kStageRows: write
+// whole rows from smem (for rows that cross NVLink); otherwise each thread stores its own pairs.
+template <class Elem, bool kExactFp32, bool kStageRows, class RowDest>
+__device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns,
+                           RowDest&& row_dest) {
+  using Tile = Gemm2Tile<Elem, kExactFp32>;
+  const int tile = et.tile, wi = et.weight_index;
+  const int H = p.hidden, I = p.intermediate;
+  const int n0 = et.n_tile * kExpertTileN;
+  const int cols = min(kExpertTileN, H - n0);
+  const GemmOperand a{static_cast<const Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I, I,
+                      &p.maps.expert_hidden, tile * kTileM, et.rows};
+  const GemmOperand b[1] = {
+      {static_cast<const Elem*>(p.w2) + int64_t(wi) * H * I + int64_t(n0) * I, I, &p.maps.w2, wi * H + n0, cols}};
+  if constexpr (kExactFp32 || !kStageRows) {
+    return Tile::run(a, b, I, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[1][2]) {
+      if (m < et.rows && n < cols) store_pair(row_dest(m) + n0 + n, v[0][0], v[0][1]);
+    });
+  } else {
+    // Stage the tile in smem (free once the mainloop is done), then write whole rows with 16-byte stores: the
+    // rows may go to another GPU over NVLink, where 4-byte scattered stores waste most of each transfer.
+    constexpr int kVec = 16 / int(sizeof(Elem));
+    constexpr int kPitch = kExpertTileN + kVec;  // one 16-byte pad per row against bank conflicts
+    static_assert(kTileM * kPitch * sizeof(Elem) <= sizeof(typename Tile::Smem), "staging fits the GEMM smem");
+    Elem* staged = static_cast<Elem*>(gemm_smem);
+    if (!Tile::run(a, b, I, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[1][2]) {
+          store_pair(staged + m * kPitch + n, v[0][0], v[0][1]);
+        }))
+      return false;
+    __syncthreads();
+    const int vecs_per_row = cols / kVec;
+    for (int i = threadIdx.x; i < et.rows * vecs_per_row; i += blockDim.x) {
+      const int m = i / vecs_per_row, v = i % vecs_per_row;
+      reinterpret_cast<int4*>(row_dest(m) + n0)[v] = *reinterpret_cast<const int4*>(staged + m * kPitch + v * kVec);
+    }
+    __syncthreads();  // the next task may reuse the smem
+    return true;
+  }
+}
+
+__device__ inline void record_gemm_stall(const KernelParams& p, int tile) {
+  if (threadIdx.x == 0 && !forward_aborted(p)) record_failure(p, WaitSite::kGemmPipeline, uint32_t(tile), 0, 0);
+}
+
+template <class Elem, bool kExactFp32>
+__device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* gemm_smem,
+                           StageSmem& ss) {
+  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
+  ExpertTile et;
+  if (!locate_gemm_task(p, task, p.gemm1_n_tiles, &et)) return;
+  if (!block_wait_at_least(p, wait_ctx, &p.row_tile_ready[et.tile], uint32_t(et.rows), WaitSite::kRowTileDispatched,
+                           et.tile, &ss.flag))
+    return;
+  if (!gemm1_tile<Elem, kExactFp32>(p, et, gemm_smem, wait_ctx.deadline_ns))
+    return record_gemm_stall(p, et.tile);
+  block_publish_add(&p.gemm1_tiles_done[et.tile], 1);
 }
 
 template <class Elem, bool kExactFp32>
@@ -85,24 +149,14 @@ __device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, i
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
   ExpertTile et;
   if (!locate_gemm_task(p, task, p.gemm2_n_tiles, &et)) return;
-  const int tile = et.tile, n_tile = et.n_tile;
-  if (!block_wait_at_least(p, wait_ctx, &p.gemm1_tiles_done[tile], uint32_t(p.gemm1_n_tiles),
-                           WaitSite::kExpertHiddenDone, tile, &ss.flag))
+  if (!block_wait_at_least(p, wait_ctx, &p.gemm1_tiles_done[et.tile], uint32_t(p.gemm1_n_tiles),
+                           WaitSite::kExpertHiddenDone, et.tile, &ss.flag))
     return;
-
-  using Tile = Gemm2Tile<Elem, kExactFp32>;
-  const int H = p.hidden, I = p.intermediate;
-  const int n0 = n_tile * kExpertTileN;
-  const int cols = min(kExpertTileN, H - n0);
-  const GemmOperand a{static_cast<const Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I, I,
-                      &p.maps.expert_hidden, tile * kTileM, et.rows};
-  const GemmOperand b[1] = {{static_cast<const Elem*>(p.w2) + int64_t(et.expert) * H * I + int64_t(n0) * I, I,
-                             &p.maps.w2, et.expert * H + n0, cols}};
-  Elem* out = static_cast<Elem*>(p.expert_out) + int64_t(tile) * kTileM * H;
-  Tile::run(a, b, I, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
-    if (m < et.rows && n < cols) store_pair(out + int64_t(m) * H + n0 + n, v[0][0], v[0][1]);
-  });
-  block_publish_add(&p.gemm2_tiles_done[tile], 1);
+  Elem* out = static_cast<Elem*>(p.expert_out) + int64_t(et.tile) * kTileM * p.hidden;
+  if (!gemm2_tile<Elem, kExactFp32, false>(p, et, gemm_smem, wait_ctx.deadline_ns,
+                                          [&](int m) { return out + int64_t(m) * p.hidden; }))
+    return record_gemm_stall(p, et.tile);
+  block_publish_add(&p.gemm2_tiles_done[et.tile], 1);
 }
 
 }  // namespace onemoe::device

@@ -53,6 +53,20 @@ struct GemmOperand {
   int rows;                // valid rows
 };
 
+// Waits for an mbarrier phase until deadline_ns (%globaltimer). After a timeout *failed is set and every later
+// wait of this thread returns at once, so the tile runs to its end (with garbage) and the caller unwinds.
+__device__ __forceinline__ void bounded_phase_wait(const uint64_t* barrier, uint32_t phase, uint64_t deadline_ns,
+                                                   bool* failed) {
+  uint32_t spins = 0;
+  while (!*failed && !cutlass::arch::ClusterBarrier::try_wait(barrier, phase)) {
+    if ((++spins & 255) == 0) {
+      uint64_t now;
+      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+      if (now > deadline_ns) *failed = true;
+    }
+  }
+}
+
 template <class Elem, int kBN, int kNumB>
 struct TmaWgmmaTile {
   using Operand = typename MmaOperand<Elem>::type;
@@ -93,10 +107,11 @@ struct TmaWgmmaTile {
       cute::SM90_TMA_LOAD_2D::copy(b[i].map, &smem.full[stage], 0, smem.b[i] + stage * (kBN * kBK), k0, b[i].row0);
   }
 
-  // epilogue(m, n, v) with v[b][0..1] = C_b[m][n], C_b[m][n+1] (n even).
+  // epilogue(m, n, v) with v[b][0..1] = C_b[m][n], C_b[m][n+1] (n even). Returns false (on every thread, and
+  // without calling the epilogue) if a pipeline wait passed deadline_ns.
   template <class Epilogue>
-  __device__ static void run(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, void* smem_raw,
-                             Epilogue&& epilogue) {
+  __device__ static bool run(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, void* smem_raw,
+                             uint64_t deadline_ns, Epilogue&& epilogue) {
     using namespace cute;
     using cutlass::arch::ClusterBarrier;
     Smem& smem = *reinterpret_cast<Smem*>(smem_raw);
@@ -124,52 +139,63 @@ struct TmaWgmmaTile {
         thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[kNumB - 1]), SmemLayoutB{})));
     Tensor accum0 = partition_fragment_C(tiled_mma, Shape<Int<kBM>, Int<kBN>>{});  // (MMA,MMA_M,MMA_N)
     Tensor accum1 = partition_fragment_C(tiled_mma, Shape<Int<kBM>, Int<kBN>>{});
-    clear(accum0);
-    if constexpr (kNumB == 2) clear(accum1);
-
-    // A tile of at most 64 valid rows only needs the first warpgroup's MMAs (rows 64..127 are ignored).
+    // A tile of at most 64 valid rows only needs the first warpgroup's MMAs (rows 64..127 are ignored). The
+    // choice is made once, outside the k loop: a branch around the wgmma inside it makes ptxas serialize them.
     const bool warpgroup_has_rows = (tid / 128) * 64 < a.rows;
     const bool warpgroup_leader = tid % 128 == 0;
-    tiled_mma.accumulate_ = GMMA::ScaleOut::One;
-    for (int k_tile = 0; k_tile < k_tiles; ++k_tile) {
-      const int stage = k_tile % kStages;
-      const uint32_t phase = (k_tile / kStages) & 1;
-      ClusterBarrier::wait(&smem.full[stage], phase);
-      if (warpgroup_has_rows) {
-        warpgroup_fence_operand(accum0);
-        if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
-        warpgroup_arrive();
-        CUTE_UNROLL
-        for (int kb = 0; kb < size<2>(tCrA); ++kb)
-          gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB0(_, _, kb, stage), accum0);
-        if constexpr (kNumB == 2) {
+    bool failed = false;
+    auto mainloop = [&](auto with_mma) {
+      // The first k-block overwrites the accumulators (ScaleOut::Zero) instead of a clear() before the loop.
+      tiled_mma.accumulate_ = GMMA::ScaleOut::Zero;
+      for (int k_tile = 0; k_tile < k_tiles; ++k_tile) {
+        const int stage = k_tile % kStages;
+        const uint32_t phase = (k_tile / kStages) & 1;
+        bounded_phase_wait(&smem.full[stage], phase, deadline_ns, &failed);
+        if constexpr (decltype(with_mma)::value) {
+          warpgroup_fence_operand(accum0);
+          if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
+          warpgroup_arrive();
+          const auto scale = tiled_mma.accumulate_;
           CUTE_UNROLL
-          for (int kb = 0; kb < size<2>(tCrA); ++kb)
-            gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB1(_, _, kb, stage), accum1);
+          for (int kb = 0; kb < size<2>(tCrA); ++kb) {
+            gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB0(_, _, kb, stage), accum0);
+            tiled_mma.accumulate_ = GMMA::ScaleOut::One;
+          }
+          if constexpr (kNumB == 2) {
+            tiled_mma.accumulate_ = scale;
+            CUTE_UNROLL
+            for (int kb = 0; kb < size<2>(tCrA); ++kb) {
+              gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB1(_, _, kb, stage), accum1);
+              tiled_mma.accumulate_ = GMMA::ScaleOut::One;
+            }
+          }
+          warpgroup_commit_batch();
+          warpgroup_wait<kMmaInFlight>();  // the batch of k_tile - kMmaInFlight has retired
+          warpgroup_fence_operand(accum0);
+          if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
         }
-        warpgroup_commit_batch();
-        warpgroup_wait<kMmaInFlight>();  // the batch of k_tile - kMmaInFlight has retired
-        warpgroup_fence_operand(accum0);
-        if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
-      }
-      // This warpgroup is done with the stage read kMmaInFlight k-tiles ago; once every warpgroup is,
-      // thread 0 refills it.
-      const int done = k_tile - kMmaInFlight;
-      if (done >= 0) {
-        const int done_stage = done % kStages;
-        __syncwarp();
-        if (warpgroup_leader) ClusterBarrier::arrive(&smem.empty[done_stage]);
-        const int refill = done + kStages;
-        if (tid == 0 && refill < k_tiles) {
-          ClusterBarrier::wait(&smem.empty[done_stage], (done / kStages) & 1);
-          issue_loads(smem, a, b, refill, done_stage);
+        // This warpgroup is done with the stage read kMmaInFlight k-tiles ago; once every warpgroup is,
+        // thread 0 refills it.
+        const int done = k_tile - kMmaInFlight;
+        if (done >= 0) {
+          const int done_stage = done % kStages;
+          __syncwarp();
+          if (warpgroup_leader) ClusterBarrier::arrive(&smem.empty[done_stage]);
+          const int refill = done + kStages;
+          if (tid == 0 && refill < k_tiles) {
+            bounded_phase_wait(&smem.empty[done_stage], (done / kStages) & 1, deadline_ns, &failed);
+            issue_loads(smem, a, b, refill, done_stage);
+          }
         }
       }
-    }
+    };
+    if (warpgroup_has_rows) mainloop(cute::true_type{});
+    else mainloop(cute::false_type{});
     warpgroup_wait<0>();
     warpgroup_fence_operand(accum0);
     if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
-    __syncthreads();  // every TMA has landed and every wgmma retired: smem may be reused by the next tile
+    // Every TMA has landed and every wgmma retired: smem may be reused by the next tile.
+    if (__syncthreads_or(failed)) return false;
 
     Tensor tCcC = thr_mma.partition_C(make_identity_tensor(Shape<Int<kBM>, Int<kBN>>{}));
     CUTE_UNROLL
@@ -183,6 +209,7 @@ struct TmaWgmmaTile {
       }
       epilogue(int(get<0>(tCcC(i))), int(get<1>(tCcC(i))), v);
     }
+    return true;
   }
 };
 
@@ -201,8 +228,8 @@ struct SimtTile {
   };
 
   template <class Epilogue>
-  __device__ static void run(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, void* smem_raw,
-                             Epilogue&& epilogue) {
+  __device__ static bool run(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, void* smem_raw,
+                             uint64_t /*deadline_ns: no waits*/, Epilogue&& epilogue) {
     Smem& smem = *reinterpret_cast<Smem*>(smem_raw);
     const float* a_ptr = static_cast<const float*>(a.base);
     const int64_t lda = a.ld, ldb = b[0].ld;
@@ -274,6 +301,7 @@ struct SimtTile {
         epilogue(ty * kRowsPerThread + i, tx * kColsPerThread + j, v);
       }
     }
+    return true;
   }
 };
 

@@ -19,7 +19,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
   for (Task task = fetch_next_task(p, &ss.ticket); task.phase != Phase::kDone; task = fetch_next_task(p, &ss.ticket)) {
     switch (task.phase) {
       case Phase::kRoute:
-        route_tile<Elem, kExactFp32>(p, task.index, gemm_smem, ss);
+        route_tile<Elem, kExactFp32>(p, wait_ctx, task.index, gemm_smem, ss);
         break;
       case Phase::kDispatch:
         dispatch_tile<Elem>(p, wait_ctx, task.index, ss);

@@ -57,6 +57,7 @@ enum class WaitSite : uint32_t {
   kPeerRowTile,       // rows of an expert tile still to arrive from peers
   kPeerOutputTile,    // an expert tile's output rows on their owner (index: the owner)
   kPlanOverflow,      // more rows routed here than the window holds (never with consistent max_tokens)
+  kGemmPipeline,      // a GEMM tile's TMA/MMA pipeline stalled past the deadline (index: the tile)
 };
 
 // Written by a failing forward, read and cleared by the host (Context::synchronize_and_check).

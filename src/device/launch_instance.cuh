@@ -3,43 +3,14 @@
 
 #include "kernel.cuh"
 #include "launch_instances.h"
-
-namespace onemoe::device {
-
-template <class Elem, bool kExactFp32>
-cudaError_t prepare_instance(KernelResources* out) {
-  const size_t smem = gemm_smem_bytes<Elem, kExactFp32>();
-  auto kernel = moe_forward_kernel<Elem, kExactFp32>;
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
-  if (err != cudaSuccess) return err;
-  int blocks = 0;
-  err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreadsPerBlock, smem);
-  if (err != cudaSuccess) return err;
-  *out = KernelResources{smem, blocks};
-  return cudaSuccess;
-}
-
-template <class Elem, bool kExactFp32>
-cudaError_t launch_instance(const KernelParams& params, int grid_blocks, size_t smem, cudaStream_t stream) {
-  cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(grid_blocks);
-  config.blockDim = dim3(kThreadsPerBlock);
-  config.dynamicSmemBytes = smem;
-  config.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeCooperative;  // the runtime refuses a grid that cannot be co-resident
-  attr[0].val.cooperative = 1;
-  config.attrs = attr;
-  config.numAttrs = 1;
-  return cudaLaunchKernelEx(&config, moe_forward_kernel<Elem, kExactFp32>, params);
-}
-
-}  // namespace onemoe::device
+#include "persistent_launch.cuh"
 
 #define ONEMOE_DEFINE_INSTANCE(suffix, Elem, kExactFp32)                                                      \
   namespace onemoe::device {                                                                                  \
-  cudaError_t prepare_##suffix(KernelResources* out) { return prepare_instance<Elem, kExactFp32>(out); }      \
+  cudaError_t prepare_##suffix(KernelResources* out) {                                                        \
+    return prepare_persistent(moe_forward_kernel<Elem, kExactFp32>, gemm_smem_bytes<Elem, kExactFp32>(), out); \
+  }                                                                                                           \
   cudaError_t launch_##suffix(const KernelParams& params, int grid_blocks, size_t smem, cudaStream_t stream) { \
-    return launch_instance<Elem, kExactFp32>(params, grid_blocks, smem, stream);                              \
+    return launch_persistent(moe_forward_kernel<Elem, kExactFp32>, params, grid_blocks, smem, stream);        \
   }                                                                                                           \
   }

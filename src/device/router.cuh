@@ -142,7 +142,8 @@ __device__ inline void build_expert_plan(const KernelParams& p, StageSmem& ss) {
 // kBuildPlan: the last route tile builds the expert plan (one GPU). Expert parallelism builds it in a task of
 // its own from every rank's counts (ep_plan.cuh) and only needs route_done.
 template <class Elem, bool kExactFp32, bool kBuildPlan = true>
-__device__ void route_tile(const KernelParams& p, int tile, void* gemm_smem, StageSmem& ss) {
+__device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, int tile, void* gemm_smem,
+                           StageSmem& ss) {
   using Tile = RouterTile<Elem, kExactFp32>;
   const int64_t first_token = int64_t(tile) * kTileM;
   const int rows = int(cute::min<int64_t>(kTileM, p.num_tokens - first_token));
@@ -154,12 +155,16 @@ __device__ void route_tile(const KernelParams& p, int tile, void* gemm_smem, Sta
     const GemmOperand b[1] = {{static_cast<const Elem*>(p.w_router) + int64_t(n0) * p.hidden, p.hidden,
                                &p.maps.w_router, n0, min(kTileN, num_experts - n0)}};
     float* logits = p.logits + first_token * num_experts;
-    Tile::run(a, b, p.hidden, gemm_smem, [&](int m, int n, const float (&v)[1][2]) {
+    const bool ok = Tile::run(a, b, p.hidden, gemm_smem, wait_ctx.deadline_ns, [&](int m, int n, const float (&v)[1][2]) {
       if (m >= rows) return;
       const int e = n0 + n;
       if (e < num_experts) logits[int64_t(m) * num_experts + e] = v[0][0];
       if (e + 1 < num_experts) logits[int64_t(m) * num_experts + e + 1] = v[0][1];
     });
+    if (!ok) {  // the forward is abandoned: route_done never completes and every waiter gives up
+      if (threadIdx.x == 0 && !forward_aborted(p)) record_failure(p, WaitSite::kGemmPipeline, uint32_t(tile), 0, 0);
+      return;
+    }
   }
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) ss.expert_counts[e] = 0;
   __syncthreads();  // logits and zeroed counts visible to the whole block

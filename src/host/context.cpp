@@ -5,6 +5,7 @@
 
 #include "device/launch.h"
 #include "host/checks.h"
+#include "host/cuda_check.h"
 #include "host/plan.h"
 #include "host/tensor_maps.h"
 #include "onemoe/onemoe.h"
@@ -12,17 +13,9 @@
 namespace onemoe {
 namespace {
 
-Result cuda_error(cudaError_t err, const char* what) {
-  std::ostringstream os;
-  os << what << ": " << cudaGetErrorName(err) << " (" << cudaGetErrorString(err) << ")";
-  return Result::error(Status::kErrorCuda, os.str());
-}
+using host::cuda_error;
+using host::DeviceGuard;
 
-#define ONEMOE_CUDA_TRY(call, what)                      \
-  do {                                                   \
-    cudaError_t err_ = (call);                           \
-    if (err_ != cudaSuccess) return cuda_error(err_, what); \
-  } while (0)
 
 const char* wait_site_name(uint32_t site) {
   switch (site) {
@@ -31,22 +24,11 @@ const char* wait_site_name(uint32_t site) {
     case 3: return "expert hidden (GEMM1) done";
     case 4: return "expert output (GEMM2) done";
     case 5: return "dispatch done";
+    case 10: return "a GEMM tile's TMA/MMA pipeline";
     default: return "unknown";
   }
 }
 
-// Makes `device` current for the scope and restores the caller's device after.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    cudaGetDevice(&previous_);
-    if (previous_ != device) cudaSetDevice(device);
-  }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
-
- private:
-  int previous_ = 0;
-};
 
 }  // namespace
 
@@ -164,14 +146,7 @@ Result Context::run(const RunArgs& args, cudaStream_t stream) {
 
   device::KernelParams p{};
   host::fill_plan(shape, c.config, &p);
-  p.x = args.x;
-  p.w_router = args.w_router;
-  p.w1 = args.w1;
-  p.w3 = args.w3;
-  p.w2 = args.w2;
-  p.out = args.out;
-  p.user_topk_ids = args.topk_ids;
-  p.user_topk_weights = args.topk_weights;
+  host::bind_run_args(args, &p);
   p.logits = reinterpret_cast<float*>(ws + layout.logits);
   p.topk_ids = reinterpret_cast<int32_t*>(ws + layout.topk_ids);
   p.topk_weights = reinterpret_cast<float*>(ws + layout.topk_weights);

@@ -9,18 +9,17 @@
 #include <sstream>
 
 #include "device/ep_launch.h"
+#include "host/cuda_check.h"
 #include "host/ep_layout.h"
+#include "host/plan.h"
 #include "host/tensor_maps.h"
 #include "onemoe/distributed.h"
 
 namespace onemoe {
 namespace {
 
-Result cuda_error(cudaError_t err, const char* what) {
-  std::ostringstream os;
-  os << what << ": " << cudaGetErrorName(err) << " (" << cudaGetErrorString(err) << ")";
-  return Result::error(Status::kErrorCuda, os.str());
-}
+using host::cuda_error;
+using host::DeviceGuard;
 
 Result nccl_error(ncclResult_t err, const char* what) {
   std::ostringstream os;
@@ -28,29 +27,11 @@ Result nccl_error(ncclResult_t err, const char* what) {
   return Result::error(Status::kErrorCuda, os.str());
 }
 
-#define ONEMOE_CUDA_TRY(call, what)                         \
-  do {                                                      \
-    cudaError_t err_ = (call);                              \
-    if (err_ != cudaSuccess) return cuda_error(err_, what); \
-  } while (0)
-
 #define ONEMOE_NCCL_TRY(call, what)                         \
   do {                                                      \
     ncclResult_t err_ = (call);                             \
     if (err_ != ncclSuccess) return nccl_error(err_, what); \
   } while (0)
-
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    cudaGetDevice(&previous_);
-    if (previous_ != device) cudaSetDevice(device);
-  }
-  ~DeviceGuard() { cudaSetDevice(previous_); }
-
- private:
-  int previous_ = 0;
-};
 
 Result invalid(const std::string& message) { return Result::error(Status::kErrorInvalidArgument, message); }
 
@@ -76,6 +57,9 @@ std::string describe_failure(const device::ErrorRecord& rec, int rank, const std
     case device::WaitSite::kPeerRowTile:
       os << "token rows for expert tile " << rec.index << " did not all arrive within " << timeout_ms << " ms (saw "
          << rec.have << " of " << rec.want << ")";
+      break;
+    case device::WaitSite::kGemmPipeline:
+      os << "the TMA/MMA pipeline of expert tile " << rec.index << " stalled past " << timeout_ms << " ms";
       break;
     case device::WaitSite::kPlanOverflow:
       os << "rank " << rec.index << " was routed " << rec.have << " expert tiles, more than its window's "
@@ -283,14 +267,7 @@ Result DistributedContext::run(const RunArgs& args, cudaStream_t stream) {
   const host::EpLocalLayout& l = c.local_layout;
   char* ws = static_cast<char*>(c.local);
   char* win = static_cast<char*>(c.window_memory);
-  p.x = args.x;
-  p.w_router = args.w_router;
-  p.w1 = args.w1;
-  p.w3 = args.w3;
-  p.w2 = args.w2;
-  p.out = args.out;
-  p.user_topk_ids = args.topk_ids;
-  p.user_topk_weights = args.topk_weights;
+  host::bind_run_args(args, &p);
   p.logits = reinterpret_cast<float*>(ws + l.logits);
   p.topk_ids = reinterpret_cast<int32_t*>(ws + l.topk_ids);
   p.topk_weights = reinterpret_cast<float*>(ws + l.topk_weights);

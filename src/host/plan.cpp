@@ -67,6 +67,17 @@ SyncLayout sync_layout(const MoeShape& max_shape) {
   return l;
 }
 
+void bind_run_args(const RunArgs& a, device::KernelParams* p) {
+  p->x = a.x;
+  p->w_router = a.w_router;
+  p->w1 = a.w1;
+  p->w3 = a.w3;
+  p->w2 = a.w2;
+  p->out = a.out;
+  p->user_topk_ids = a.topk_ids;
+  p->user_topk_weights = a.topk_weights;
+}
+
 void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {
   p->num_tokens = s.num_tokens;
   p->num_experts = s.num_experts;

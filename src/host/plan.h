@@ -29,6 +29,9 @@ int max_expert_tiles(const MoeShape& shape);
 WorkspaceLayout workspace_layout(const MoeShape& shape, const MoeConfig& config);
 SyncLayout sync_layout(const MoeShape& max_shape);
 
+// The caller's tensors of one run into params.
+void bind_run_args(const RunArgs& args, device::KernelParams* params);
+
 // Fills shapes, tiling and ticket ranges of params (not the pointers).
 void fill_plan(const MoeShape& shape, const MoeConfig& config, device::KernelParams* params);
 

@@ -72,6 +72,7 @@ struct EpCase {
   float capacity_factor = 0;
   bool skew = false;  // router biased towards rank 0's experts
   std::vector<int> placement = {};
+  int64_t max_tokens = 0;  // 0: the largest T of any rank
 };
 
 CheckDType check_dtype_of(const EpCase& c) {
@@ -182,7 +183,7 @@ std::vector<RankOutput> run_expert_parallel(const EpCase& c, const GlobalProblem
     results[0].result = Result::error(Status::kErrorCuda, "ncclCommInitAll failed");
     return results;
   }
-  int64_t max_tokens = 1;
+  int64_t max_tokens = std::max<int64_t>(1, c.max_tokens);
   for (int64_t t : c.tokens_per_rank) max_tokens = std::max(max_tokens, t);
   on_every_rank(R, [&](int r) {
     RankOutput& ro = results[r];
@@ -284,6 +285,8 @@ const EpCase kCases[] = {
     {"R4_skewed_k2_E128", {2048, 2048, 2048, 2048}, 128, 2, 2048, 2048, DType::kBF16, Fp32Math::kTF32, false,
      Activation::kGELU, 0, true},
     {"R4_fp32_ffma_k1", {100, 50, 0, 70}, 12, 1, 512, 512, DType::kFP32, Fp32Math::kFFMA},
+    {"R4_tf32_E32_T4096_below_max_tokens", {4096, 4096, 4096, 4096}, 32, 2, 2048, 2048, DType::kFP32,
+     Fp32Math::kTF32, false, Activation::kGELU, 0, false, {}, 16384},
     {"R1_matches_context", {3000}, 32, 2, 1024, 1024},
 };
 

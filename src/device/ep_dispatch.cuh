@@ -8,6 +8,24 @@
 
 namespace onemoe::device {
 
+// Experts per publication step of a dispatch task (see the copy loop).
+inline constexpr int kDispatchChunks = 8;
+
+// Position of the r-th set bit (r from 0) of a token mask.
+__device__ inline int nth_set_bit(const uint32_t (&mask)[kMaskWordsPerTile], int r) {
+#pragma unroll
+  for (int w = 0; w < kMaskWordsPerTile; ++w) {
+    uint32_t bits = mask[w];
+    const int count = __popc(bits);
+    if (r < count) {
+      for (int q = 0; q < r; ++q) bits &= bits - 1;  // drop the r lowest set bits
+      return w * 32 + __ffs(bits) - 1;
+    }
+    r -= count;
+  }
+  return -1;  // not reached: r < the mask's popcount
+}
+
 template <class Elem>
 __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wait_ctx, int tile, EpStageSmem& es) {
   const KernelParams& p = ep.base;
@@ -36,46 +54,75 @@ __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wa
   }
   __syncthreads();
 
+  // Rows go out in ep.dispatch_order (every owner's first experts, then every owner's next ones, ...), in
+  // chunks, and each chunk's arrivals are published as soon as it is written: every rank feeds every owner's
+  // first expert tiles first, so their GEMM1 starts long before the whole dispatch is over.
+  // ss.expert_counts[q]: this tile's pairs of the experts before position q of that order.
+  if (threadIdx.x == 0) {
+    int running = 0;
+    for (int q = 0; q < num_experts; ++q) {
+      ss.expert_counts[q] = running;
+#pragma unroll
+      for (int w = 0; w < kMaskWordsPerTile; ++w) running += __popc(ss.token_masks[ep.dispatch_order[q]][w]);
+    }
+    es.tile_pairs = running;
+  }
+  __syncthreads();
+  const auto pairs_before = [&](int q) { return q < num_experts ? ss.expert_counts[q] : es.tile_pairs; };
+
   const int row_bytes = p.hidden * int(sizeof(Elem));
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  unsigned long long remote = 0, local = 0;
-  for (int pair = warp; pair < rows * top_k; pair += blockDim.x / 32) {
-    const int64_t idx = first_token * top_k + pair;
-    const int32_t slot = p.slot_of[idx];
-    if (slot < 0) continue;
-    const int owner = ep.expert_owner[p.topk_ids[idx]];
-    char* window = es.peer_base[owner];
-    const Elem* src = static_cast<const Elem*>(p.x) + (first_token + pair / top_k) * p.hidden;
-    warp_copy_row(window + ep.win.expert_in + int64_t(slot) * row_bytes, src, row_bytes);
-    if (lane == 0) {
-      reinterpret_cast<int2*>(window + ep.win.row_source)[slot] = make_int2(ep.rank, int(idx));
-      (owner == ep.rank ? local : remote) += 1;
+  unsigned long long remote = 0, local = 0, flag_writes = 0;
+  const int experts_per_chunk = (num_experts + kDispatchChunks - 1) / kDispatchChunks;
+  for (int q0 = 0; q0 < num_experts; q0 += experts_per_chunk) {
+    const int q1 = min(num_experts, q0 + experts_per_chunk);
+    for (int i = pairs_before(q0) + warp; i < pairs_before(q1); i += blockDim.x / 32) {
+      int lo = q0, hi = q1;  // the position of sorted pair i: pairs_before(lo) <= i < pairs_before(hi)
+      while (hi - lo > 1) {
+        const int mid = (lo + hi) / 2;
+        if (pairs_before(mid) <= i) lo = mid; else hi = mid;
+      }
+      const int e = ep.dispatch_order[lo];
+      const int m = nth_set_bit(ss.token_masks[e], i - pairs_before(lo));
+      int j = 0;
+      while (p.topk_ids[(first_token + m) * top_k + j] != e) ++j;
+      const int64_t idx = (first_token + m) * top_k + j;
+      const int32_t slot = p.slot_of[idx];
+      if (slot < 0) continue;
+      const int owner = ep.expert_owner[e];
+      char* window = es.peer_base[owner];
+      const Elem* src = static_cast<const Elem*>(p.x) + (first_token + m) * p.hidden;
+      warp_copy_row(window + ep.win.expert_in + int64_t(slot) * row_bytes, src, row_bytes);
+      if (lane == 0) {
+        reinterpret_cast<int2*>(window + ep.win.row_source)[slot] = make_int2(ep.rank, int(idx));
+        (owner == ep.rank ? local : remote) += 1;
+      }
+    }
+    __threadfence_system();
+    __syncthreads();
+    // Arrivals per expert row tile of the owner: this tile's positions of expert e are [begin, end), clipped
+    // to capacity.
+    for (int q = q0 + threadIdx.x; q < q1; q += blockDim.x) {
+      const int e = ep.dispatch_order[q];
+      const int count = pairs_before(q + 1) - pairs_before(q);
+      const int64_t begin = int64_t(ep.source_base[e]) + tile_prefix[e];
+      const int64_t end = cute::min<int64_t>(begin + count, capacity);
+      const int owner = ep.expert_owner[e];
+      uint32_t* ready =
+          reinterpret_cast<uint32_t*>(es.peer_base[owner] + ep.win.row_tile_ready) + p.expert_tile_offset[e];
+      for (int64_t row_tile = begin / kTileM; begin < end && row_tile <= (end - 1) / kTileM; ++row_tile) {
+        const int64_t lo = cute::max<int64_t>(begin, row_tile * kTileM);
+        const int64_t hi = cute::min<int64_t>(end, (row_tile + 1) * kTileM);
+        red_add_release_sys(ready + row_tile, uint32_t(hi - lo));
+        if (owner != ep.rank) ++flag_writes;
+      }
     }
   }
   if (lane == 0 && (remote | local)) {
     atomicAdd(&es.rows_remote, remote);
     atomicAdd(&es.rows_local, local);
   }
-  __threadfence_system();
   __syncthreads();
-
-  // Arrivals per expert row tile of the owner: this tile's positions of expert e are [begin, end), clipped to
-  // capacity.
-  unsigned long long flag_writes = 0;
-  for (int e = threadIdx.x; e < num_experts; e += blockDim.x) {
-    int count = 0;
-#pragma unroll
-    for (int w = 0; w < kMaskWordsPerTile; ++w) count += __popc(ss.token_masks[e][w]);
-    const int64_t begin = int64_t(ep.source_base[e]) + tile_prefix[e];
-    const int64_t end = cute::min<int64_t>(begin + count, capacity);
-    const int owner = ep.expert_owner[e];
-    uint32_t* ready = reinterpret_cast<uint32_t*>(es.peer_base[owner] + ep.win.row_tile_ready) + p.expert_tile_offset[e];
-    for (int64_t row_tile = begin / kTileM; begin < end && row_tile <= (end - 1) / kTileM; ++row_tile) {
-      const int64_t lo = cute::max<int64_t>(begin, row_tile * kTileM), hi = cute::min<int64_t>(end, (row_tile + 1) * kTileM);
-      red_add_release_sys(ready + row_tile, uint32_t(hi - lo));
-      if (owner != ep.rank) ++flag_writes;
-    }
-  }
   if (flag_writes) atomicAdd(&ep.traffic->control_bytes, flag_writes * sizeof(uint32_t));
   if (threadIdx.x == 0 && (es.rows_remote | es.rows_local)) {
     atomicAdd(&ep.traffic->rows_to_peers, es.rows_remote);

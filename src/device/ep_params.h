@@ -46,6 +46,7 @@ struct EpKernelParams {
   float capacity_factor;  // <= 0: dropless
   uint8_t expert_owner[kMaxExperts];
   uint8_t local_expert[kMaxExperts];  // global id of the i-th local expert (ascending)
+  uint8_t dispatch_order[kMaxExperts];  // experts by (index among its owner's experts, owner): dispatch order
   ncclWindow_t window;
   EpWindowLayout win;
   // Local views of this rank's window.

@@ -17,6 +17,7 @@ struct EpStageSmem {
   char* peer_base[kMaxRanks];  // each rank's window, as this GPU addresses it (ncclGetPeerPointer)
   void* row_dest[kTileM];      // GEMM2: where each output row of the tile goes
   unsigned long long rows_remote, rows_local;
+  int tile_pairs;              // dispatch: (token, expert) pairs of the route tile
 };
 
 __device__ inline uint64_t* inbox_of(const EpKernelParams& ep, const EpStageSmem& es, int rank) {

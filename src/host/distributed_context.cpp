@@ -118,6 +118,7 @@ class DistributedContextImpl {
   ncclComm_t comm = nullptr;
   int rank = 0, world_size = 1, device = 0;
   std::vector<int> expert_to_rank, local_experts;
+  std::vector<int> dispatch_order;  // experts by (index among the owner's experts, owner)
   device::KernelVariant variant{};
   device::KernelResources resources{};
   int grid_blocks = 0;
@@ -177,6 +178,15 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
                              : options.placement.expert_to_rank;
   for (int e = 0; e < max_shape.num_experts; ++e)
     if (impl->expert_to_rank[e] == impl->rank) impl->local_experts.push_back(e);
+  {
+    std::vector<int> index_in_owner(max_shape.num_experts), held(impl->world_size, 0);
+    for (int e = 0; e < max_shape.num_experts; ++e) index_in_owner[e] = held[impl->expert_to_rank[e]]++;
+    impl->dispatch_order.resize(max_shape.num_experts);
+    for (int e = 0; e < max_shape.num_experts; ++e) impl->dispatch_order[e] = e;
+    std::stable_sort(impl->dispatch_order.begin(), impl->dispatch_order.end(), [&](int a, int b) {
+      return std::pair(index_in_owner[a], impl->expert_to_rank[a]) < std::pair(index_in_owner[b], impl->expert_to_rank[b]);
+    });
+  }
   DeviceGuard guard(impl->device);
 
   cudaDeviceProp prop{};
@@ -293,6 +303,7 @@ Result DistributedContext::run(const RunArgs& args, cudaStream_t stream) {
   ep.num_local_experts = int(c.local_experts.size());
   for (int e = 0; e < shape.num_experts; ++e) ep.expert_owner[e] = uint8_t(c.expert_to_rank[e]);
   for (size_t i = 0; i < c.local_experts.size(); ++i) ep.local_expert[i] = uint8_t(c.local_experts[i]);
+  for (size_t i = 0; i < c.dispatch_order.size(); ++i) ep.dispatch_order[i] = uint8_t(c.dispatch_order[i]);
   ep.window = c.window;
   ep.win = c.window_layout;
   ep.inbox = reinterpret_cast<uint64_t*>(win + c.window_layout.inbox);

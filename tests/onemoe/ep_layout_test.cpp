@@ -1,0 +1,94 @@
+// Host-side sizing of the expert-parallel forward: the window regions, the worst-case expert tiles a rank can
+// receive, and the ticket ranges (docs/protocol.md). No GPU needed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "host/ep_layout.h"
+#include "onemoe/distributed.h"
+
+namespace onemoe {
+namespace {
+
+// Tiles an owner needs when `rows_per_expert` rows land on its experts (each expert rounds up to whole tiles).
+int64_t tiles_needed(const std::vector<int64_t>& rows_per_expert) {
+  int64_t tiles = 0;
+  for (int64_t r : rows_per_expert) tiles += (r + device::kTileM - 1) / device::kTileM;
+  return tiles;
+}
+
+TEST(EpLayout, WindowHoldsTheWorstCaseRouting) {
+  std::mt19937 rng(7);
+  for (int world : {1, 2, 3, 4, 8}) {
+    for (int experts : {8, 30, 128, 256}) {
+      if (experts < world) continue;
+      for (int top_k : {1, 2, 8}) {
+        if (top_k > experts) continue;
+        const MoeShape shape{777, experts, top_k, 512, 512};
+        const std::vector<int> owner = contiguous_placement(experts, world);
+        const host::EpSizes sizes = host::ep_sizes(shape, world, owner);
+        // Every token of every rank routes its k pairs to rank 0's experts, spread at random: the most rows
+        // one window can ever receive, in the most fragmented way.
+        std::vector<int> mine;
+        for (int e = 0; e < experts; ++e)
+          if (owner[e] == 0) mine.push_back(e);
+        std::vector<int64_t> rows(experts, 0);
+        const int64_t pairs = int64_t(world) * shape.num_tokens * top_k;
+        for (int64_t i = 0; i < pairs; ++i) ++rows[mine[rng() % mine.size()]];
+        EXPECT_LE(tiles_needed(rows), sizes.max_expert_tiles) << "R=" << world << " E=" << experts << " k=" << top_k;
+      }
+    }
+  }
+}
+
+TEST(EpLayout, WindowRegionsAreAlignedDisjointAndCovered) {
+  const MoeShape shape{4096, 64, 2, 2048, 1408};
+  MoeConfig config;
+  config.dtype = DType::kFP16;
+  const host::EpSizes sizes = host::ep_sizes(shape, 4, contiguous_placement(64, 4));
+  const device::EpWindowLayout w = host::ep_window_layout(shape, config, sizes);
+  const uint64_t tiles = uint64_t(sizes.max_expert_tiles), rows = tiles * device::kTileM;
+  struct Region {
+    uint64_t offset, bytes;
+  };
+  std::vector<Region> regions = {{w.inbox, 4ull * (64 + 1) * 8},
+                                 {w.output_done, tiles * 4},
+                                 {w.row_source, rows * 8},
+                                 {w.row_tile_ready, tiles * 4},
+                                 {w.expert_in, rows * 2048 * 2},
+                                 {w.returned, 4096ull * 2 * 2048 * 2}};
+  std::sort(regions.begin(), regions.end(), [](const Region& a, const Region& b) { return a.offset < b.offset; });
+  for (size_t i = 0; i < regions.size(); ++i) {
+    EXPECT_EQ(regions[i].offset % 256, 0u);
+    if (i + 1 < regions.size()) EXPECT_LE(regions[i].offset + regions[i].bytes, regions[i + 1].offset);
+  }
+  EXPECT_LE(regions.back().offset + regions.back().bytes, w.total_bytes);
+  EXPECT_EQ(w.total_bytes % (uint64_t(1) << 21), 0u);
+}
+
+TEST(EpLayout, TicketsHaveOnePlanTaskBetweenRouteAndDispatch) {
+  const MoeShape max_shape{1000, 32, 2, 1024, 768};
+  const MoeConfig config;
+  const host::EpSizes sizes = host::ep_sizes(max_shape, 2, contiguous_placement(32, 2));
+  for (int64_t tokens : {int64_t(0), int64_t(1), int64_t(300), int64_t(1000)}) {
+    MoeShape shape = max_shape;
+    shape.num_tokens = tokens;
+    device::EpKernelParams ep{};
+    host::fill_ep_plan(shape, config, sizes, &ep);
+    const device::KernelParams& p = ep.base;
+    const uint32_t route = uint32_t((tokens + device::kTileM - 1) / device::kTileM);
+    EXPECT_EQ(uint32_t(p.num_route_tiles), route);
+    EXPECT_EQ(p.first_dispatch_ticket, route + 1);  // ticket `route` is the plan
+    EXPECT_EQ(p.first_gemm1_ticket, p.first_dispatch_ticket + route);
+    EXPECT_EQ(p.first_gemm2_ticket - p.first_gemm1_ticket, uint32_t(sizes.max_expert_tiles * p.gemm1_n_tiles));
+    EXPECT_EQ(p.first_combine_ticket - p.first_gemm2_ticket, uint32_t(sizes.max_expert_tiles * p.gemm2_n_tiles));
+    EXPECT_EQ(p.num_tickets, p.first_combine_ticket + route);
+    EXPECT_EQ(p.max_expert_tiles, sizes.max_expert_tiles);
+  }
+}
+
+}  // namespace
+}  // namespace onemoe

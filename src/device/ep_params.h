@@ -49,11 +49,8 @@ struct EpKernelParams {
   uint8_t dispatch_order[kMaxExperts];  // experts by (index among its owner's experts, owner): dispatch order
   ncclWindow_t window;
   EpWindowLayout win;
-  // Local views of this rank's window.
-  uint64_t* inbox;
-  uint32_t* output_done;
-  int2* row_source;
-  void* returned;
+  // The kernel reaches every window, its own included, through ncclGetPeerPointer (EpStageSmem::peer_base),
+  // so that this rank's writes and its peers' writes use the same mapping.
   // Local workspace.
   int32_t* source_base;        // [E]: rows of expert e routed from lower ranks (this rank's rows follow)
   int32_t* local_tile_offset;  // [num_local_experts + 1]

@@ -306,10 +306,6 @@ Result DistributedContext::run(const RunArgs& args, cudaStream_t stream) {
   for (size_t i = 0; i < c.dispatch_order.size(); ++i) ep.dispatch_order[i] = uint8_t(c.dispatch_order[i]);
   ep.window = c.window;
   ep.win = c.window_layout;
-  ep.inbox = reinterpret_cast<uint64_t*>(win + c.window_layout.inbox);
-  ep.output_done = reinterpret_cast<uint32_t*>(win + c.window_layout.output_done);
-  ep.row_source = reinterpret_cast<int2*>(win + c.window_layout.row_source);
-  ep.returned = win + c.window_layout.returned;
   ep.source_base = reinterpret_cast<int32_t*>(ws + l.source_base);
   ep.local_tile_offset = reinterpret_cast<int32_t*>(ws + l.local_tile_offset);
   ep.capacity = reinterpret_cast<int64_t*>(ws + l.capacity);

@@ -34,11 +34,13 @@ __device__ inline bool forward_aborted(const KernelParams& p) {
 }
 
 // Thread 0 waits for *flag >= want; every thread gets the outcome. Reads the block makes after a true
-// return are ordered after the acquire (bar.sync is cumulative).
+// return are ordered after the acquire (bar.sync is cumulative); thread 0, which issues the TMA loads, also
+// fences the async proxy so those loads see what the generic-proxy stores published (expert rows, hidden).
 __device__ inline bool block_wait_at_least(const KernelParams& p, const WaitContext& ctx, const uint32_t* flag,
                                            uint32_t want, WaitSite site, uint32_t index, int* s_flag) {
   if (threadIdx.x == 0) {
     const bool ok = wait_at_least(flag, want, ctx);
+    if (ok) fence_proxy_async_global();
     if (!ok && !forward_aborted(p)) record_timeout(p, site, index, flag, want);
     *s_flag = ok;
   }

@@ -8,6 +8,7 @@
 
 #include "block_sync.cuh"
 #include "ep_params.h"
+#include "router.cuh"
 #include "stage_smem.cuh"
 
 namespace onemoe::device {
@@ -37,16 +38,7 @@ __device__ inline void ep_plan_task(const EpKernelParams& ep, const WaitContext&
   int32_t* counts = static_cast<int32_t*>(scratch);  // [R][E + 1]
 
   // This rank's counts: exclusive prefix over route tiles in place (dispatch reads it), the total kept here.
-  for (int e = threadIdx.x; e < E; e += blockDim.x) {
-    int32_t running = 0;
-    for (int tile = 0; tile < p.num_route_tiles; ++tile) {
-      int32_t* c = p.route_tile_counts + int64_t(tile) * E + e;
-      const int32_t count = *c;
-      *c = running;
-      running += count;
-    }
-    counts[me * row + e] = running;
-  }
+  for (int e = threadIdx.x; e < E; e += blockDim.x) counts[me * row + e] = prefix_over_route_tiles(p, e);
   if (threadIdx.x == 0) {
     counts[me * row + E] = int32_t(p.num_tokens);
     *ep.traffic = EpTraffic{};

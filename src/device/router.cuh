@@ -111,18 +111,25 @@ __device__ inline void route_token(const KernelParams& p, int64_t token, StageSm
   }
 }
 
+// Expert e's per-route-tile counts become exclusive prefixes over the tiles (in place: dispatch reads them);
+// returns the expert's total.
+__device__ inline int32_t prefix_over_route_tiles(const KernelParams& p, int e) {
+  int32_t running = 0;
+  for (int tile = 0; tile < p.num_route_tiles; ++tile) {
+    int32_t* c = p.route_tile_counts + int64_t(tile) * p.num_experts + e;
+    const int32_t count = *c;
+    *c = running;
+    running += count;
+  }
+  return running;
+}
+
 // After every route tile has published its counts: exclusive prefix over tiles (in place), kept rows and
 // tile offsets per expert. Runs in the one block that finished routing last.
 __device__ inline void build_expert_plan(const KernelParams& p, StageSmem& ss) {
   const int num_experts = p.num_experts;
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) {
-    int32_t running = 0;
-    for (int tile = 0; tile < p.num_route_tiles; ++tile) {
-      int32_t* c = p.route_tile_counts + int64_t(tile) * num_experts + e;
-      const int32_t count = *c;
-      *c = running;
-      running += count;
-    }
+    const int32_t running = prefix_over_route_tiles(p, e);
     const int32_t kept = int32_t(running < p.capacity ? running : p.capacity);
     p.expert_kept[e] = kept;
     ss.expert_counts[e] = (kept + kTileM - 1) / kTileM;

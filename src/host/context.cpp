@@ -147,13 +147,7 @@ Result Context::run(const RunArgs& args, cudaStream_t stream) {
   device::KernelParams p{};
   host::fill_plan(shape, c.config, &p);
   host::bind_run_args(args, &p);
-  p.logits = reinterpret_cast<float*>(ws + layout.logits);
-  p.topk_ids = reinterpret_cast<int32_t*>(ws + layout.topk_ids);
-  p.topk_weights = reinterpret_cast<float*>(ws + layout.topk_weights);
-  p.slot_of = reinterpret_cast<int32_t*>(ws + layout.slot_of);
-  p.route_tile_counts = reinterpret_cast<int32_t*>(ws + layout.route_tile_counts);
-  p.expert_kept = reinterpret_cast<int32_t*>(ws + layout.expert_kept);
-  p.expert_tile_offset = reinterpret_cast<int32_t*>(ws + layout.expert_tile_offset);
+  host::bind_routing_workspace(ws, layout, &p);
   p.expert_in = ws + layout.expert_in;
   p.expert_hidden = ws + layout.expert_hidden;
   p.expert_out = ws + layout.expert_out;

@@ -118,7 +118,6 @@ class DistributedContextImpl {
   ncclComm_t comm = nullptr;
   int rank = 0, world_size = 1, device = 0;
   std::vector<int> expert_to_rank, local_experts;
-  std::vector<int> dispatch_order;  // experts by (index among the owner's experts, owner)
   device::KernelVariant variant{};
   device::KernelResources resources{};
   int grid_blocks = 0;
@@ -132,6 +131,48 @@ class DistributedContextImpl {
   void* local = nullptr;
   uint32_t epoch = 0;
   bool broken = false;
+  device::EpKernelParams fixed{};  // what every forward's parameters share; set once the buffers exist
+
+  // Placement, window and workspace pointers of fixed: everything but the shape, the tensors and the epoch.
+  void build_fixed_params() {
+    device::EpKernelParams& ep = fixed;
+    device::KernelParams& p = ep.base;
+    char* ws = static_cast<char*>(local);
+    char* win = static_cast<char*>(window_memory);
+    const host::EpLocalLayout& l = local_layout;
+    host::bind_routing_workspace(ws, l, &p);
+    p.expert_in = win + window_layout.expert_in;
+    p.expert_hidden = ws + l.expert_hidden;
+    p.expert_out = nullptr;  // output rows go straight to the sources' windows
+    p.counters = reinterpret_cast<device::SyncCounters*>(ws + l.counters);
+    p.row_tile_ready = reinterpret_cast<uint32_t*>(win + window_layout.row_tile_ready);
+    p.gemm1_tiles_done = reinterpret_cast<uint32_t*>(ws + l.gemm1_tiles_done);
+    p.gemm2_tiles_done = reinterpret_cast<uint32_t*>(ws + l.gemm2_tiles_done);
+    p.dispatch_done = reinterpret_cast<uint32_t*>(ws + l.dispatch_done);
+    p.error = reinterpret_cast<device::ErrorRecord*>(ws + l.error);
+    p.wait_timeout_ns = uint64_t(options.context.wait_timeout_ms * 1e6);
+
+    const int E = max_shape.num_experts;
+    ep.rank = rank;
+    ep.world_size = world_size;
+    ep.num_local_experts = int(local_experts.size());
+    for (int e = 0; e < E; ++e) ep.expert_owner[e] = uint8_t(expert_to_rank[e]);
+    for (size_t i = 0; i < local_experts.size(); ++i) ep.local_expert[i] = uint8_t(local_experts[i]);
+    // Dispatch order: experts by (index among the owner's experts, owner).
+    std::vector<int> index_in_owner(E), held(world_size, 0), order(E);
+    for (int e = 0; e < E; ++e) index_in_owner[e] = held[expert_to_rank[e]]++;
+    for (int e = 0; e < E; ++e) order[e] = e;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      return std::pair(index_in_owner[a], expert_to_rank[a]) < std::pair(index_in_owner[b], expert_to_rank[b]);
+    });
+    for (int i = 0; i < E; ++i) ep.dispatch_order[i] = uint8_t(order[i]);
+    ep.window = window;
+    ep.win = window_layout;
+    ep.source_base = reinterpret_cast<int32_t*>(ws + l.source_base);
+    ep.local_tile_offset = reinterpret_cast<int32_t*>(ws + l.local_tile_offset);
+    ep.capacity = reinterpret_cast<int64_t*>(ws + l.capacity);
+    ep.traffic = reinterpret_cast<device::EpTraffic*>(ws + l.traffic);
+  }
 
   ~DistributedContextImpl() {
     DeviceGuard guard(device);
@@ -178,15 +219,6 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
                              : options.placement.expert_to_rank;
   for (int e = 0; e < max_shape.num_experts; ++e)
     if (impl->expert_to_rank[e] == impl->rank) impl->local_experts.push_back(e);
-  {
-    std::vector<int> index_in_owner(max_shape.num_experts), held(impl->world_size, 0);
-    for (int e = 0; e < max_shape.num_experts; ++e) index_in_owner[e] = held[impl->expert_to_rank[e]]++;
-    impl->dispatch_order.resize(max_shape.num_experts);
-    for (int e = 0; e < max_shape.num_experts; ++e) impl->dispatch_order[e] = e;
-    std::stable_sort(impl->dispatch_order.begin(), impl->dispatch_order.end(), [&](int a, int b) {
-      return std::pair(index_in_owner[a], impl->expert_to_rank[a]) < std::pair(index_in_owner[b], impl->expert_to_rank[b]);
-    });
-  }
   DeviceGuard guard(impl->device);
 
   cudaDeviceProp prop{};
@@ -245,6 +277,7 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
        << "); it sizes the symmetric window and must be the same everywhere";
     return invalid(os.str());
   }
+  impl->build_fixed_params();
   out->reset(new DistributedContext(std::move(impl)));
   return Result::success();
 }
@@ -271,45 +304,12 @@ Result DistributedContext::run(const RunArgs& args, cudaStream_t stream) {
 
   MoeShape shape = c.max_shape;
   shape.num_tokens = args.num_tokens;
-  device::EpKernelParams ep{};
+  device::EpKernelParams ep = c.fixed;
   host::fill_ep_plan(shape, c.config, c.sizes, &ep);
   device::KernelParams& p = ep.base;
-  const host::EpLocalLayout& l = c.local_layout;
-  char* ws = static_cast<char*>(c.local);
-  char* win = static_cast<char*>(c.window_memory);
   host::bind_run_args(args, &p);
-  p.logits = reinterpret_cast<float*>(ws + l.logits);
-  p.topk_ids = reinterpret_cast<int32_t*>(ws + l.topk_ids);
-  p.topk_weights = reinterpret_cast<float*>(ws + l.topk_weights);
-  p.slot_of = reinterpret_cast<int32_t*>(ws + l.slot_of);
-  p.route_tile_counts = reinterpret_cast<int32_t*>(ws + l.route_tile_counts);
-  p.expert_kept = reinterpret_cast<int32_t*>(ws + l.expert_kept);
-  p.expert_tile_offset = reinterpret_cast<int32_t*>(ws + l.expert_tile_offset);
-  p.expert_in = win + c.window_layout.expert_in;
-  p.expert_hidden = ws + l.expert_hidden;
-  p.expert_out = nullptr;  // output rows go straight to the sources' windows
-  p.counters = reinterpret_cast<device::SyncCounters*>(ws + l.counters);
-  p.row_tile_ready = reinterpret_cast<uint32_t*>(win + c.window_layout.row_tile_ready);
-  p.gemm1_tiles_done = reinterpret_cast<uint32_t*>(ws + l.gemm1_tiles_done);
-  p.gemm2_tiles_done = reinterpret_cast<uint32_t*>(ws + l.gemm2_tiles_done);
-  p.dispatch_done = reinterpret_cast<uint32_t*>(ws + l.dispatch_done);
-  p.error = reinterpret_cast<device::ErrorRecord*>(ws + l.error);
   if (++c.epoch == 0) c.epoch = 1;
   p.epoch = c.epoch;
-  p.wait_timeout_ns = uint64_t(c.options.context.wait_timeout_ms * 1e6);
-
-  ep.rank = c.rank;
-  ep.world_size = c.world_size;
-  ep.num_local_experts = int(c.local_experts.size());
-  for (int e = 0; e < shape.num_experts; ++e) ep.expert_owner[e] = uint8_t(c.expert_to_rank[e]);
-  for (size_t i = 0; i < c.local_experts.size(); ++i) ep.local_expert[i] = uint8_t(c.local_experts[i]);
-  for (size_t i = 0; i < c.dispatch_order.size(); ++i) ep.dispatch_order[i] = uint8_t(c.dispatch_order[i]);
-  ep.window = c.window;
-  ep.win = c.window_layout;
-  ep.source_base = reinterpret_cast<int32_t*>(ws + l.source_base);
-  ep.local_tile_offset = reinterpret_cast<int32_t*>(ws + l.local_tile_offset);
-  ep.capacity = reinterpret_cast<int64_t*>(ws + l.capacity);
-  ep.traffic = reinterpret_cast<device::EpTraffic*>(ws + l.traffic);
 
   if (!c.variant.exact_fp32) {
     if (Result r = host::encode_tensor_maps(c.config.dtype, &p, ep.num_local_experts); !r.ok()) return r;

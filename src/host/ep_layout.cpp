@@ -5,19 +5,6 @@
 #include "host/plan.h"
 
 namespace onemoe::host {
-namespace {
-
-constexpr size_t kAlign = 256;
-
-size_t take(size_t* cursor, size_t bytes) {
-  const size_t at = *cursor;
-  *cursor += (bytes + kAlign - 1) / kAlign * kAlign;
-  return at;
-}
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-}  // namespace
 
 EpSizes ep_sizes(const MoeShape& s, int world_size, const std::vector<int>& expert_to_rank) {
   EpSizes z{};
@@ -37,12 +24,12 @@ device::EpWindowLayout ep_window_layout(const MoeShape& s, const MoeConfig& c, c
   const size_t tiles = size_t(z.max_expert_tiles), rows = tiles * device::kTileM;
   device::EpWindowLayout w{};
   size_t cursor = 0;
-  w.inbox = take(&cursor, size_t(z.world_size) * size_t(s.num_experts + 1) * sizeof(uint64_t));
-  w.output_done = take(&cursor, tiles * sizeof(uint32_t));
-  w.row_source = take(&cursor, rows * 2 * sizeof(int32_t));
-  w.row_tile_ready = take(&cursor, tiles * sizeof(uint32_t));
-  w.expert_in = take(&cursor, rows * size_t(s.hidden) * elem);
-  w.returned = take(&cursor, size_t(s.num_tokens) * size_t(s.top_k) * size_t(s.hidden) * elem);
+  w.inbox = take_region(&cursor, size_t(z.world_size) * size_t(s.num_experts + 1) * sizeof(uint64_t));
+  w.output_done = take_region(&cursor, tiles * sizeof(uint32_t));
+  w.row_source = take_region(&cursor, rows * 2 * sizeof(int32_t));
+  w.row_tile_ready = take_region(&cursor, tiles * sizeof(uint32_t));
+  w.expert_in = take_region(&cursor, rows * size_t(s.hidden) * elem);
+  w.returned = take_region(&cursor, size_t(s.num_tokens) * size_t(s.top_k) * size_t(s.hidden) * elem);
   constexpr size_t kWindowGranule = size_t(1) << 21;  // registration works in whole pages of the VMM granularity
   w.total_bytes = (cursor + kWindowGranule - 1) / kWindowGranule * kWindowGranule;
   return w;
@@ -54,23 +41,23 @@ EpLocalLayout ep_local_layout(const MoeShape& s, const MoeConfig& c, const EpSiz
   const size_t rows = size_t(z.max_expert_tiles) * device::kTileM;
   EpLocalLayout l{};
   size_t cursor = 0;
-  l.logits = take(&cursor, T * E * sizeof(float));
-  l.topk_ids = take(&cursor, T * k * sizeof(int32_t));
-  l.topk_weights = take(&cursor, T * k * sizeof(float));
-  l.slot_of = take(&cursor, T * k * sizeof(int32_t));
-  l.route_tile_counts = take(&cursor, size_t(z.max_route_tiles) * E * sizeof(int32_t));
-  l.expert_kept = take(&cursor, E * sizeof(int32_t));
-  l.expert_tile_offset = take(&cursor, (E + 1) * sizeof(int32_t));
-  l.source_base = take(&cursor, E * sizeof(int32_t));
-  l.local_tile_offset = take(&cursor, size_t(num_local_experts + 1) * sizeof(int32_t));
-  l.capacity = take(&cursor, sizeof(int64_t));
-  l.traffic = take(&cursor, sizeof(device::EpTraffic));
-  l.expert_hidden = take(&cursor, rows * size_t(s.intermediate) * elem);
-  l.counters = take(&cursor, sizeof(device::SyncCounters));
-  l.gemm1_tiles_done = take(&cursor, size_t(z.max_expert_tiles) * sizeof(uint32_t));
-  l.gemm2_tiles_done = take(&cursor, size_t(z.max_expert_tiles) * sizeof(uint32_t));
-  l.dispatch_done = take(&cursor, size_t(std::max(1, z.max_route_tiles)) * sizeof(uint32_t));
-  l.error = take(&cursor, sizeof(device::ErrorRecord));
+  l.logits = take_region(&cursor, T * E * sizeof(float));
+  l.topk_ids = take_region(&cursor, T * k * sizeof(int32_t));
+  l.topk_weights = take_region(&cursor, T * k * sizeof(float));
+  l.slot_of = take_region(&cursor, T * k * sizeof(int32_t));
+  l.route_tile_counts = take_region(&cursor, size_t(z.max_route_tiles) * E * sizeof(int32_t));
+  l.expert_kept = take_region(&cursor, E * sizeof(int32_t));
+  l.expert_tile_offset = take_region(&cursor, (E + 1) * sizeof(int32_t));
+  l.source_base = take_region(&cursor, E * sizeof(int32_t));
+  l.local_tile_offset = take_region(&cursor, size_t(num_local_experts + 1) * sizeof(int32_t));
+  l.capacity = take_region(&cursor, sizeof(int64_t));
+  l.traffic = take_region(&cursor, sizeof(device::EpTraffic));
+  l.expert_hidden = take_region(&cursor, rows * size_t(s.intermediate) * elem);
+  l.counters = take_region(&cursor, sizeof(device::SyncCounters));
+  l.gemm1_tiles_done = take_region(&cursor, size_t(z.max_expert_tiles) * sizeof(uint32_t));
+  l.gemm2_tiles_done = take_region(&cursor, size_t(z.max_expert_tiles) * sizeof(uint32_t));
+  l.dispatch_done = take_region(&cursor, size_t(std::max(1, z.max_route_tiles)) * sizeof(uint32_t));
+  l.error = take_region(&cursor, sizeof(device::ErrorRecord));
   l.total_bytes = cursor;
   return l;
 }

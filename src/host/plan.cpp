@@ -4,19 +4,13 @@
 #include <cmath>
 
 namespace onemoe::host {
-namespace {
 
-constexpr size_t kAlign = 256;
-
-size_t take(size_t* cursor, size_t bytes) {
+size_t take_region(size_t* cursor, size_t bytes) {
+  constexpr size_t kAlign = 256;
   const size_t at = *cursor;
   *cursor += (bytes + kAlign - 1) / kAlign * kAlign;
   return at;
 }
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-}  // namespace
 
 int64_t expert_capacity(const MoeShape& s, const MoeConfig& c) {
   const int64_t routed = s.num_tokens * s.top_k;
@@ -38,16 +32,16 @@ WorkspaceLayout workspace_layout(const MoeShape& s, const MoeConfig& c) {
   const size_t rows = size_t(max_expert_tiles(s)) * device::kTileM;
   WorkspaceLayout l{};
   size_t cursor = 0;
-  l.logits = take(&cursor, T * E * sizeof(float));
-  l.topk_ids = take(&cursor, T * k * sizeof(int32_t));
-  l.topk_weights = take(&cursor, T * k * sizeof(float));
-  l.slot_of = take(&cursor, T * k * sizeof(int32_t));
-  l.route_tile_counts = take(&cursor, size_t(num_route_tiles(s.num_tokens)) * E * sizeof(int32_t));
-  l.expert_kept = take(&cursor, E * sizeof(int32_t));
-  l.expert_tile_offset = take(&cursor, (E + 1) * sizeof(int32_t));
-  l.expert_in = take(&cursor, rows * size_t(s.hidden) * elem);
-  l.expert_hidden = take(&cursor, rows * size_t(s.intermediate) * elem);
-  l.expert_out = take(&cursor, rows * size_t(s.hidden) * elem);
+  l.logits = take_region(&cursor, T * E * sizeof(float));
+  l.topk_ids = take_region(&cursor, T * k * sizeof(int32_t));
+  l.topk_weights = take_region(&cursor, T * k * sizeof(float));
+  l.slot_of = take_region(&cursor, T * k * sizeof(int32_t));
+  l.route_tile_counts = take_region(&cursor, size_t(num_route_tiles(s.num_tokens)) * E * sizeof(int32_t));
+  l.expert_kept = take_region(&cursor, E * sizeof(int32_t));
+  l.expert_tile_offset = take_region(&cursor, (E + 1) * sizeof(int32_t));
+  l.expert_in = take_region(&cursor, rows * size_t(s.hidden) * elem);
+  l.expert_hidden = take_region(&cursor, rows * size_t(s.intermediate) * elem);
+  l.expert_out = take_region(&cursor, rows * size_t(s.hidden) * elem);
   l.total_bytes = cursor;
   return l;
 }
@@ -57,12 +51,12 @@ SyncLayout sync_layout(const MoeShape& max_shape) {
   l.max_expert_tiles = max_expert_tiles(max_shape);
   l.max_route_tiles = num_route_tiles(max_shape.num_tokens);
   size_t cursor = 0;
-  l.counters = take(&cursor, sizeof(device::SyncCounters));
-  l.row_tile_ready = take(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
-  l.gemm1_tiles_done = take(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
-  l.gemm2_tiles_done = take(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
-  l.dispatch_done = take(&cursor, size_t(l.max_route_tiles) * sizeof(uint32_t));
-  l.error = take(&cursor, sizeof(device::ErrorRecord));
+  l.counters = take_region(&cursor, sizeof(device::SyncCounters));
+  l.row_tile_ready = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
+  l.gemm1_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
+  l.gemm2_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
+  l.dispatch_done = take_region(&cursor, size_t(l.max_route_tiles) * sizeof(uint32_t));
+  l.error = take_region(&cursor, sizeof(device::ErrorRecord));
   l.total_bytes = cursor;
   return l;
 }

@@ -23,6 +23,11 @@ struct SyncLayout {
   int max_expert_tiles, max_route_tiles;
 };
 
+// Carving a buffer: the offset of the next region of `bytes` bytes, with `cursor` moved past it, every
+// region 256-byte aligned. Shared by the one-GPU and the expert-parallel layouts.
+size_t take_region(size_t* cursor, size_t bytes);
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 int64_t expert_capacity(const MoeShape& shape, const MoeConfig& config);
 int num_route_tiles(int64_t num_tokens);
 int max_expert_tiles(const MoeShape& shape);
@@ -31,6 +36,19 @@ SyncLayout sync_layout(const MoeShape& max_shape);
 
 // The caller's tensors of one run into params.
 void bind_run_args(const RunArgs& args, device::KernelParams* params);
+
+// The routing buffers of a workspace at ws into params. Both layouts (WorkspaceLayout, EpLocalLayout) name
+// these regions the same.
+template <class Layout>
+void bind_routing_workspace(char* ws, const Layout& l, device::KernelParams* p) {
+  p->logits = reinterpret_cast<float*>(ws + l.logits);
+  p->topk_ids = reinterpret_cast<int32_t*>(ws + l.topk_ids);
+  p->topk_weights = reinterpret_cast<float*>(ws + l.topk_weights);
+  p->slot_of = reinterpret_cast<int32_t*>(ws + l.slot_of);
+  p->route_tile_counts = reinterpret_cast<int32_t*>(ws + l.route_tile_counts);
+  p->expert_kept = reinterpret_cast<int32_t*>(ws + l.expert_kept);
+  p->expert_tile_offset = reinterpret_cast<int32_t*>(ws + l.expert_tile_offset);
+}
 
 // Fills shapes, tiling and ticket ranges of params (not the pointers).
 void fill_plan(const MoeShape& shape, const MoeConfig& config, device::KernelParams* params);

@@ -67,4 +67,16 @@ std::string json_escape(const std::string& s) {
   return o;
 }
 
+std::string write_task_timeline(const std::string& prefix, const std::string& dtype, const MoeShape& shape,
+                                const std::string& suffix, const std::vector<TaskSpan>& spans) {
+  const std::string path = prefix + "-" + dtype + "-T" + std::to_string(shape.num_tokens) + "-E" +
+                           std::to_string(shape.num_experts) + "-k" + std::to_string(shape.top_k) + suffix + ".csv";
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) return "";
+  std::fprintf(f, "stage,index,block,sm,start_us,end_us\n");
+  for (const TaskSpan& t : spans)
+    std::fprintf(f, "%s,%d,%d,%d,%.3f,%.3f\n", t.stage.c_str(), t.index, t.block, t.sm, t.start_us, t.end_us);
+  return std::fclose(f) == 0 ? path : "";
+}
+
 }  // namespace onemoe::bench

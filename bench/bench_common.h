@@ -26,4 +26,9 @@ std::string now_utc();
 std::string git_commit();
 std::string json_escape(const std::string& s);
 
+// Writes a forward's task timeline as CSV (stage,index,block,sm,start_us,end_us) to
+// "<prefix>-<dtype>-T<T>-E<E>-k<k><suffix>.csv"; returns the path, or "" when the file cannot be written.
+std::string write_task_timeline(const std::string& prefix, const std::string& dtype, const MoeShape& shape,
+                                const std::string& suffix, const std::vector<TaskSpan>& spans);
+
 }  // namespace onemoe::bench

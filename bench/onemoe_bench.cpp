@@ -46,6 +46,7 @@ struct Options {
   int64_t check_tokens = 512;
   std::vector<std::string> impls{"onemoe", "baseline-torch-loop", "baseline-grouped-gemm"};
   std::string json_path;
+  std::string timeline_prefix;
   uint64_t seed = 1;
 };
 
@@ -124,6 +125,18 @@ Row measure(const std::string& impl, RunFn&& run, FinishFn&& finish, onemoe::har
   return row;
 }
 
+void write_timeline(const onemoe::Context& ctx, const std::string& prefix, const std::string& dtype,
+                    const onemoe::MoeShape& shape) {
+  std::vector<onemoe::TaskSpan> spans;
+  if (Result r = ctx.task_timeline(&spans); !r.ok()) {
+    std::printf("# timeline not written: %s\n", r.message.c_str());
+    return;
+  }
+  const std::string path = onemoe::bench::write_task_timeline(prefix, dtype, shape, "", spans);
+  if (path.empty()) std::printf("# timeline not written: cannot write under '%s'\n", prefix.c_str());
+  else std::printf("# timeline: %zu tasks in %s\n", spans.size(), path.c_str());
+}
+
 void print_header() {
   std::printf("#%9s %5s %3s %6s %6s %6s  %-22s %10s %10s %9s %9s %7s\n", "T", "E", "k", "H", "I", "dtype", "impl",
               "time", "p99", "TFLOP/s", "launches", "#wrong");
@@ -191,6 +204,9 @@ int main(int argc, char** argv) {
   app.add_option("--impl", o.impls, "implementations to run (list)")->delimiter(',')->capture_default_str();
   app.add_option("--json", o.json_path, "write the rows as JSON (bench/results format)");
   app.add_option("--seed", o.seed, "input seed")->capture_default_str();
+  app.add_option("--timeline", o.timeline_prefix,
+                 "onemoe: record every task of the forwards and write the last timed one as CSV to "
+                 "PREFIX-<dtype>-T<T>-E<E>-k<k>[-rank<r>].csv (diagnostics: adds one store per task)");
   // Multi-GPU (expert-parallel) mode: --gpus N (one process, a thread per GPU) or --nccl-id-file (one process
   // per GPU under mpirun/torchrun). Without either, the single-GPU rows below run unchanged.
   onemoe::multi_gpu::EpOptions ep;
@@ -249,6 +265,7 @@ int main(int argc, char** argv) {
     ep.check_tokens = o.check_tokens;
     ep.seed = o.seed;
     ep.json_path = o.json_path;
+    ep.timeline_prefix = o.timeline_prefix;
     ep.command = command;
     for (const std::string& impl : ep.impls) {
       if (impl != "onemoe" && impl != "baseline-bulk-sync") {
@@ -320,7 +337,9 @@ int main(int argc, char** argv) {
             Row row;
             if (impl == "onemoe") {
               std::unique_ptr<onemoe::Context> ctx;
-              if (Result r = onemoe::Context::create(shape, config, {}, &ctx); !r.ok()) {
+              onemoe::ContextOptions ctx_options;
+              ctx_options.record_task_timeline = !o.timeline_prefix.empty();
+              if (Result r = onemoe::Context::create(shape, config, ctx_options, &ctx); !r.ok()) {
                 row = Row{impl, dtype_label, shape.num_tokens, E, k, o.hidden, o.intermediate};
                 row.note = r.message;
               } else {
@@ -328,6 +347,7 @@ int main(int argc, char** argv) {
                 row = measure(
                     impl, [&] { return ctx->run(args, nullptr); },
                     [&] { return ctx->synchronize_and_check(nullptr); }, *problem, o, dtype_label);
+                if (!o.timeline_prefix.empty()) write_timeline(*ctx, o.timeline_prefix, dtype_label, shape);
               }
             } else if (impl == "baseline-torch-loop" || impl == "baseline-grouped-gemm") {
               const auto kind = impl == "baseline-torch-loop" ? onemoe::baselines::BaselineKind::kPerExpertLoop

@@ -29,6 +29,7 @@ struct EpOptions {
   int64_t check_tokens = 512;  // per rank (dropless)
   uint64_t seed = 1;
   std::string json_path, command;
+  std::string timeline_prefix;  // onemoe: write each rank's last timed forward as a task timeline CSV
 
   // How ranks are laid out.
   int gpus = 0;               // > 0: this process drives GPUs 0..gpus-1, one thread each

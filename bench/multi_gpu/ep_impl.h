@@ -27,6 +27,11 @@ class EpImpl {
   virtual Result run(const RunArgs& args, cudaStream_t stream) = 0;
   // Waits for the stream, reports device-side failures and the last forward's traffic.
   virtual Result finish(cudaStream_t stream, Traffic* traffic) = 0;
+  // This rank's tasks of the last forward, when the implementation records them.
+  virtual Result task_timeline(std::vector<TaskSpan>* out) const {
+    (void)out;
+    return Result::error(Status::kErrorNotSupported, "no task timeline");
+  }
 };
 
 // Whether the fused distributed kernel is compiled into this binary (the library may not have it yet).
@@ -36,7 +41,7 @@ bool onemoe_distributed_available();
 Result onemoe_can_implement(const MoeShape& max_shape, const MoeConfig& config, int world_size,
                             const std::vector<int>& expert_to_rank);
 Result make_onemoe_impl(const MoeShape& max_shape, const MoeConfig& config, ncclComm_t comm, int device,
-                        const std::vector<int>& expert_to_rank, double wait_timeout_ms,
+                        const std::vector<int>& expert_to_rank, double wait_timeout_ms, bool record_timeline,
                         std::unique_ptr<EpImpl>* out);
 
 Result make_bulk_sync_impl(const MoeShape& max_shape, const MoeConfig& config, ncclComm_t comm,

@@ -17,6 +17,7 @@ class OnemoeImpl final : public EpImpl {
     *traffic = Traffic{t.rows_to_peers, t.rows_returned, t.rows_local, t.payload_bytes, t.control_bytes};
     return r;
   }
+  Result task_timeline(std::vector<TaskSpan>* out) const override { return ctx_->task_timeline(out); }
 
  private:
   std::unique_ptr<DistributedContext> ctx_;
@@ -32,12 +33,13 @@ Result onemoe_can_implement(const MoeShape& max_shape, const MoeConfig& config, 
 }
 
 Result make_onemoe_impl(const MoeShape& max_shape, const MoeConfig& config, ncclComm_t comm, int device,
-                        const std::vector<int>& expert_to_rank, double wait_timeout_ms,
+                        const std::vector<int>& expert_to_rank, double wait_timeout_ms, bool record_timeline,
                         std::unique_ptr<EpImpl>* out) {
   DistributedOptions options;
   options.context.device = device;
   options.context.wait_timeout_ms = wait_timeout_ms;
   options.context.max_tokens = max_shape.num_tokens;
+  options.context.record_task_timeline = record_timeline;
   options.placement.expert_to_rank = expert_to_rank;
   std::unique_ptr<DistributedContext> ctx;
   if (Result r = DistributedContext::create(max_shape, config, comm, options, &ctx); !r.ok()) return r;

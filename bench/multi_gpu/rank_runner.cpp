@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "baselines/kernel_counter.h"
+#include "bench_common.h"
 #include "multi_gpu/ep_impl.h"
 #include "multi_gpu/global_problem.h"
 
@@ -213,6 +214,20 @@ Result bitwise_vs_single_gpu(const RankContext& ctx, const Case& c, const RankBu
   return Result::success();
 }
 
+void write_rank_timeline(const RankContext& ctx, const Case& c, const EpImpl& impl, const std::string& prefix) {
+  std::vector<TaskSpan> spans;
+  Result r = impl.task_timeline(&spans);
+  std::string path;
+  if (r.ok()) {
+    MoeShape shape = c.global_shape;
+    shape.num_tokens = c.tokens_per_rank[ctx.rank];
+    path = bench::write_task_timeline(prefix, c.dtype_label, shape, "-rank" + std::to_string(ctx.rank), spans);
+    if (path.empty()) r = Result::error(Status::kErrorInvalidArgument, "cannot write under '" + prefix + "'");
+  }
+  if (!r.ok()) std::fprintf(stderr, "# rank %d: timeline not written: %s\n", ctx.rank, r.message.c_str());
+  else std::fprintf(stderr, "# rank %d: timeline: %zu tasks in %s\n", ctx.rank, spans.size(), path.c_str());
+}
+
 }  // namespace
 
 RankStats run_impl_on_rank(const RankContext& ctx, const Case& c, RankBuffers& b, const std::string& name,
@@ -220,7 +235,8 @@ RankStats run_impl_on_rank(const RankContext& ctx, const Case& c, RankBuffers& b
   RankStats st;
   std::unique_ptr<EpImpl> impl;
   const MoeShape max_shape = c.rank_max_shape();
-  Result r = name == "onemoe" ? make_onemoe_impl(max_shape, c.config, ctx.comm, ctx.device, c.expert_to_rank, o.wait_timeout_ms, &impl)
+  Result r = name == "onemoe" ? make_onemoe_impl(max_shape, c.config, ctx.comm, ctx.device, c.expert_to_rank, o.wait_timeout_ms,
+                                                 !o.timeline_prefix.empty(), &impl)
                               : make_bulk_sync_impl(max_shape, c.config, ctx.comm, c.expert_to_rank, &impl);
   if (!r.ok()) report(ctx, name, "create", r);
   if (!all_ranks_ok(ctx, r.ok())) return st;
@@ -287,6 +303,7 @@ RankStats run_impl_on_rank(const RankContext& ctx, const Case& c, RankBuffers& b
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   if (!r.ok()) report(ctx, name, "timed forwards", r);
+  if (r.ok() && name == "onemoe" && !o.timeline_prefix.empty()) write_rank_timeline(ctx, c, *impl, o.timeline_prefix);
   st.ok = r.ok();
   return st;
 }

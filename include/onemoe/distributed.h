@@ -64,6 +64,8 @@ class DistributedContext {
   // Waits for the stream; reports a timeout (naming the peer that did not answer) and the traffic counts.
   // After a timeout the context is unusable (peers may hold half a forward); create a new one.
   Result synchronize_and_check(cudaStream_t stream, TrafficStats* traffic = nullptr);
+  // This rank's tasks of the last forward (options.context.record_task_timeline; after synchronize_and_check).
+  Result task_timeline(std::vector<TaskSpan>* out) const;
 
   int rank() const;
   int world_size() const;

@@ -22,6 +22,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace onemoe {
 
@@ -104,6 +105,17 @@ struct ContextOptions {
   int64_t max_tokens = 0;        // the largest T any run() will pass; sizes the owned workspace
   bool allocate_workspace = true;
   double wait_timeout_ms = 2000;  // bound on every device-side wait
+  // Diagnostics: record when and where each task of a forward ran (see task_timeline()). Costs one store
+  // per task (tens of thousands per forward) and a buffer of 32 B per task.
+  bool record_task_timeline = false;
+};
+
+// One task of a forward, from a context created with record_task_timeline.
+struct TaskSpan {
+  std::string stage;  // route, plan (expert parallel), dispatch, gemm1, gemm2, combine
+  int index = 0;      // the task's index within its stage (tasks of empty tiles are listed too)
+  int block = 0, sm = 0;
+  double start_us = 0, end_us = 0;  // from the forward's first task start, this GPU's clock
 };
 
 class ContextImpl;
@@ -125,6 +137,8 @@ class Context {
   Result run(const RunArgs& args, cudaStream_t stream);
   // Waits for the stream and reports a device-side failure (timeout, bad routing) of the last run.
   Result synchronize_and_check(cudaStream_t stream);
+  // The tasks of the last forward, in ticket order (record_task_timeline; after synchronize_and_check).
+  Result task_timeline(std::vector<TaskSpan>* out) const;
 
   const MoeShape& shape() const;
   const MoeConfig& config() const;

@@ -51,6 +51,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
     int index = 0;
     const EpPhase phase = decode_ep_ticket(p, ticket, &index);
     if (phase == EpPhase::kDone) break;
+    const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
     switch (phase) {
       case EpPhase::kRoute:
         route_tile<Elem, kExactFp32, false>(p, wait_ctx, index, gemm_smem, es.base);
@@ -73,6 +74,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
       default:
         break;
     }
+    record_task_span(p, ticket, start_ns);
   }
   finish_block(p, &es.base.is_last);
 }

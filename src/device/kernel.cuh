@@ -16,7 +16,11 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
   void* gemm_smem = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(dynamic_smem) + 1023) & ~uintptr_t(1023));
   const WaitContext wait_ctx = make_wait_context(p, global_timer_ns());
 
-  for (Task task = fetch_next_task(p, &ss.ticket); task.phase != Phase::kDone; task = fetch_next_task(p, &ss.ticket)) {
+  for (;;) {
+    const uint32_t ticket = fetch_ticket(p, &ss.ticket);
+    const Task task = decode_ticket(p, ticket);
+    if (task.phase == Phase::kDone) break;
+    const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
     switch (task.phase) {
       case Phase::kRoute:
         route_tile<Elem, kExactFp32>(p, wait_ctx, task.index, gemm_smem, ss);
@@ -36,6 +40,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
       default:
         break;
     }
+    record_task_span(p, ticket, start_ns);
   }
   finish_block(p, &ss.is_last);
 }

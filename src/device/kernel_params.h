@@ -27,7 +27,7 @@ inline constexpr int kMaskWordsPerTile = kTileM / 32;
 #define ONEMOE_GEMM_STAGES 3
 #endif
 #ifndef ONEMOE_GEMM_MMA_IN_FLIGHT
-#define ONEMOE_GEMM_MMA_IN_FLIGHT 1
+#define ONEMOE_GEMM_MMA_IN_FLIGHT 0
 #endif
 #ifndef ONEMOE_MIN_BLOCKS_PER_SM
 #define ONEMOE_MIN_BLOCKS_PER_SM 2
@@ -69,6 +69,15 @@ struct ErrorRecord {
   uint32_t index;         // tile or token-tile index being waited on
   uint32_t have;          // flag value seen
   uint32_t want;          // value waited for
+  uint32_t pad;
+};
+
+// One task of a forward, written by its block when task timelines are on (Context option
+// record_task_timeline); indexed by ticket. %globaltimer nanoseconds, this GPU's clock.
+struct TaskSpanRecord {
+  uint64_t start_ns, end_ns;
+  uint32_t block, sm;
+  uint32_t epoch;  // the forward that wrote it: older records are stale
   uint32_t pad;
 };
 
@@ -134,6 +143,7 @@ struct KernelParams {
 
   uint32_t epoch;               // this forward's number (never 0)
   uint64_t wait_timeout_ns;
+  TaskSpanRecord* task_spans;   // optional, [num_tickets]: per-task timeline for performance analysis
 };
 
 }  // namespace onemoe::device

@@ -34,9 +34,12 @@ __device__ inline uint32_t fetch_ticket(const KernelParams& p, uint32_t* s_ticke
   return ticket;
 }
 
-// Block-wide: the next task, or kDone.
-__device__ inline Task fetch_next_task(const KernelParams& p, uint32_t* s_ticket) {
-  return decode_ticket(p, fetch_ticket(p, s_ticket));
+// Thread 0: the span of the task of `ticket` into the timeline, when one is attached.
+__device__ inline void record_task_span(const KernelParams& p, uint32_t ticket, uint64_t start_ns) {
+  if (p.task_spans == nullptr || threadIdx.x != 0 || ticket >= p.num_tickets) return;
+  uint32_t sm;
+  asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+  p.task_spans[ticket] = TaskSpanRecord{start_ns, global_timer_ns(), blockIdx.x, sm, p.epoch, 0};
 }
 
 // The last block out returns every counter to zero, so the next forward starts clean without a memset.

@@ -7,6 +7,7 @@
 #include "host/checks.h"
 #include "host/cuda_check.h"
 #include "host/plan.h"
+#include "host/task_timeline.h"
 #include "host/tensor_maps.h"
 #include "onemoe/onemoe.h"
 
@@ -45,6 +46,7 @@ class ContextImpl {
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
   uint32_t epoch = 0;
+  host::TaskTimeline timeline;
 
   ~ContextImpl() {
     if (sync_region || workspace) {
@@ -113,6 +115,11 @@ Result Context::create(const MoeShape& shape, const MoeConfig& config, const Con
     impl->workspace_bytes = host::workspace_layout(max_shape, config).total_bytes;
     ONEMOE_CUDA_TRY(cudaMalloc(&impl->workspace, impl->workspace_bytes), "allocating workspace");
   }
+  if (options.record_task_timeline) {
+    device::KernelParams most{};
+    host::fill_plan(max_shape, config, &most);
+    if (Result r = impl->timeline.allocate(most.num_tickets); !r.ok()) return r;
+  }
   ONEMOE_CUDA_TRY(cudaDeviceSynchronize(), "initialising the context");
   out->reset(new Context(std::move(impl)));
   return Result::success();
@@ -162,6 +169,7 @@ Result Context::run(const RunArgs& args, cudaStream_t stream) {
   if (++c.epoch == 0) c.epoch = 1;
   p.epoch = c.epoch;
   p.wait_timeout_ns = uint64_t(c.options.wait_timeout_ms * 1e6);
+  c.timeline.attach(&p);
 
   if (!c.variant.exact_fp32) {
     if (Result r = host::encode_tensor_maps(c.config.dtype, &p, p.num_experts); !r.ok()) return r;
@@ -171,6 +179,11 @@ Result Context::run(const RunArgs& args, cudaStream_t stream) {
   ONEMOE_CUDA_TRY(device::launch_moe_forward(c.variant, p, c.grid_blocks, c.resources.dynamic_smem_bytes, stream),
                   "launching the fused MoE kernel");
   return Result::success();
+}
+
+Result Context::task_timeline(std::vector<TaskSpan>* out) const {
+  DeviceGuard guard(impl_->options.device);
+  return impl_->timeline.read(out);
 }
 
 Result Context::synchronize_and_check(cudaStream_t stream) {

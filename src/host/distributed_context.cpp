@@ -12,6 +12,7 @@
 #include "host/cuda_check.h"
 #include "host/ep_layout.h"
 #include "host/plan.h"
+#include "host/task_timeline.h"
 #include "host/tensor_maps.h"
 #include "onemoe/distributed.h"
 
@@ -132,6 +133,7 @@ class DistributedContextImpl {
   uint32_t epoch = 0;
   bool broken = false;
   device::EpKernelParams fixed{};  // what every forward's parameters share; set once the buffers exist
+  host::TaskTimeline timeline;
 
   // Placement, window and workspace pointers of fixed: everything but the shape, the tensors and the epoch.
   void build_fixed_params() {
@@ -244,6 +246,11 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
   ONEMOE_CUDA_TRY(cudaMemset(impl->window_memory, 0, impl->window_layout.total_bytes), "clearing the window");
   ONEMOE_CUDA_TRY(cudaMalloc(&impl->local, impl->local_layout.total_bytes), "allocating the workspace");
   ONEMOE_CUDA_TRY(cudaMemset(impl->local, 0, impl->local_layout.total_bytes), "clearing the workspace");
+  if (options.context.record_task_timeline) {
+    device::EpKernelParams most{};
+    host::fill_ep_plan(max_shape, config, impl->sizes, &most);
+    if (Result r = impl->timeline.allocate(most.base.num_tickets); !r.ok()) return r;
+  }
   ONEMOE_CUDA_TRY(cudaDeviceSynchronize(), "clearing the window");
   ONEMOE_NCCL_TRY(ncclCommWindowRegister(comm, impl->window_memory, impl->window_layout.total_bytes, &impl->window,
                                          NCCL_WIN_COLL_SYMMETRIC),
@@ -310,6 +317,7 @@ Result DistributedContext::run(const RunArgs& args, cudaStream_t stream) {
   host::bind_run_args(args, &p);
   if (++c.epoch == 0) c.epoch = 1;
   p.epoch = c.epoch;
+  c.timeline.attach(&p);
 
   if (!c.variant.exact_fp32) {
     if (Result r = host::encode_tensor_maps(c.config.dtype, &p, ep.num_local_experts); !r.ok()) return r;
@@ -318,6 +326,11 @@ Result DistributedContext::run(const RunArgs& args, cudaStream_t stream) {
   ONEMOE_CUDA_TRY(device::launch_moe_ep_forward(c.variant, ep, c.grid_blocks, c.resources.dynamic_smem_bytes, stream),
                   "launching the expert-parallel MoE kernel");
   return Result::success();
+}
+
+Result DistributedContext::task_timeline(std::vector<TaskSpan>* out) const {
+  DeviceGuard guard(impl_->device);
+  return impl_->timeline.read(out);
 }
 
 Result DistributedContext::synchronize_and_check(cudaStream_t stream, TrafficStats* traffic) {

@@ -1,0 +1,36 @@
+// The optional per-task timeline of a context (ContextOptions::record_task_timeline): a device buffer of one
+// TaskSpanRecord per ticket, attached to each forward's parameters and read back as TaskSpans.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "device/kernel_params.h"
+#include "onemoe/onemoe.h"
+
+namespace onemoe::host {
+
+class TaskTimeline {
+ public:
+  TaskTimeline() = default;
+  TaskTimeline(const TaskTimeline&) = delete;
+  TaskTimeline& operator=(const TaskTimeline&) = delete;
+  ~TaskTimeline();
+
+  // Room for `tickets` tasks (the most any forward of the context has); call with the context's device current.
+  Result allocate(uint32_t tickets);
+  bool enabled() const { return spans_ != nullptr; }
+  // Attaches the buffer to a forward's parameters (no-op when not allocated) and remembers its ticket ranges.
+  void attach(device::KernelParams* p);
+  // The last attached forward's tasks, in ticket order; call after the forward has completed.
+  Result read(std::vector<TaskSpan>* out) const;
+
+ private:
+  device::TaskSpanRecord* spans_ = nullptr;
+  uint32_t capacity_ = 0;
+  int device_ = 0;
+  device::KernelParams last_{};
+  bool attached_ = false;
+};
+
+}  // namespace onemoe::host

@@ -1,5 +1,6 @@
-// Combine stage, one task per route tile: out[t] = sum over the token's kept experts, in ascending expert
-// order, of weight * expert row, accumulated in fp32. No atomics on outputs, so results are bitwise stable.
+// Combine stage: out[t] = sum over the token's kept experts, in ascending expert order, of weight * expert
+// row, accumulated in fp32. No atomics on outputs, so results are bitwise stable. One task per (route tile,
+// column part): p.combine_parts parts split H so that small T still spreads over many blocks.
 #pragma once
 
 #include "block_sync.cuh"
@@ -8,59 +9,102 @@
 
 namespace onemoe::device {
 
-// One warp: out[token] = Σ over the token's kept pairs j (ascending expert id) of weight · row_of(pair), in
-// fp32. The one summation both the one-GPU and the expert-parallel combine use, so their bits agree.
-template <class Elem, class RowOf>
-__device__ void combine_token(const KernelParams& p, int64_t token, RowOf&& row_of) {
+// Pair metadata of one route tile, staged in the (then idle) GEMM smem by the combine.
+struct CombineSmem {
+  int32_t row[kTileM * kMaxTopK];  // the pair's expert output row (its index into the stage's row base), -1: dropped
+  float weight[kTileM * kMaxTopK];
+};
+
+// Output vectors each thread combines at once: every one keeps top_k 16-byte loads in flight per step (one
+// token at a time per warp leaves the HBM latency exposed: ~10 GB/s per block).
+inline constexpr int kCombineVecsPerThread = 4;
+
+__device__ inline void combine_task_coords(const KernelParams& p, int task, int* tile, int* part) {
+  *tile = task / p.combine_parts;
+  *part = task % p.combine_parts;
+}
+
+// Block-wide, after cs holds the tile's pairs: out[token] = Σ over the token's kept pairs j (ascending expert
+// id) of weight · row, in fp32, for the 16-byte column vectors of `part`. The one summation both the one-GPU
+// and the expert-parallel combine use, so their bits agree.
+template <class Elem>
+__device__ void combine_rows(const KernelParams& p, int64_t first_token, int rows, int part, const CombineSmem& cs,
+                             const Elem* row_base) {
   constexpr int kVec = 16 / int(sizeof(Elem));
+  constexpr int kPer = kCombineVecsPerThread;
   const int H = p.hidden, top_k = p.top_k;
-  Elem* out_row = static_cast<Elem*>(p.out) + token * H;
-  for (int v = threadIdx.x % 32; v < H / kVec; v += 32) {
-    float acc[kVec];
+  const int row_vecs = H / kVec;
+  const int part_vecs = (row_vecs + p.combine_parts - 1) / p.combine_parts;
+  const int v0 = part * part_vecs;
+  const int vecs = max(0, min(row_vecs, v0 + part_vecs) - v0);
+  const int total = rows * vecs;
+  for (int base = threadIdx.x; base < total; base += blockDim.x * kPer) {
+    float acc[kPer][kVec];
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) acc[i] = 0.f;
+    for (int u = 0; u < kPer; ++u)
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) acc[u][i] = 0.f;
     for (int j = 0; j < top_k; ++j) {
-      const int64_t pair = token * top_k + j;
-      if (p.slot_of[pair] < 0) continue;
-      const float w = p.topk_weights[pair];
-      const int4 packed = reinterpret_cast<const int4*>(row_of(pair))[v];
-      const Elem* y = reinterpret_cast<const Elem*>(&packed);
+      int4 packed[kPer];
 #pragma unroll
-      for (int i = 0; i < kVec; ++i) acc[i] = fmaf(w, to_float(y[i]), acc[i]);
+      for (int u = 0; u < kPer; ++u) {
+        const int item = base + u * int(blockDim.x);
+        if (item >= total) continue;
+        const int pair = (item / vecs) * top_k + j;
+        if (cs.row[pair] >= 0)
+          packed[u] = reinterpret_cast<const int4*>(row_base + int64_t(cs.row[pair]) * H)[v0 + item % vecs];
+      }
+#pragma unroll
+      for (int u = 0; u < kPer; ++u) {
+        const int item = base + u * int(blockDim.x);
+        if (item >= total) continue;
+        const int pair = (item / vecs) * top_k + j;
+        if (cs.row[pair] < 0) continue;
+        const float w = cs.weight[pair];
+        const Elem* y = reinterpret_cast<const Elem*>(&packed[u]);
+#pragma unroll
+        for (int i = 0; i < kVec; ++i) acc[u][i] = fmaf(w, to_float(y[i]), acc[u][i]);
+      }
     }
-    int4 packed_out;
-    Elem* o = reinterpret_cast<Elem*>(&packed_out);
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) o[i] = from_float<Elem>(acc[i]);
-    reinterpret_cast<int4*>(out_row)[v] = packed_out;
+    for (int u = 0; u < kPer; ++u) {
+      const int item = base + u * int(blockDim.x);
+      if (item >= total) continue;
+      int4 packed_out;
+      Elem* o = reinterpret_cast<Elem*>(&packed_out);
+#pragma unroll
+      for (int i = 0; i < kVec; ++i) o[i] = from_float<Elem>(acc[u][i]);
+      const int64_t token = first_token + item / vecs;
+      reinterpret_cast<int4*>(static_cast<Elem*>(p.out) + token * H)[v0 + item % vecs] = packed_out;
+    }
   }
 }
 
 template <class Elem>
-__device__ void combine_tile(const KernelParams& p, const WaitContext& wait_ctx, int tile, StageSmem& ss) {
+__device__ void combine_tile(const KernelParams& p, const WaitContext& wait_ctx, int task, void* stage_smem,
+                             StageSmem& ss) {
+  int tile, part;
+  combine_task_coords(p, task, &tile, &part);
   if (!block_wait_at_least(p, wait_ctx, &p.dispatch_done[tile], 1, WaitSite::kDispatchDone, tile, &ss.flag)) return;
 
   const int64_t first_token = int64_t(tile) * kTileM;
   const int rows = int(cute::min<int64_t>(kTileM, p.num_tokens - first_token));
-  const int H = p.hidden, top_k = p.top_k;
-  const int lane = threadIdx.x % 32;
-  for (int m = threadIdx.x / 32; m < rows; m += blockDim.x / 32) {
-    const int64_t token = first_token + m;
-    bool ready = true;
-    for (int j = 0; j < top_k && ready; ++j) {
-      const int32_t slot = p.slot_of[token * top_k + j];
-      if (slot < 0) continue;
-      const uint32_t* flag = &p.gemm2_tiles_done[slot / kTileM];
-      ready = wait_at_least(flag, uint32_t(p.gemm2_n_tiles), wait_ctx);
-      if (!ready && lane == 0 && !forward_aborted(p))
-        record_timeout(p, WaitSite::kExpertOutputDone, uint32_t(slot / kTileM), flag, uint32_t(p.gemm2_n_tiles));
-    }
-    if (!ready) return;
-
-    combine_token<Elem>(p, token, [&](int64_t pair) {
-      return static_cast<const Elem*>(p.expert_out) + int64_t(p.slot_of[pair]) * H;
-    });
+  CombineSmem& cs = *static_cast<CombineSmem*>(stage_smem);
+  // Every pair's expert tile must have its GEMM2 outputs; the pairs wait in parallel, one per thread.
+  bool ready = true;
+  for (int pair = threadIdx.x; pair < rows * p.top_k; pair += blockDim.x) {
+    const int64_t idx = first_token * p.top_k + pair;
+    const int32_t slot = p.slot_of[idx];
+    cs.row[pair] = slot;
+    cs.weight[pair] = p.topk_weights[idx];
+    if (slot < 0 || !ready) continue;
+    const uint32_t* flag = &p.gemm2_tiles_done[slot / kTileM];
+    ready = wait_at_least(flag, uint32_t(p.gemm2_n_tiles), wait_ctx);
+    if (!ready && !forward_aborted(p))
+      record_timeout(p, WaitSite::kExpertOutputDone, uint32_t(slot / kTileM), flag, uint32_t(p.gemm2_n_tiles));
   }
+  if (!__syncthreads_and(ready)) return;
+  combine_rows<Elem>(p, first_token, rows, part, cs, static_cast<const Elem*>(p.expert_out));
 }
 
 }  // namespace onemoe::device

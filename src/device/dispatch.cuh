@@ -17,11 +17,39 @@ __device__ __forceinline__ int tokens_before_in_tile(const uint32_t (&mask)[kMas
   return rank + __popc(mask[m / 32] & ((1u << (m % 32)) - 1u));
 }
 
-// Copies one row of `bytes` bytes (a multiple of 16) with the lanes of a warp.
-__device__ __forceinline__ void warp_copy_row(void* dst, const void* src, int bytes) {
-  const int4* s = static_cast<const int4*>(src);
-  int4* d = static_cast<int4*>(dst);
-  for (int v = threadIdx.x % 32; v < bytes / 16; v += 32) d[v] = s[v];
+// The pairs a dispatch task copies, staged in the (then idle) GEMM smem.
+struct DispatchSmem {
+  int32_t dst_row[kTileM * kMaxTopK];  // row in the destination buffer, -1: nothing to copy
+  int32_t src_token[kTileM * kMaxTopK];  // token within the route tile
+  int32_t owner[kTileM * kMaxTopK];      // expert parallel: the rank whose window receives the row
+};
+
+// 16-byte loads each thread keeps in flight while copying rows (a row at a time per warp leaves the HBM
+// latency exposed: ~10 GB/s per block).
+inline constexpr int kCopyVecsPerThread = 4;
+
+// Block-wide: copies rows [first, last) of a pair list, each `row_vecs` 16-byte vectors; row_ptrs(r, &src, &dst)
+// gives row r's source and destination, or returns false to skip it.
+template <class RowPtrs>
+__device__ void block_copy_rows(int first, int last, int row_vecs, RowPtrs&& row_ptrs) {
+  const int total = (last - first) * row_vecs;
+  for (int base = threadIdx.x; base < total; base += blockDim.x * kCopyVecsPerThread) {
+    int4 v[kCopyVecsPerThread];
+#pragma unroll
+    for (int u = 0; u < kCopyVecsPerThread; ++u) {
+      const int item = base + u * int(blockDim.x);
+      const int4* src;
+      int4* dst;
+      if (item < total && row_ptrs(first + item / row_vecs, &src, &dst)) v[u] = src[item % row_vecs];
+    }
+#pragma unroll
+    for (int u = 0; u < kCopyVecsPerThread; ++u) {
+      const int item = base + u * int(blockDim.x);
+      const int4* src;
+      int4* dst;
+      if (item < total && row_ptrs(first + item / row_vecs, &src, &dst)) dst[item % row_vecs] = v[u];
+    }
+  }
 }
 
 // ss.token_masks[e]: bit m set if token first_token + m chose expert e. Ends with a block barrier.
@@ -38,13 +66,15 @@ __device__ inline void build_token_masks(const KernelParams& p, int64_t first_to
 }
 
 template <class Elem>
-__device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx, int tile, StageSmem& ss) {
+__device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx, int tile, void* stage_smem,
+                              StageSmem& ss) {
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
 
   const int64_t first_token = int64_t(tile) * kTileM;
   const int rows = int(cute::min<int64_t>(kTileM, p.num_tokens - first_token));
   const int num_experts = p.num_experts, top_k = p.top_k;
   const int32_t* tile_prefix = p.route_tile_counts + int64_t(tile) * num_experts;  // exclusive, over tiles
+  DispatchSmem& ds = *static_cast<DispatchSmem*>(stage_smem);
 
   build_token_masks(p, first_token, rows, ss);
 
@@ -55,22 +85,21 @@ __device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx
     const int e = p.topk_ids[idx];
     const int64_t position = tile_prefix[e] + tokens_before_in_tile(ss.token_masks[e], m);
     const bool kept = position < p.capacity;
-    p.slot_of[idx] = kept ? int32_t(int64_t(p.expert_tile_offset[e]) * kTileM + position) : -1;
+    const int32_t slot = kept ? int32_t(int64_t(p.expert_tile_offset[e]) * kTileM + position) : -1;
+    p.slot_of[idx] = slot;
+    ds.dst_row[pair] = slot;
     if (p.user_topk_ids) p.user_topk_ids[idx] = e;
     if (p.user_topk_weights) p.user_topk_weights[idx] = kept ? p.topk_weights[idx] : 0.f;
   }
   __syncthreads();
 
-  const int row_bytes = p.hidden * int(sizeof(Elem));
-  const int warp = threadIdx.x / 32;
-  for (int pair = warp; pair < rows * top_k; pair += blockDim.x / 32) {
-    const int64_t idx = first_token * top_k + pair;
-    const int32_t slot = p.slot_of[idx];
-    if (slot < 0) continue;
-    const Elem* src = static_cast<const Elem*>(p.x) + (first_token + pair / top_k) * p.hidden;
-    Elem* dst = static_cast<Elem*>(p.expert_in) + int64_t(slot) * p.hidden;
-    warp_copy_row(dst, src, row_bytes);
-  }
+  const int row_vecs = p.hidden * int(sizeof(Elem)) / 16;
+  block_copy_rows(0, rows * top_k, row_vecs, [&](int pair, const int4** src, int4** dst) {
+    const int32_t slot = ds.dst_row[pair];
+    *src = reinterpret_cast<const int4*>(static_cast<const Elem*>(p.x) + (first_token + pair / top_k) * p.hidden);
+    *dst = reinterpret_cast<int4*>(static_cast<Elem*>(p.expert_in) + int64_t(slot) * p.hidden);
+    return slot >= 0;
+  });
   __threadfence();
   __syncthreads();
 

@@ -1,7 +1,7 @@
-// Expert parallelism, combine on the source rank (one task per route tile): each kept pair's expert output
-// row was written into this rank's window by the expert's owner; wait for the owner's epoch stamp on that
-// expert tile, then sum as the one-GPU combine does (fp32, ascending expert order), so outputs are bitwise
-// the same for any rank count.
+// Expert parallelism, combine on the source rank (one task per route tile and column part): each kept pair's
+// expert output row was written into this rank's window by the expert's owner; wait for the owner's epoch
+// stamp on that expert tile, then sum exactly as the one-GPU combine does (combine_rows: fp32, ascending
+// expert order), so outputs are bitwise the same for any rank count.
 #pragma once
 
 #include "combine.cuh"
@@ -10,32 +10,34 @@
 namespace onemoe::device {
 
 template <class Elem>
-__device__ void ep_combine_tile(const EpKernelParams& ep, const WaitContext& wait_ctx, int tile, EpStageSmem& es) {
+__device__ void ep_combine_tile(const EpKernelParams& ep, const WaitContext& wait_ctx, int task, void* stage_smem,
+                                EpStageSmem& es) {
   const KernelParams& p = ep.base;
+  int tile, part;
+  combine_task_coords(p, task, &tile, &part);
   if (!block_wait_at_least(p, wait_ctx, &p.dispatch_done[tile], 1, WaitSite::kDispatchDone, tile, &es.base.flag))
     return;
 
   const int64_t first_token = int64_t(tile) * kTileM;
   const int rows = int(cute::min<int64_t>(kTileM, p.num_tokens - first_token));
-  const int H = p.hidden, top_k = p.top_k;
-  const int lane = threadIdx.x % 32;
-  const Elem* returned = reinterpret_cast<const Elem*>(es.peer_base[ep.rank] + ep.win.returned);
-  for (int m = threadIdx.x / 32; m < rows; m += blockDim.x / 32) {
-    const int64_t token = first_token + m;
-    bool ready = true;
-    for (int j = 0; j < top_k && ready; ++j) {
-      const int32_t slot = p.slot_of[token * top_k + j];
-      if (slot < 0) continue;
-      const int owner = ep.expert_owner[p.topk_ids[token * top_k + j]];
-      const uint32_t* stamp = reinterpret_cast<const uint32_t*>(es.peer_base[owner] + ep.win.output_done) + slot / kTileM;
-      ready = wait_until([&] { return ld_acquire_sys(stamp) == p.epoch; }, wait_ctx);
-      if (!ready && lane == 0 && !forward_aborted(p))
-        record_failure(p, WaitSite::kPeerOutputTile, uint32_t(owner), ld_acquire_sys(stamp), p.epoch);
-    }
-    if (!ready) return;
-
-    combine_token<Elem>(p, token, [&](int64_t pair) { return returned + pair * H; });
+  CombineSmem& cs = *static_cast<CombineSmem*>(stage_smem);
+  // Returned rows are indexed by pair; each kept pair waits (one per thread) for its owner's stamp on its tile.
+  bool ready = true;
+  for (int pair = threadIdx.x; pair < rows * p.top_k; pair += blockDim.x) {
+    const int64_t idx = first_token * p.top_k + pair;
+    const int32_t slot = p.slot_of[idx];
+    cs.row[pair] = slot < 0 ? -1 : int32_t(idx);
+    cs.weight[pair] = p.topk_weights[idx];
+    if (slot < 0 || !ready) continue;
+    const int owner = ep.expert_owner[p.topk_ids[idx]];
+    const uint32_t* stamp = reinterpret_cast<const uint32_t*>(es.peer_base[owner] + ep.win.output_done) + slot / kTileM;
+    ready = wait_until([&] { return ld_acquire_sys(stamp) == p.epoch; }, wait_ctx);
+    if (!ready && !forward_aborted(p))
+      record_failure(p, WaitSite::kPeerOutputTile, uint32_t(owner), ld_acquire_sys(stamp), p.epoch);
   }
+  if (!__syncthreads_and(ready)) return;
+  combine_rows<Elem>(p, first_token, rows, part, cs,
+                     reinterpret_cast<const Elem*>(es.peer_base[ep.rank] + ep.win.returned));
 }
 
 }  // namespace onemoe::device

@@ -27,7 +27,8 @@ __device__ inline int nth_set_bit(const uint32_t (&mask)[kMaskWordsPerTile], int
 }
 
 template <class Elem>
-__device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wait_ctx, int tile, EpStageSmem& es) {
+__device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wait_ctx, int tile, void* stage_smem,
+                                 EpStageSmem& es) {
   const KernelParams& p = ep.base;
   StageSmem& ss = es.base;
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
@@ -37,6 +38,7 @@ __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wa
   const int num_experts = p.num_experts, top_k = p.top_k;
   const int32_t* tile_prefix = p.route_tile_counts + int64_t(tile) * num_experts;  // exclusive, over tiles
   const int64_t capacity = *ep.capacity;
+  DispatchSmem& ds = *static_cast<DispatchSmem*>(stage_smem);
 
   if (threadIdx.x == 0) es.rows_remote = es.rows_local = 0;
   build_token_masks(p, first_token, rows, ss);
@@ -70,34 +72,41 @@ __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wa
   __syncthreads();
   const auto pairs_before = [&](int q) { return q < num_experts ? ss.expert_counts[q] : es.tile_pairs; };
 
+  // Each pair in that order: its token, owner and window row (staged for the copy), and its source record
+  // in the owner's window.
   const int row_bytes = p.hidden * int(sizeof(Elem));
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   unsigned long long remote = 0, local = 0, flag_writes = 0;
+  for (int i = threadIdx.x; i < es.tile_pairs; i += blockDim.x) {
+    int lo = 0, hi = num_experts;  // the position of sorted pair i: pairs_before(lo) <= i < pairs_before(hi)
+    while (hi - lo > 1) {
+      const int mid = (lo + hi) / 2;
+      if (pairs_before(mid) <= i) lo = mid; else hi = mid;
+    }
+    const int e = ep.dispatch_order[lo];
+    const int m = nth_set_bit(ss.token_masks[e], i - pairs_before(lo));
+    int j = 0;
+    while (p.topk_ids[(first_token + m) * top_k + j] != e) ++j;
+    const int64_t idx = (first_token + m) * top_k + j;
+    const int32_t slot = p.slot_of[idx];
+    const int owner = ep.expert_owner[e];
+    ds.dst_row[i] = slot;
+    ds.src_token[i] = m;
+    ds.owner[i] = owner;
+    if (slot < 0) continue;
+    reinterpret_cast<int2*>(es.peer_base[owner] + ep.win.row_source)[slot] = make_int2(ep.rank, int(idx));
+    (owner == ep.rank ? local : remote) += 1;
+  }
+  __syncthreads();
+
   const int experts_per_chunk = (num_experts + kDispatchChunks - 1) / kDispatchChunks;
   for (int q0 = 0; q0 < num_experts; q0 += experts_per_chunk) {
     const int q1 = min(num_experts, q0 + experts_per_chunk);
-    for (int i = pairs_before(q0) + warp; i < pairs_before(q1); i += blockDim.x / 32) {
-      int lo = q0, hi = q1;  // the position of sorted pair i: pairs_before(lo) <= i < pairs_before(hi)
-      while (hi - lo > 1) {
-        const int mid = (lo + hi) / 2;
-        if (pairs_before(mid) <= i) lo = mid; else hi = mid;
-      }
-      const int e = ep.dispatch_order[lo];
-      const int m = nth_set_bit(ss.token_masks[e], i - pairs_before(lo));
-      int j = 0;
-      while (p.topk_ids[(first_token + m) * top_k + j] != e) ++j;
-      const int64_t idx = (first_token + m) * top_k + j;
-      const int32_t slot = p.slot_of[idx];
-      if (slot < 0) continue;
-      const int owner = ep.expert_owner[e];
-      char* window = es.peer_base[owner];
-      const Elem* src = static_cast<const Elem*>(p.x) + (first_token + m) * p.hidden;
-      warp_copy_row(window + ep.win.expert_in + int64_t(slot) * row_bytes, src, row_bytes);
-      if (lane == 0) {
-        reinterpret_cast<int2*>(window + ep.win.row_source)[slot] = make_int2(ep.rank, int(idx));
-        (owner == ep.rank ? local : remote) += 1;
-      }
-    }
+    block_copy_rows(pairs_before(q0), pairs_before(q1), row_bytes / 16, [&](int i, const int4** src, int4** dst) {
+      const int32_t slot = ds.dst_row[i];
+      *src = reinterpret_cast<const int4*>(static_cast<const Elem*>(p.x) + (first_token + ds.src_token[i]) * p.hidden);
+      *dst = reinterpret_cast<int4*>(es.peer_base[ds.owner[i]] + ep.win.expert_in + int64_t(slot) * row_bytes);
+      return slot >= 0;
+    });
     __threadfence_system();
     __syncthreads();
     // Arrivals per expert row tile of the owner: this tile's positions of expert e are [begin, end), clipped
@@ -118,7 +127,7 @@ __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wa
       }
     }
   }
-  if (lane == 0 && (remote | local)) {
+  if (remote | local) {
     atomicAdd(&es.rows_remote, remote);
     atomicAdd(&es.rows_local, local);
   }

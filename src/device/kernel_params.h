@@ -108,7 +108,8 @@ struct KernelParams {
   int max_expert_tiles;  // upper bound on sum_e ceil(kept_e / kTileM)
   int gemm1_n_tiles;     // column tiles of the GEMM1 output (I)
   int gemm2_n_tiles;     // column tiles of the GEMM2 output (H)
-  // Ticket ranges, in dependency order: [route][dispatch][gemm1][gemm2][combine].
+  int combine_parts;     // column parts of a route tile's combine: one combine task each
+  // Ticket ranges, in dependency order: [route][dispatch][gemm1][gemm2][combine (route tiles x parts)].
   uint32_t first_dispatch_ticket, first_gemm1_ticket, first_gemm2_ticket, first_combine_ticket, num_tickets;
 
   // Tensors.

@@ -116,9 +116,14 @@ Result Context::create(const MoeShape& shape, const MoeConfig& config, const Con
     ONEMOE_CUDA_TRY(cudaMalloc(&impl->workspace, impl->workspace_bytes), "allocating workspace");
   }
   if (options.record_task_timeline) {
-    device::KernelParams most{};
-    host::fill_plan(max_shape, config, &most);
-    if (Result r = impl->timeline.allocate(most.num_tickets); !r.ok()) return r;
+    Result r = impl->timeline.allocate_for(max_shape.num_tokens, [&](int64_t T) {
+      MoeShape s = max_shape;
+      s.num_tokens = T;
+      device::KernelParams p{};
+      host::fill_plan(s, config, &p);
+      return p.num_tickets;
+    });
+    if (!r.ok()) return r;
   }
   ONEMOE_CUDA_TRY(cudaDeviceSynchronize(), "initialising the context");
   out->reset(new Context(std::move(impl)));

@@ -247,9 +247,14 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
   ONEMOE_CUDA_TRY(cudaMalloc(&impl->local, impl->local_layout.total_bytes), "allocating the workspace");
   ONEMOE_CUDA_TRY(cudaMemset(impl->local, 0, impl->local_layout.total_bytes), "clearing the workspace");
   if (options.context.record_task_timeline) {
-    device::EpKernelParams most{};
-    host::fill_ep_plan(max_shape, config, impl->sizes, &most);
-    if (Result r = impl->timeline.allocate(most.base.num_tickets); !r.ok()) return r;
+    Result r = impl->timeline.allocate_for(max_shape.num_tokens, [&](int64_t T) {
+      MoeShape s = max_shape;
+      s.num_tokens = T;
+      device::EpKernelParams ep{};
+      host::fill_ep_plan(s, config, impl->sizes, &ep);
+      return ep.base.num_tickets;
+    });
+    if (!r.ok()) return r;
   }
   ONEMOE_CUDA_TRY(cudaDeviceSynchronize(), "clearing the window");
   ONEMOE_NCCL_TRY(ncclCommWindowRegister(comm, impl->window_memory, impl->window_layout.total_bytes, &impl->window,

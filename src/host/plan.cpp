@@ -26,6 +26,14 @@ int max_expert_tiles(const MoeShape& s) {
   return int(std::min<int64_t>(ceil_div(routed, device::kTileM) + s.num_experts, routed));
 }
 
+int combine_parts(const MoeShape& s) {
+  constexpr int64_t kTargetTasks = 256;  // about the persistent grid of an H100/H200 (2 blocks per SM)
+  constexpr int64_t kMinPartColumns = 256;
+  const int64_t route_tiles = std::max<int64_t>(1, num_route_tiles(s.num_tokens));
+  const int64_t most = std::max<int64_t>(1, s.hidden / kMinPartColumns);
+  return int(std::clamp<int64_t>(ceil_div(kTargetTasks, route_tiles), 1, most));
+}
+
 WorkspaceLayout workspace_layout(const MoeShape& s, const MoeConfig& c) {
   const size_t elem = dtype_size(c.dtype);
   const size_t T = size_t(s.num_tokens), E = size_t(s.num_experts), k = size_t(s.top_k);
@@ -89,13 +97,14 @@ void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {
   p->gemm1_n_tiles = c.gated ? int(ceil_div(s.intermediate, device::kGatedTileN))
                              : int(ceil_div(s.intermediate, device::kExpertTileN));
   p->gemm2_n_tiles = int(ceil_div(s.hidden, device::kExpertTileN));
+  p->combine_parts = combine_parts(s);
 
   const uint32_t route = uint32_t(p->num_route_tiles);
   p->first_dispatch_ticket = route;
   p->first_gemm1_ticket = p->first_dispatch_ticket + route;
   p->first_gemm2_ticket = p->first_gemm1_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm1_n_tiles);
   p->first_combine_ticket = p->first_gemm2_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm2_n_tiles);
-  p->num_tickets = p->first_combine_ticket + route;
+  p->num_tickets = p->first_combine_ticket + route * uint32_t(p->combine_parts);
 }
 
 }  // namespace onemoe::host

@@ -31,6 +31,9 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t expert_capacity(const MoeShape& shape, const MoeConfig& config);
 int num_route_tiles(int64_t num_tokens);
 int max_expert_tiles(const MoeShape& shape);
+// Column parts each route tile's combine is split into: enough tasks to spread a small T over the grid, each
+// part at least 256 columns wide.
+int combine_parts(const MoeShape& shape);
 WorkspaceLayout workspace_layout(const MoeShape& shape, const MoeConfig& config);
 SyncLayout sync_layout(const MoeShape& max_shape);
 

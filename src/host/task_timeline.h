@@ -2,6 +2,7 @@
 // TaskSpanRecord per ticket, attached to each forward's parameters and read back as TaskSpans.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -17,7 +18,15 @@ class TaskTimeline {
   TaskTimeline& operator=(const TaskTimeline&) = delete;
   ~TaskTimeline();
 
-  // Room for `tickets` tasks (the most any forward of the context has); call with the context's device current.
+  // Room for the most tasks any forward of up to max_tokens tokens has; tickets_for(T) gives a forward's count.
+  // Call with the context's device current.
+  template <class TicketsFor>
+  Result allocate_for(int64_t max_tokens, TicketsFor&& tickets_for) {
+    uint32_t most = 0;
+    for (int64_t t = 1; t <= max_tokens + device::kTileM - 1; t += device::kTileM)  // every route-tile count
+      most = std::max(most, tickets_for(std::min(t + device::kTileM - 1, max_tokens)));
+    return allocate(most);
+  }
   Result allocate(uint32_t tickets);
   bool enabled() const { return spans_ != nullptr; }
   // Attaches the buffer to a forward's parameters (no-op when not allocated) and remembers its ticket ranges.

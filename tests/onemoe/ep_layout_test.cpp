@@ -85,7 +85,8 @@ TEST(EpLayout, TicketsHaveOnePlanTaskBetweenRouteAndDispatch) {
     EXPECT_EQ(p.first_gemm1_ticket, p.first_dispatch_ticket + route);
     EXPECT_EQ(p.first_gemm2_ticket - p.first_gemm1_ticket, uint32_t(sizes.max_expert_tiles * p.gemm1_n_tiles));
     EXPECT_EQ(p.first_combine_ticket - p.first_gemm2_ticket, uint32_t(sizes.max_expert_tiles * p.gemm2_n_tiles));
-    EXPECT_EQ(p.num_tickets, p.first_combine_ticket + route);
+    EXPECT_EQ(p.num_tickets, p.first_combine_ticket + route * uint32_t(p.combine_parts));
+    EXPECT_GE(p.combine_parts, 1);
     EXPECT_EQ(p.max_expert_tiles, sizes.max_expert_tiles);
   }
 }

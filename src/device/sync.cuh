@@ -87,16 +87,19 @@ struct WaitContext {
 };
 
 // Spins until ready() holds. Returns false if the forward was aborted elsewhere or the deadline passed;
-// the caller then unwinds. One thread per waiting group calls it.
+// the caller then unwinds. One thread per waiting group calls it. The pause between polls grows to
+// kMaxPollSleepNs: hundreds of blocks polling a few flags every 32 ns slow down the tasks they wait for.
+inline constexpr uint32_t kMaxPollSleepNs = 512;
 template <class Ready>
 __device__ __forceinline__ bool wait_until(Ready&& ready, const WaitContext& ctx) {
-  uint32_t spins = 0;
+  uint32_t spins = 0, sleep_ns = 32;
   while (!ready()) {
     if ((++spins & 63) == 0) {
       if (ld_relaxed_gpu(ctx.abort_word) == ctx.epoch) return false;
       if (global_timer_ns() > ctx.deadline_ns) return false;
     }
-    __nanosleep(32);
+    __nanosleep(sleep_ns);
+    if (sleep_ns < kMaxPollSleepNs) sleep_ns *= 2;
   }
   return true;
 }

@@ -85,7 +85,9 @@ __device__ void combine_tile(const KernelParams& p, const WaitContext& wait_ctx,
                              StageSmem& ss) {
   int tile, part;
   combine_task_coords(p, task, &tile, &part);
-  if (!block_wait_at_least(p, wait_ctx, &p.dispatch_done[tile], 1, WaitSite::kDispatchDone, tile, &ss.flag)) return;
+  if (!block_wait_at_least(p, wait_ctx, &p.dispatch_done[tile], uint32_t(p.dispatch_parts), WaitSite::kDispatchDone,
+                           tile, &ss.flag))
+    return;
 
   const int64_t first_token = int64_t(tile) * kTileM;
   const int rows = int(cute::min<int64_t>(kTileM, p.num_tokens - first_token));

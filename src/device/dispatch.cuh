@@ -1,6 +1,8 @@
-// Dispatch stage, one task per route tile: give each (token, expert) pair its row in the expert buffers
-// (token order, so capacity dropping is deterministic), copy the token rows there, and count the arrivals
-// per expert row tile so GEMM1 tiles can start as soon as their rows are in.
+// Dispatch stage, one task per (route tile, column part): give each (token, expert) pair its row in the expert
+// buffers (token order, so capacity dropping is deterministic), copy the part's columns of the token rows
+// there, and count the arrivals per expert row tile so GEMM1 tiles can start as soon as their rows are in.
+// Every part derives the same slots; part 0 also writes them out. One block moves only ~10 GB/s, so a small
+// T needs several parts per route tile to use the GPU.
 #pragma once
 
 #include "block_sync.cuh"
@@ -19,10 +21,22 @@ __device__ __forceinline__ int tokens_before_in_tile(const uint32_t (&mask)[kMas
 
 // The pairs a dispatch task copies, staged in the (then idle) GEMM smem.
 struct DispatchSmem {
-  int32_t dst_row[kTileM * kMaxTopK];  // row in the destination buffer, -1: nothing to copy
-  int32_t src_token[kTileM * kMaxTopK];  // token within the route tile
-  int32_t owner[kTileM * kMaxTopK];      // expert parallel: the rank whose window receives the row
+  int32_t dst_row[kTileM * kMaxTopK];       // row in the destination buffer, -1: nothing to copy
+  int32_t src_token[kTileM * kMaxTopK];     // expert parallel: token within the route tile
+  int32_t owner[kTileM * kMaxTopK];         // expert parallel: the rank whose window receives the row
+  int32_t slot_by_pair[kTileM * kMaxTopK];  // expert parallel: slots by (token, j) before reordering
 };
+
+// A dispatch task's route tile and column part, and the part's 16-byte vectors [*v0, *v0 + *vecs) of a row.
+__device__ inline void dispatch_task_coords(const KernelParams& p, int task, int row_vecs, int* tile, int* v0,
+                                            int* vecs, bool* first_part) {
+  *tile = task / p.dispatch_parts;
+  const int part = task % p.dispatch_parts;
+  const int part_vecs = (row_vecs + p.dispatch_parts - 1) / p.dispatch_parts;
+  *v0 = part * part_vecs;
+  *vecs = max(0, min(row_vecs, *v0 + part_vecs) - *v0);
+  *first_part = part == 0;
+}
 
 // 16-byte loads each thread keeps in flight while copying rows (a row at a time per warp leaves the HBM
 // latency exposed: ~10 GB/s per block).
@@ -66,8 +80,12 @@ __device__ inline void build_token_masks(const KernelParams& p, int64_t first_to
 }
 
 template <class Elem>
-__device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx, int tile, void* stage_smem,
+__device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx, int task, void* stage_smem,
                               StageSmem& ss) {
+  const int row_vecs = p.hidden * int(sizeof(Elem)) / 16;
+  int tile, v0, vecs;
+  bool first_part;
+  dispatch_task_coords(p, task, row_vecs, &tile, &v0, &vecs, &first_part);
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
 
   const int64_t first_token = int64_t(tile) * kTileM;
@@ -86,18 +104,18 @@ __device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx
     const int64_t position = tile_prefix[e] + tokens_before_in_tile(ss.token_masks[e], m);
     const bool kept = position < p.capacity;
     const int32_t slot = kept ? int32_t(int64_t(p.expert_tile_offset[e]) * kTileM + position) : -1;
-    p.slot_of[idx] = slot;
     ds.dst_row[pair] = slot;
+    if (!first_part) continue;
+    p.slot_of[idx] = slot;
     if (p.user_topk_ids) p.user_topk_ids[idx] = e;
     if (p.user_topk_weights) p.user_topk_weights[idx] = kept ? p.topk_weights[idx] : 0.f;
   }
   __syncthreads();
 
-  const int row_vecs = p.hidden * int(sizeof(Elem)) / 16;
-  block_copy_rows(0, rows * top_k, row_vecs, [&](int pair, const int4** src, int4** dst) {
+  block_copy_rows(0, rows * top_k, vecs, [&](int pair, const int4** src, int4** dst) {
     const int32_t slot = ds.dst_row[pair];
-    *src = reinterpret_cast<const int4*>(static_cast<const Elem*>(p.x) + (first_token + pair / top_k) * p.hidden);
-    *dst = reinterpret_cast<int4*>(static_cast<Elem*>(p.expert_in) + int64_t(slot) * p.hidden);
+    *src = reinterpret_cast<const int4*>(static_cast<const Elem*>(p.x) + (first_token + pair / top_k) * p.hidden) + v0;
+    *dst = reinterpret_cast<int4*>(static_cast<Elem*>(p.expert_in) + int64_t(slot) * p.hidden) + v0;
     return slot >= 0;
   });
   __threadfence();
@@ -112,7 +130,8 @@ __device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx
     const int64_t end = cute::min<int64_t>(begin + count, p.capacity);
     for (int64_t row_tile = begin / kTileM; begin < end && row_tile <= (end - 1) / kTileM; ++row_tile) {
       const int64_t lo = cute::max<int64_t>(begin, row_tile * kTileM), hi = cute::min<int64_t>(end, (row_tile + 1) * kTileM);
-      red_add_release_gpu(&p.row_tile_ready[p.expert_tile_offset[e] + row_tile], uint32_t(hi - lo));
+      red_add_release_gpu(&p.row_tile_ready[p.expert_tile_offset[e] + row_tile],
+                          uint32_t(hi - lo) * (kArrivalScale / uint32_t(p.dispatch_parts)));
     }
   }
   block_publish_add(&p.dispatch_done[tile], 1);

@@ -15,7 +15,8 @@ __device__ void ep_combine_tile(const EpKernelParams& ep, const WaitContext& wai
   const KernelParams& p = ep.base;
   int tile, part;
   combine_task_coords(p, task, &tile, &part);
-  if (!block_wait_at_least(p, wait_ctx, &p.dispatch_done[tile], 1, WaitSite::kDispatchDone, tile, &es.base.flag))
+  if (!block_wait_at_least(p, wait_ctx, &p.dispatch_done[tile], uint32_t(p.dispatch_parts), WaitSite::kDispatchDone,
+                           tile, &es.base.flag))
     return;
 
   const int64_t first_token = int64_t(tile) * kTileM;

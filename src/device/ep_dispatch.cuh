@@ -1,6 +1,7 @@
-// Expert parallelism, dispatch (one task per route tile of this rank): give each kept (token, expert) pair
-// its row in the expert owner's window, write the token row and its source there with plain stores through
-// the LSA mapping, then add the arrivals to the owner's row-tile counters (release, system scope).
+// Expert parallelism, dispatch (one task per route tile of this rank and column part): give each kept (token,
+// expert) pair its row in the expert owner's window, write the part's columns of the token row there (part 0
+// also the pair's source) with plain stores through the LSA mapping, then add the arrivals to the owner's
+// row-tile counters (release, system scope), in units of 1/kArrivalScale rows per part.
 #pragma once
 
 #include "dispatch.cuh"
@@ -27,10 +28,15 @@ __device__ inline int nth_set_bit(const uint32_t (&mask)[kMaskWordsPerTile], int
 }
 
 template <class Elem>
-__device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wait_ctx, int tile, void* stage_smem,
+__device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wait_ctx, int task, void* stage_smem,
                                  EpStageSmem& es) {
   const KernelParams& p = ep.base;
   StageSmem& ss = es.base;
+  const int row_bytes = p.hidden * int(sizeof(Elem));
+  int tile, v0, vecs;
+  bool first_part;
+  dispatch_task_coords(p, task, row_bytes / 16, &tile, &v0, &vecs, &first_part);
+  const uint32_t arrival_unit = kArrivalScale / uint32_t(p.dispatch_parts);
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
 
   const int64_t first_token = int64_t(tile) * kTileM;
@@ -43,14 +49,18 @@ __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wa
   if (threadIdx.x == 0) es.rows_remote = es.rows_local = 0;
   build_token_masks(p, first_token, rows, ss);
 
-  // slot_of[t, j]: the pair's row in its expert owner's window, or -1 if dropped.
+  // slot_of[t, j]: the pair's row in its expert owner's window, or -1 if dropped (every part derives them,
+  // part 0 writes them out).
   for (int pair = threadIdx.x; pair < rows * top_k; pair += blockDim.x) {
     const int m = pair / top_k;
     const int64_t idx = first_token * top_k + pair;
     const int e = p.topk_ids[idx];
     const int64_t position = ep.source_base[e] + tile_prefix[e] + tokens_before_in_tile(ss.token_masks[e], m);
     const bool kept = position < capacity;
-    p.slot_of[idx] = kept ? int32_t(int64_t(p.expert_tile_offset[e]) * kTileM + position) : -1;
+    const int32_t slot = kept ? int32_t(int64_t(p.expert_tile_offset[e]) * kTileM + position) : -1;
+    ds.slot_by_pair[pair] = slot;
+    if (!first_part) continue;
+    p.slot_of[idx] = slot;
     if (p.user_topk_ids) p.user_topk_ids[idx] = e;
     if (p.user_topk_weights) p.user_topk_weights[idx] = kept ? p.topk_weights[idx] : 0.f;
   }
@@ -72,9 +82,8 @@ __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wa
   __syncthreads();
   const auto pairs_before = [&](int q) { return q < num_experts ? ss.expert_counts[q] : es.tile_pairs; };
 
-  // Each pair in that order: its token, owner and window row (staged for the copy), and its source record
-  // in the owner's window.
-  const int row_bytes = p.hidden * int(sizeof(Elem));
+  // Each pair in that order: its token, owner and window row (staged for the copy), and (part 0) its source
+  // record in the owner's window.
   unsigned long long remote = 0, local = 0, flag_writes = 0;
   for (int i = threadIdx.x; i < es.tile_pairs; i += blockDim.x) {
     int lo = 0, hi = num_experts;  // the position of sorted pair i: pairs_before(lo) <= i < pairs_before(hi)
@@ -87,12 +96,12 @@ __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wa
     int j = 0;
     while (p.topk_ids[(first_token + m) * top_k + j] != e) ++j;
     const int64_t idx = (first_token + m) * top_k + j;
-    const int32_t slot = p.slot_of[idx];
+    const int32_t slot = ds.slot_by_pair[m * top_k + j];
     const int owner = ep.expert_owner[e];
     ds.dst_row[i] = slot;
     ds.src_token[i] = m;
     ds.owner[i] = owner;
-    if (slot < 0) continue;
+    if (slot < 0 || !first_part) continue;
     reinterpret_cast<int2*>(es.peer_base[owner] + ep.win.row_source)[slot] = make_int2(ep.rank, int(idx));
     (owner == ep.rank ? local : remote) += 1;
   }
@@ -101,10 +110,11 @@ __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wa
   const int experts_per_chunk = (num_experts + kDispatchChunks - 1) / kDispatchChunks;
   for (int q0 = 0; q0 < num_experts; q0 += experts_per_chunk) {
     const int q1 = min(num_experts, q0 + experts_per_chunk);
-    block_copy_rows(pairs_before(q0), pairs_before(q1), row_bytes / 16, [&](int i, const int4** src, int4** dst) {
+    block_copy_rows(pairs_before(q0), pairs_before(q1), vecs, [&](int i, const int4** src, int4** dst) {
       const int32_t slot = ds.dst_row[i];
-      *src = reinterpret_cast<const int4*>(static_cast<const Elem*>(p.x) + (first_token + ds.src_token[i]) * p.hidden);
-      *dst = reinterpret_cast<int4*>(es.peer_base[ds.owner[i]] + ep.win.expert_in + int64_t(slot) * row_bytes);
+      *src = reinterpret_cast<const int4*>(static_cast<const Elem*>(p.x) + (first_token + ds.src_token[i]) * p.hidden) +
+             v0;
+      *dst = reinterpret_cast<int4*>(es.peer_base[ds.owner[i]] + ep.win.expert_in + int64_t(slot) * row_bytes) + v0;
       return slot >= 0;
     });
     __threadfence_system();
@@ -122,7 +132,7 @@ __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wa
       for (int64_t row_tile = begin / kTileM; begin < end && row_tile <= (end - 1) / kTileM; ++row_tile) {
         const int64_t lo = cute::max<int64_t>(begin, row_tile * kTileM);
         const int64_t hi = cute::min<int64_t>(end, (row_tile + 1) * kTileM);
-        red_add_release_sys(ready + row_tile, uint32_t(hi - lo));
+        red_add_release_sys(ready + row_tile, uint32_t(hi - lo) * arrival_unit);
         if (owner != ep.rank) ++flag_writes;
       }
     }

@@ -135,8 +135,8 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
   ExpertTile et;
   if (!locate_gemm_task(p, task, p.gemm1_n_tiles, &et)) return;
-  if (!block_wait_at_least(p, wait_ctx, &p.row_tile_ready[et.tile], uint32_t(et.rows), WaitSite::kRowTileDispatched,
-                           et.tile, &ss.flag))
+  if (!block_wait_at_least(p, wait_ctx, &p.row_tile_ready[et.tile], uint32_t(et.rows) * kArrivalScale,
+                           WaitSite::kRowTileDispatched, et.tile, &ss.flag))
     return;
   if (!gemm1_tile<Elem, kExactFp32>(p, et, gemm_smem, wait_ctx.deadline_ns))
     return record_gemm_stall(p, et.tile);

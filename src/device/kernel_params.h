@@ -21,6 +21,11 @@ inline constexpr int kGatedTileN = kExpertTileN / 2;  // GEMM1 gated: this many 
 inline constexpr int kMaxExperts = 256;
 inline constexpr int kMaxTopK = 8;
 inline constexpr int kMaskWordsPerTile = kTileM / 32;
+// A route tile's dispatch is split by columns into a power-of-two number of parts, at most this many. Each
+// part adds (rows it copied) * kArrivalScale / parts to row_tile_ready, so a tile is complete at
+// rows * kArrivalScale whichever split each source used.
+inline constexpr int kMaxDispatchParts = 8;
+inline constexpr uint32_t kArrivalScale = kMaxDispatchParts;
 
 // GEMM pipeline shape; overridable at build time for tuning runs (see docs/perf_notes.md).
 #ifndef ONEMOE_GEMM_STAGES
@@ -108,8 +113,10 @@ struct KernelParams {
   int max_expert_tiles;  // upper bound on sum_e ceil(kept_e / kTileM)
   int gemm1_n_tiles;     // column tiles of the GEMM1 output (I)
   int gemm2_n_tiles;     // column tiles of the GEMM2 output (H)
+  int dispatch_parts;    // column parts of a route tile's dispatch (a power of two <= kMaxDispatchParts)
   int combine_parts;     // column parts of a route tile's combine: one combine task each
-  // Ticket ranges, in dependency order: [route][dispatch][gemm1][gemm2][combine (route tiles x parts)].
+  // Ticket ranges, in dependency order: [route][dispatch (route tiles x parts)][gemm1][gemm2]
+  // [combine (route tiles x parts)].
   uint32_t first_dispatch_ticket, first_gemm1_ticket, first_gemm2_ticket, first_combine_ticket, num_tickets;
 
   // Tensors.
@@ -136,7 +143,7 @@ struct KernelParams {
 
   // Persistent sync state (Context-owned, zero at rest).
   SyncCounters* counters;
-  uint32_t* row_tile_ready;     // [max_expert_tiles]: rows dispatched into the tile
+  uint32_t* row_tile_ready;     // [max_expert_tiles]: rows dispatched into the tile, times kArrivalScale
   uint32_t* gemm1_tiles_done;   // [max_expert_tiles]
   uint32_t* gemm2_tiles_done;   // [max_expert_tiles]
   uint32_t* dispatch_done;      // [num_route_tiles]

@@ -57,7 +57,7 @@ std::string describe_failure(const device::ErrorRecord& rec, int rank, const std
       break;
     case device::WaitSite::kPeerRowTile:
       os << "token rows for expert tile " << rec.index << " did not all arrive within " << timeout_ms << " ms (saw "
-         << rec.have << " of " << rec.want << ")";
+         << double(rec.have) / device::kArrivalScale << " of " << rec.want / device::kArrivalScale << ")";
       break;
     case device::WaitSite::kGemmPipeline:
       os << "the TMA/MMA pipeline of expert tile " << rec.index << " stalled past " << timeout_ms << " ms";

@@ -68,7 +68,7 @@ void fill_ep_plan(const MoeShape& s, const MoeConfig& c, const EpSizes& z, devic
   p->max_expert_tiles = z.max_expert_tiles;
   const uint32_t route = uint32_t(p->num_route_tiles);
   p->first_dispatch_ticket = route + 1;  // the plan's ticket is `route`
-  p->first_gemm1_ticket = p->first_dispatch_ticket + route;
+  p->first_gemm1_ticket = p->first_dispatch_ticket + route * uint32_t(p->dispatch_parts);
   p->first_gemm2_ticket = p->first_gemm1_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm1_n_tiles);
   p->first_combine_ticket = p->first_gemm2_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm2_n_tiles);
   p->num_tickets = p->first_combine_ticket + route * uint32_t(p->combine_parts);

@@ -34,6 +34,13 @@ int combine_parts(const MoeShape& s) {
   return int(std::clamp<int64_t>(ceil_div(kTargetTasks, route_tiles), 1, most));
 }
 
+int dispatch_parts(const MoeShape& s) {
+  const int most = std::min(combine_parts(s), device::kMaxDispatchParts);
+  int parts = 1;
+  while (parts * 2 <= most) parts *= 2;
+  return parts;
+}
+
 WorkspaceLayout workspace_layout(const MoeShape& s, const MoeConfig& c) {
   const size_t elem = dtype_size(c.dtype);
   const size_t T = size_t(s.num_tokens), E = size_t(s.num_experts), k = size_t(s.top_k);
@@ -97,11 +104,12 @@ void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {
   p->gemm1_n_tiles = c.gated ? int(ceil_div(s.intermediate, device::kGatedTileN))
                              : int(ceil_div(s.intermediate, device::kExpertTileN));
   p->gemm2_n_tiles = int(ceil_div(s.hidden, device::kExpertTileN));
+  p->dispatch_parts = dispatch_parts(s);
   p->combine_parts = combine_parts(s);
 
   const uint32_t route = uint32_t(p->num_route_tiles);
   p->first_dispatch_ticket = route;
-  p->first_gemm1_ticket = p->first_dispatch_ticket + route;
+  p->first_gemm1_ticket = p->first_dispatch_ticket + route * uint32_t(p->dispatch_parts);
   p->first_gemm2_ticket = p->first_gemm1_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm1_n_tiles);
   p->first_combine_ticket = p->first_gemm2_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm2_n_tiles);
   p->num_tickets = p->first_combine_ticket + route * uint32_t(p->combine_parts);

@@ -34,6 +34,8 @@ int max_expert_tiles(const MoeShape& shape);
 // Column parts each route tile's combine is split into: enough tasks to spread a small T over the grid, each
 // part at least 256 columns wide.
 int combine_parts(const MoeShape& shape);
+// The same for the dispatch, rounded down to a power of two <= device::kMaxDispatchParts.
+int dispatch_parts(const MoeShape& shape);
 WorkspaceLayout workspace_layout(const MoeShape& shape, const MoeConfig& config);
 SyncLayout sync_layout(const MoeShape& max_shape);
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "host/ep_layout.h"
+#include "host/plan.h"
 #include "onemoe/distributed.h"
 
 namespace onemoe {
@@ -69,6 +70,25 @@ TEST(EpLayout, WindowRegionsAreAlignedDisjointAndCovered) {
   EXPECT_EQ(w.total_bytes % (uint64_t(1) << 21), 0u);
 }
 
+TEST(Plan, DispatchAndCombinePartsSpreadSmallTOverTheGrid) {
+  struct Expect {
+    int64_t T;
+    int H, dispatch, combine;
+  };
+  // ceil(256 / route tiles), at most H / 256; the dispatch rounded down to a power of two <= 8.
+  for (const Expect& x : {Expect{16384, 2048, 2, 2}, Expect{8192, 2048, 4, 4}, Expect{128, 2048, 8, 8},
+                          Expect{1000, 2048, 8, 8}, Expect{1000, 1536, 4, 6}, Expect{128, 512, 2, 2},
+                          Expect{128, 64, 1, 1}, Expect{65536, 2048, 1, 1}}) {
+    const MoeShape shape{x.T, 8, 2, x.H, 512};
+    EXPECT_EQ(host::dispatch_parts(shape), x.dispatch) << "T=" << x.T << " H=" << x.H;
+    EXPECT_EQ(host::combine_parts(shape), x.combine) << "T=" << x.T << " H=" << x.H;
+    device::KernelParams p{};
+    host::fill_plan(shape, MoeConfig{}, &p);
+    EXPECT_EQ(p.first_gemm1_ticket - p.first_dispatch_ticket, uint32_t(p.num_route_tiles * x.dispatch));
+    EXPECT_EQ(p.num_tickets - p.first_combine_ticket, uint32_t(p.num_route_tiles * x.combine));
+  }
+}
+
 TEST(EpLayout, TicketsHaveOnePlanTaskBetweenRouteAndDispatch) {
   const MoeShape max_shape{1000, 32, 2, 1024, 768};
   const MoeConfig config;
@@ -82,11 +102,16 @@ TEST(EpLayout, TicketsHaveOnePlanTaskBetweenRouteAndDispatch) {
     const uint32_t route = uint32_t((tokens + device::kTileM - 1) / device::kTileM);
     EXPECT_EQ(uint32_t(p.num_route_tiles), route);
     EXPECT_EQ(p.first_dispatch_ticket, route + 1);  // ticket `route` is the plan
-    EXPECT_EQ(p.first_gemm1_ticket, p.first_dispatch_ticket + route);
+    EXPECT_EQ(p.first_gemm1_ticket, p.first_dispatch_ticket + route * uint32_t(p.dispatch_parts));
     EXPECT_EQ(p.first_gemm2_ticket - p.first_gemm1_ticket, uint32_t(sizes.max_expert_tiles * p.gemm1_n_tiles));
     EXPECT_EQ(p.first_combine_ticket - p.first_gemm2_ticket, uint32_t(sizes.max_expert_tiles * p.gemm2_n_tiles));
     EXPECT_EQ(p.num_tickets, p.first_combine_ticket + route * uint32_t(p.combine_parts));
     EXPECT_GE(p.combine_parts, 1);
+    // Dispatch parts are a power of two that divides the arrival scale, so every source's parts add up to
+    // rows * kArrivalScale whatever its T.
+    EXPECT_GE(p.dispatch_parts, 1);
+    EXPECT_EQ(device::kArrivalScale % uint32_t(p.dispatch_parts), 0u);
+    EXPECT_EQ(p.dispatch_parts & (p.dispatch_parts - 1), 0);
     EXPECT_EQ(p.max_expert_tiles, sizes.max_expert_tiles);
   }
 }

@@ -66,14 +66,14 @@ TEST(TaskTimeline, OneSpanPerTaskOfTheLastForward) {
     }
     EXPECT_EQ(first_start, 0.0);
     EXPECT_EQ(seen.count("plan"), 0u) << "one GPU has no plan exchange";
-    for (const char* stage : {"route", "dispatch"}) {
-      ASSERT_EQ(int(seen[stage].size()), route_tiles) << stage << " at T=" << T;
+    ASSERT_EQ(int(seen["route"].size()), route_tiles) << "T=" << T;
+    for (int c : seen["route"]) EXPECT_EQ(c, 1) << "route";
+    // The dispatch and the combine of each route tile are split into the same number of column parts.
+    for (const char* stage : {"dispatch", "combine"}) {
+      ASSERT_FALSE(seen[stage].empty()) << stage;
+      EXPECT_EQ(seen[stage].size() % route_tiles, 0u) << stage << ": " << seen[stage].size();
       for (int c : seen[stage]) EXPECT_EQ(c, 1) << stage;
     }
-    // The combine of each route tile is split into the same number of column parts.
-    ASSERT_FALSE(seen["combine"].empty());
-    EXPECT_EQ(seen["combine"].size() % route_tiles, 0u) << seen["combine"].size();
-    for (int c : seen["combine"]) EXPECT_EQ(c, 1) << "combine";
     // H = I: both GEMMs have as many tasks, each run once.
     ASSERT_FALSE(seen["gemm1"].empty());
     EXPECT_EQ(seen["gemm1"].size(), seen["gemm2"].size());

@@ -11,16 +11,12 @@
 
 namespace onemoe::device {
 
-// Lanes that route one token together: a warp routes 32 / kRouteLanes tokens at once. With one token per
-// warp a route task took ~80 µs, against ~35 µs for an expert GEMM tile of the same size.
-inline constexpr int kRouteLanes = 16;
-
-// Choice of the best (score, expert) over a token's kRouteLanes lanes: higher score wins, ties go to the lower
-// expert id. NaN scores rank below everything so that a NaN token still picks k distinct, valid experts (its
-// weights stay NaN and poison its output, as they must).
-__device__ __forceinline__ void group_argmax(float& key, int& expert, float& raw) {
+// Warp-wide choice of the best (score, expert): higher score wins, ties go to the lower expert id.
+// NaN scores rank below everything so that a NaN token still picks k distinct, valid experts (its weights
+// stay NaN and poison its output, as they must).
+__device__ __forceinline__ void warp_argmax(float& key, int& expert, float& raw) {
 #pragma unroll
-  for (int offset = kRouteLanes / 2; offset > 0; offset >>= 1) {
+  for (int offset = 16; offset > 0; offset >>= 1) {
     const float other_key = __shfl_xor_sync(0xffffffffu, key, offset);
     const int other_expert = __shfl_xor_sync(0xffffffffu, expert, offset);
     const float other_raw = __shfl_xor_sync(0xffffffffu, raw, offset);
@@ -32,36 +28,34 @@ __device__ __forceinline__ void group_argmax(float& key, int& expert, float& raw
   }
 }
 
-// kRouteLanes lanes route one token: read its E logits, write k (expert, weight) pairs in ascending expert
-// order. Every lane of the warp calls it (shuffles span the warp); lanes of a group without a token pass
-// active = false and write nothing.
-__device__ inline void route_token(const KernelParams& p, int64_t token, bool active, StageSmem& ss) {
-  constexpr int kPerLane = kMaxExperts / kRouteLanes;
-  const int lane = threadIdx.x % kRouteLanes;  // within the group
+// One warp routes one token: reads its E logits, writes k (expert, weight) pairs in ascending expert order.
+__device__ inline void route_token(const KernelParams& p, int64_t token, StageSmem& ss) {
+  constexpr int kPerLane = kMaxExperts / 32;
+  const int lane = threadIdx.x % 32;
   const int num_experts = p.num_experts;
   const float* logits = p.logits + token * num_experts;
 
   float score[kPerLane];
 #pragma unroll
   for (int q = 0; q < kPerLane; ++q) {
-    const int e = lane + kRouteLanes * q;
-    score[q] = active && e < num_experts ? logits[e] : -INFINITY;
+    const int e = lane + 32 * q;
+    score[q] = e < num_experts ? logits[e] : -INFINITY;
   }
   if (p.scoring == 0) {  // softmax
     float max_logit = -INFINITY;
 #pragma unroll
     for (int q = 0; q < kPerLane; ++q) max_logit = fmaxf(max_logit, score[q]);
 #pragma unroll
-    for (int offset = kRouteLanes / 2; offset > 0; offset >>= 1)
+    for (int offset = 16; offset > 0; offset >>= 1)
       max_logit = fmaxf(max_logit, __shfl_xor_sync(0xffffffffu, max_logit, offset));
     float sum = 0.f;
 #pragma unroll
     for (int q = 0; q < kPerLane; ++q) {
-      score[q] = (lane + kRouteLanes * q < num_experts) ? expf(score[q] - max_logit) : 0.f;
+      score[q] = (lane + 32 * q < num_experts) ? expf(score[q] - max_logit) : 0.f;
       sum += score[q];
     }
 #pragma unroll
-    for (int offset = kRouteLanes / 2; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+    for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
 #pragma unroll
     for (int q = 0; q < kPerLane; ++q) score[q] = score[q] / sum;
   } else {  // sigmoid
@@ -69,7 +63,7 @@ __device__ inline void route_token(const KernelParams& p, int64_t token, bool ac
     for (int q = 0; q < kPerLane; ++q) score[q] = 1.f / (1.f + expf(-score[q]));
   }
 
-  uint32_t taken = 0;  // bit q: expert lane + kRouteLanes * q already chosen
+  uint32_t taken = 0;  // bit q: expert lane + 32q already chosen
   int chosen_expert[kMaxTopK];
   float chosen_score[kMaxTopK];
   float chosen_sum = 0.f;
@@ -80,7 +74,7 @@ __device__ inline void route_token(const KernelParams& p, int64_t token, bool ac
     int expert = INT_MAX;
 #pragma unroll
     for (int q = 0; q < kPerLane; ++q) {
-      const int e = lane + kRouteLanes * q;
+      const int e = lane + 32 * q;
       if (e >= num_experts || (taken >> q & 1u)) continue;
       const float k = isnan(score[q]) ? -INFINITY : score[q];
       if (k > key || (k == key && e < expert)) {
@@ -89,13 +83,13 @@ __device__ inline void route_token(const KernelParams& p, int64_t token, bool ac
         raw = score[q];
       }
     }
-    group_argmax(key, expert, raw);
-    if (expert % kRouteLanes == lane) taken |= 1u << (expert / kRouteLanes);
+    warp_argmax(key, expert, raw);
+    if (expert % 32 == lane) taken |= 1u << (expert / 32);
     chosen_expert[j] = expert;
     chosen_score[j] = raw;
     chosen_sum += raw;
   }
-  if (active && lane == 0) {
+  if (lane == 0) {
     // Insertion sort by expert id: the combine order.
     for (int a = 1; a < p.top_k; ++a) {
       const int e = chosen_expert[a];
@@ -190,14 +184,8 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) ss.expert_counts[e] = 0;
   __syncthreads();  // logits and zeroed counts visible to the whole block
 
-  // Every lane runs the same number of rounds (the shuffles span the warp); a group past the last row idles.
-  constexpr int kGroupsPerWarp = 32 / kRouteLanes;
-  const int group = threadIdx.x / kRouteLanes;
-  for (int m0 = 0; m0 < rows; m0 += kThreadsPerBlock / kRouteLanes) {
-    const int m = m0 + group;
-    route_token(p, first_token + min(m, rows - 1), m < rows, ss);
-  }
-  static_assert(kThreadsPerBlock % 32 == 0 && kGroupsPerWarp * kRouteLanes == 32, "groups tile the warps");
+  const int warp = threadIdx.x / 32;
+  for (int m = warp; m < rows; m += blockDim.x / 32) route_token(p, first_token + m, ss);
   __syncthreads();
 
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x)

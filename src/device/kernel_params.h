@@ -27,7 +27,8 @@ inline constexpr int kMaskWordsPerTile = kTileM / 32;
 inline constexpr int kMaxDispatchParts = 8;
 inline constexpr uint32_t kArrivalScale = kMaxDispatchParts;
 
-// GEMM pipeline shape; overridable at build time for tuning runs (see docs/perf_notes.md).
+// GEMM pipeline shape; overridable at build time for tuning runs with the CMake cache variable
+// ONEMOE_TUNING_DEFINITIONS (host and device code must agree; see docs/perf_notes.md).
 #ifndef ONEMOE_GEMM_STAGES
 #define ONEMOE_GEMM_STAGES 3
 #endif

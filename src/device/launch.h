@@ -16,6 +16,7 @@ struct KernelVariant {
 struct KernelResources {
   size_t dynamic_smem_bytes;
   int max_blocks_per_sm;  // co-resident blocks per SM at that smem (0: cannot run)
+  int expert_tile_n;      // kExpertTileN as the kernel was compiled: the host plan must use the same
 };
 
 // Raises the kernel's dynamic-smem limit and reports its occupancy.

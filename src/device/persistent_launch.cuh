@@ -16,7 +16,7 @@ cudaError_t prepare_persistent(void (*kernel)(Params), size_t smem, KernelResour
   int blocks = 0;
   err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreadsPerBlock, smem);
   if (err != cudaSuccess) return err;
-  *out = KernelResources{smem, blocks};
+  *out = KernelResources{smem, blocks, kExpertTileN};
   return cudaSuccess;
 }
 

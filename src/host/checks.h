@@ -1,11 +1,24 @@
 // Argument checks shared by the Context (see can_implement.cpp).
 #pragma once
 
+#include <string>
+
+#include "device/kernel_params.h"
 #include "onemoe/onemoe.h"
 
 namespace onemoe::host {
 
 // Null, misaligned or inconsistent tensors of one run.
 Result check_run_args(const MoeConfig& config, const RunArgs& args);
+
+// The kernel and this host code were compiled with the same expert tile width (a tuning build that overrides
+// it for only one of them would plan tasks the kernel does not have).
+inline Result check_kernel_tiling(int kernel_expert_tile_n) {
+  if (kernel_expert_tile_n == device::kExpertTileN) return Result::success();
+  return Result::error(Status::kErrorInternal, "the kernel was built with ONEMOE_EXPERT_TILE_N = " +
+                                                   std::to_string(kernel_expert_tile_n) + " but the host code with " +
+                                                   std::to_string(device::kExpertTileN) +
+                                                   ": set tuning overrides with -DONEMOE_TUNING_DEFINITIONS");
+}
 
 }  // namespace onemoe::host

@@ -100,6 +100,7 @@ Result Context::create(const MoeShape& shape, const MoeConfig& config, const Con
 
   impl->variant = {config.dtype, config.dtype == DType::kFP32 && config.fp32_math == Fp32Math::kFFMA};
   ONEMOE_CUDA_TRY(device::prepare_kernel(impl->variant, &impl->resources), "preparing the fused kernel");
+  if (Result r = host::check_kernel_tiling(impl->resources.expert_tile_n); !r.ok()) return r;
   if (impl->resources.max_blocks_per_sm < 1) {
     std::ostringstream os;
     os << "the fused kernel (" << device::kThreadsPerBlock << " threads, " << impl->resources.dynamic_smem_bytes

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "device/ep_launch.h"
+#include "host/checks.h"
 #include "host/cuda_check.h"
 #include "host/ep_layout.h"
 #include "host/plan.h"
@@ -233,6 +234,7 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
   }
   impl->variant = {config.dtype, config.dtype == DType::kFP32 && config.fp32_math == Fp32Math::kFFMA};
   ONEMOE_CUDA_TRY(device::prepare_ep_kernel(impl->variant, &impl->resources), "preparing the expert-parallel kernel");
+  if (Result r = host::check_kernel_tiling(impl->resources.expert_tile_n); !r.ok()) return r;
   if (impl->resources.max_blocks_per_sm < 1)
     return Result::error(Status::kErrorNotCoResident, "the expert-parallel kernel cannot be resident on an SM");
   impl->grid_blocks = prop.multiProcessorCount * impl->resources.max_blocks_per_sm;

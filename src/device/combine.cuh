@@ -4,6 +4,7 @@
 #pragma once
 
 #include "block_sync.cuh"
+#include "column_part.cuh"
 #include "numeric.cuh"
 #include "stage_smem.cuh"
 
@@ -33,10 +34,7 @@ __device__ void combine_rows(const KernelParams& p, int64_t first_token, int row
   constexpr int kVec = 16 / int(sizeof(Elem));
   constexpr int kPer = kCombineVecsPerThread;
   const int H = p.hidden, top_k = p.top_k;
-  const int row_vecs = H / kVec;
-  const int part_vecs = (row_vecs + p.combine_parts - 1) / p.combine_parts;
-  const int v0 = part * part_vecs;
-  const int vecs = max(0, min(row_vecs, v0 + part_vecs) - v0);
+  const auto [v0, vecs] = column_part(H / kVec, p.combine_parts, part);
   const int total = rows * vecs;
   for (int base = threadIdx.x; base < total; base += blockDim.x * kPer) {
     float acc[kPer][kVec];
@@ -80,33 +78,47 @@ __device__ void combine_rows(const KernelParams& p, int64_t first_token, int row
   }
 }
 
-template <class Elem>
-__device__ void combine_tile(const KernelParams& p, const WaitContext& wait_ctx, int task, void* stage_smem,
-                             StageSmem& ss) {
+// One combine task: wait for the route tile's dispatch, stage its pairs (row_of(idx, slot): the pair's row in
+// row_base), wait for every kept pair's expert output (wait_pair(idx, slot), one thread per pair, which
+// records its own failure), then sum. Shared by the one-GPU and the expert-parallel combine.
+template <class Elem, class RowOf, class WaitPair>
+__device__ void combine_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* stage_smem,
+                             int* s_flag, const Elem* row_base, RowOf&& row_of, WaitPair&& wait_pair) {
   int tile, part;
   combine_task_coords(p, task, &tile, &part);
   if (!block_wait_at_least(p, wait_ctx, &p.dispatch_done[tile], uint32_t(p.dispatch_parts), WaitSite::kDispatchDone,
-                           tile, &ss.flag))
+                           tile, s_flag))
     return;
 
   const int64_t first_token = int64_t(tile) * kTileM;
   const int rows = int(cute::min<int64_t>(kTileM, p.num_tokens - first_token));
   CombineSmem& cs = *static_cast<CombineSmem*>(stage_smem);
-  // Every pair's expert tile must have its GEMM2 outputs; the pairs wait in parallel, one per thread.
   bool ready = true;
   for (int pair = threadIdx.x; pair < rows * p.top_k; pair += blockDim.x) {
     const int64_t idx = first_token * p.top_k + pair;
     const int32_t slot = p.slot_of[idx];
-    cs.row[pair] = slot;
+    cs.row[pair] = slot < 0 ? -1 : row_of(idx, slot);
     cs.weight[pair] = p.topk_weights[idx];
-    if (slot < 0 || !ready) continue;
-    const uint32_t* flag = &p.gemm2_tiles_done[slot / kTileM];
-    ready = wait_at_least(flag, uint32_t(p.gemm2_n_tiles), wait_ctx);
-    if (!ready && !forward_aborted(p))
-      record_timeout(p, WaitSite::kExpertOutputDone, uint32_t(slot / kTileM), flag, uint32_t(p.gemm2_n_tiles));
+    if (slot >= 0 && ready) ready = wait_pair(idx, slot);
   }
   if (!__syncthreads_and(ready)) return;
-  combine_rows<Elem>(p, first_token, rows, part, cs, static_cast<const Elem*>(p.expert_out));
+  combine_rows<Elem>(p, first_token, rows, part, cs, row_base);
+}
+
+template <class Elem>
+__device__ void combine_tile(const KernelParams& p, const WaitContext& wait_ctx, int task, void* stage_smem,
+                             StageSmem& ss) {
+  // Expert output rows are indexed by slot; a pair is ready when its expert tile has every GEMM2 column tile.
+  combine_task<Elem>(
+      p, wait_ctx, task, stage_smem, &ss.flag, static_cast<const Elem*>(p.expert_out),
+      [](int64_t, int32_t slot) { return slot; },
+      [&](int64_t, int32_t slot) {
+        const uint32_t* flag = &p.gemm2_tiles_done[slot / kTileM];
+        const bool ok = wait_at_least(flag, uint32_t(p.gemm2_n_tiles), wait_ctx);
+        if (!ok && !forward_aborted(p))
+          record_timeout(p, WaitSite::kExpertOutputDone, uint32_t(slot / kTileM), flag, uint32_t(p.gemm2_n_tiles));
+        return ok;
+      });
 }
 
 }  // namespace onemoe::device

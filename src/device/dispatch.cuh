@@ -6,6 +6,7 @@
 #pragma once
 
 #include "block_sync.cuh"
+#include "column_part.cuh"
 #include "stage_smem.cuh"
 
 namespace onemoe::device {
@@ -32,9 +33,9 @@ __device__ inline void dispatch_task_coords(const KernelParams& p, int task, int
                                             int* vecs, bool* first_part) {
   *tile = task / p.dispatch_parts;
   const int part = task % p.dispatch_parts;
-  const int part_vecs = (row_vecs + p.dispatch_parts - 1) / p.dispatch_parts;
-  *v0 = part * part_vecs;
-  *vecs = max(0, min(row_vecs, *v0 + part_vecs) - *v0);
+  const ColumnPart columns = column_part(row_vecs, p.dispatch_parts, part);
+  *v0 = columns.v0;
+  *vecs = columns.vecs;
   *first_part = part == 0;
 }
 

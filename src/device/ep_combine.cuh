@@ -13,32 +13,20 @@ template <class Elem>
 __device__ void ep_combine_tile(const EpKernelParams& ep, const WaitContext& wait_ctx, int task, void* stage_smem,
                                 EpStageSmem& es) {
   const KernelParams& p = ep.base;
-  int tile, part;
-  combine_task_coords(p, task, &tile, &part);
-  if (!block_wait_at_least(p, wait_ctx, &p.dispatch_done[tile], uint32_t(p.dispatch_parts), WaitSite::kDispatchDone,
-                           tile, &es.base.flag))
-    return;
-
-  const int64_t first_token = int64_t(tile) * kTileM;
-  const int rows = int(cute::min<int64_t>(kTileM, p.num_tokens - first_token));
-  CombineSmem& cs = *static_cast<CombineSmem*>(stage_smem);
-  // Returned rows are indexed by pair; each kept pair waits (one per thread) for its owner's stamp on its tile.
-  bool ready = true;
-  for (int pair = threadIdx.x; pair < rows * p.top_k; pair += blockDim.x) {
-    const int64_t idx = first_token * p.top_k + pair;
-    const int32_t slot = p.slot_of[idx];
-    cs.row[pair] = slot < 0 ? -1 : int32_t(idx);
-    cs.weight[pair] = p.topk_weights[idx];
-    if (slot < 0 || !ready) continue;
-    const int owner = ep.expert_owner[p.topk_ids[idx]];
-    const uint32_t* stamp = reinterpret_cast<const uint32_t*>(es.peer_base[owner] + ep.win.output_done) + slot / kTileM;
-    ready = wait_until([&] { return ld_acquire_sys(stamp) == p.epoch; }, wait_ctx);
-    if (!ready && !forward_aborted(p))
-      record_failure(p, WaitSite::kPeerOutputTile, uint32_t(owner), ld_acquire_sys(stamp), p.epoch);
-  }
-  if (!__syncthreads_and(ready)) return;
-  combine_rows<Elem>(p, first_token, rows, part, cs,
-                     reinterpret_cast<const Elem*>(es.peer_base[ep.rank] + ep.win.returned));
+  // Returned rows are indexed by pair; a pair is ready when its owner has stamped the pair's expert tile.
+  combine_task<Elem>(
+      p, wait_ctx, task, stage_smem, &es.base.flag,
+      reinterpret_cast<const Elem*>(es.peer_base[ep.rank] + ep.win.returned),
+      [](int64_t idx, int32_t) { return int32_t(idx); },
+      [&](int64_t idx, int32_t slot) {
+        const int owner = ep.expert_owner[p.topk_ids[idx]];
+        const uint32_t* stamp =
+            reinterpret_cast<const uint32_t*>(es.peer_base[owner] + ep.win.output_done) + slot / kTileM;
+        const bool ok = wait_until([&] { return ld_acquire_sys(stamp) == p.epoch; }, wait_ctx);
+        if (!ok && !forward_aborted(p))
+          record_failure(p, WaitSite::kPeerOutputTile, uint32_t(owner), ld_acquire_sys(stamp), p.epoch);
+        return ok;
+      });
 }
 
 }  // namespace onemoe::device

@@ -30,7 +30,6 @@ void TaskTimeline::attach(device::KernelParams* p) {
   if (spans_ == nullptr) return;
   p->task_spans = p->num_tickets <= capacity_ ? spans_ : nullptr;
   last_ = *p;
-  attached_ = p->task_spans != nullptr;
 }
 
 Result TaskTimeline::read(std::vector<TaskSpan>* out) const {
@@ -38,7 +37,8 @@ Result TaskTimeline::read(std::vector<TaskSpan>* out) const {
   out->clear();
   if (spans_ == nullptr)
     return Result::error(Status::kErrorInvalidArgument, "the context was created without record_task_timeline");
-  if (!attached_) return Result::error(Status::kErrorInvalidArgument, "no forward has recorded a timeline yet");
+  if (last_.task_spans == nullptr)
+    return Result::error(Status::kErrorInvalidArgument, "no forward has recorded a timeline yet");
   const device::KernelParams& p = last_;
   std::vector<device::TaskSpanRecord> records(p.num_tickets);
   ONEMOE_CUDA_TRY(cudaMemcpy(records.data(), spans_, records.size() * sizeof(records[0]), cudaMemcpyDeviceToHost),

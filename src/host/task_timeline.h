@@ -38,8 +38,7 @@ class TaskTimeline {
   device::TaskSpanRecord* spans_ = nullptr;
   uint32_t capacity_ = 0;
   int device_ = 0;
-  device::KernelParams last_{};
-  bool attached_ = false;
+  device::KernelParams last_{};  // the last attached forward (task_spans null: none recorded)
 };
 
 }  // namespace onemoe::host

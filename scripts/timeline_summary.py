@@ -2,7 +2,8 @@
 """Summarizes task timelines written by `onemoe-bench --timeline PREFIX`.
 
 For each CSV: per stage, how many tasks ran, when the stage started and ended, the busy block-time it took
-and its task durations; then, per time bucket, what share of the grid's blocks was in each stage.
+and its task durations (and, for stages with a mid mark, the median time from task start to the mark:
+route = router GEMM done, dispatch = plan seen); then, per time bucket, what share of the grid's blocks was in each stage.
 Usage: timeline_summary.py [--bucket-us N] FILE.csv...
 """
 import argparse
@@ -22,6 +23,7 @@ def load(path):
         r["start_us"] = float(r["start_us"])
         r["end_us"] = float(r["end_us"])
         r["block"] = int(r["block"])
+        r["mark_us"] = float(r.get("mark_us") or -1)  # older files have no mark column
     return rows
 
 
@@ -31,7 +33,7 @@ def summarize(path, bucket_us):
     blocks = len({r["block"] for r in rows})
     print(f"== {path}: {len(rows)} tasks on {blocks} blocks, {end:.1f} us from first task start to last task end")
     print(f"{'stage':9} {'tasks':>6} {'start':>8} {'end':>8} {'block-us':>10} {'share':>6} "
-          f"{'median':>8} {'p90':>8} {'max':>8}  (us)")
+          f"{'median':>8} {'p90':>8} {'max':>8} {'to mark':>8}  (us)")
     busy_total = sum(r["end_us"] - r["start_us"] for r in rows)
     for stage in STAGES:
         mine = [r for r in rows if r["stage"] == stage]
@@ -39,9 +41,11 @@ def summarize(path, bucket_us):
             continue
         d = sorted(r["end_us"] - r["start_us"] for r in mine)
         busy = sum(d)
+        to_mark = [r["mark_us"] - r["start_us"] for r in mine if r["mark_us"] >= 0]
+        mark = f"{statistics.median(to_mark):8.2f}" if to_mark else f"{'-':>8}"
         print(f"{stage:9} {len(mine):6d} {min(r['start_us'] for r in mine):8.1f} {max(r['end_us'] for r in mine):8.1f} "
               f"{busy:10.0f} {busy / busy_total:6.1%} {statistics.median(d):8.2f} {d[int(0.9 * (len(d) - 1))]:8.2f} "
-              f"{d[-1]:8.2f}")
+              f"{d[-1]:8.2f} {mark}")
     print(f"grid busy: {busy_total / (blocks * end):.1%} of blocks x span")
     n = int(end // bucket_us) + 1
     share = [[0.0] * len(STAGES) for _ in range(n)]

@@ -33,6 +33,11 @@ __device__ inline bool forward_aborted(const KernelParams& p) {
   return ld_relaxed_gpu(&p.error->abort_epoch) == p.epoch;
 }
 
+// Timeline only: thread 0 notes when the running task passed its mid mark (kept in StageSmem::task_mark_ns).
+__device__ inline void mark_task(const KernelParams& p, uint64_t* mark_ns) {
+  if (p.task_spans != nullptr && threadIdx.x == 0) *mark_ns = global_timer_ns();
+}
+
 // Thread 0 waits for *flag >= want; every thread gets the outcome. Reads the block makes after a true
 // return are ordered after the acquire (bar.sync is cumulative); thread 0, which issues the TMA loads, also
 // fences the async proxy so those loads see what the generic-proxy stores published (expert rows, hidden).

@@ -46,6 +46,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
   // The plan gives up first, so that a silent peer is reported as such and not as a task waiting on the plan.
   WaitContext plan_wait_ctx = wait_ctx;
   plan_wait_ctx.deadline_ns -= p.wait_timeout_ns / 8;
+  if (threadIdx.x == 0) es.base.task_mark_ns = 0;
   if (threadIdx.x < ep.world_size)
     es.peer_base[threadIdx.x] = static_cast<char*>(ncclGetPeerPointer(ep.window, 0, int(threadIdx.x)));
 
@@ -77,7 +78,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
       default:
         break;
     }
-    record_task_span(p, ticket, start_ns);
+    record_task_span(p, ticket, start_ns, &es.base.task_mark_ns);
   }
   finish_block(p, &es.base.is_last);
 }

@@ -83,8 +83,9 @@ struct ErrorRecord {
 struct TaskSpanRecord {
   uint64_t start_ns, end_ns;
   uint32_t block, sm;
-  uint32_t epoch;  // the forward that wrote it: older records are stale
-  uint32_t pad;
+  uint32_t epoch;           // the forward that wrote it: older records are stale
+  // 1 + ns from start to the task's mid mark (route: router GEMM done; dispatch: plan seen); 0: no mark
+  uint32_t mark_offset_ns;
 };
 
 // TMA descriptors of every GEMM operand, each over a whole 2-D tensor (rows, K); encoded by the host per run.

@@ -181,6 +181,7 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
       return;
     }
   }
+  mark_task(p, &ss.task_mark_ns);
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) ss.expert_counts[e] = 0;
   __syncthreads();  // logits and zeroed counts visible to the whole block
 

@@ -58,6 +58,12 @@ TEST(TaskTimeline, OneSpanPerTaskOfTheLastForward) {
       if (int(count.size()) <= s.index) count.resize(s.index + 1);
       ++count[s.index];
       EXPECT_LE(s.start_us, s.end_us);
+      if (s.stage == "route" || s.stage == "dispatch") {  // a mid mark inside the task
+        EXPECT_GE(s.mark_us, s.start_us) << s.stage << " " << s.index;
+        EXPECT_LE(s.mark_us, s.end_us) << s.stage << " " << s.index;
+      } else {
+        EXPECT_EQ(s.mark_us, -1.0) << s.stage << " has no mark";
+      }
       EXPECT_GE(s.block, 0);
       EXPECT_LT(s.block, ctx->grid_blocks());
       first_start = std::min(first_start, s.start_us);

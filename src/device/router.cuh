@@ -11,103 +11,98 @@
 
 namespace onemoe::device {
 
-// Warp-wide choice of the best (score, expert): higher score wins, ties go to the lower expert id.
-// NaN scores rank below everything so that a NaN token still picks k distinct, valid experts (its weights
-// stay NaN and poison its output, as they must).
-__device__ __forceinline__ void warp_argmax(float& key, int& expert, float& raw) {
+// (key, expert) a ranks before (key, expert) b: higher key first, ties to the lower expert id.
+__device__ __forceinline__ bool ranks_before(float key_a, int expert_a, float key_b, int expert_b) {
+  return key_a > key_b || (key_a == key_b && expert_a < expert_b);
+}
+
+// One thread routes one token from its E logits (a row in shared memory): scores, top-k, and k (expert,
+// weight) pairs written in ascending expert order. A thread per token needs no shuffles: the per-token work is
+// a short serial loop instead of a chain of warp reductions (docs/perf_notes.md, run 19).
+// NaN scores rank below everything, so a NaN token still picks k distinct, valid experts (its weights stay NaN
+// and poison its output, as they must).
+__device__ inline void route_token(const KernelParams& p, int64_t token, const float* logits, StageSmem& ss) {
+  const int num_experts = p.num_experts, top_k = p.top_k;
+  const bool softmax = p.scoring == 0;
+  float max_logit = -INFINITY, sum = 0.f;
+  if (softmax) {
+    for (int e = 0; e < num_experts; ++e) max_logit = fmaxf(max_logit, logits[e]);
+    for (int e = 0; e < num_experts; ++e) sum += expf(logits[e] - max_logit);
+  }
+  // The best kMaxTopK so far, best first; only the first top_k are used. Unrolled with constant indices so
+  // the lists stay in registers.
+  float key[kMaxTopK], raw[kMaxTopK], logit_of[kMaxTopK];
+  int expert[kMaxTopK];
 #pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) {
-    const float other_key = __shfl_xor_sync(0xffffffffu, key, offset);
-    const int other_expert = __shfl_xor_sync(0xffffffffu, expert, offset);
-    const float other_raw = __shfl_xor_sync(0xffffffffu, raw, offset);
-    if (other_key > key || (other_key == key && other_expert < expert)) {
-      key = other_key;
-      expert = other_expert;
-      raw = other_raw;
+  for (int j = 0; j < kMaxTopK; ++j) key[j] = -INFINITY, raw[j] = 0.f, logit_of[j] = NAN, expert[j] = INT_MAX;
+  // Entry top_k - 1: what a new expert must beat. Experts come in ascending id, so once that entry is filled,
+  // an expert whose logit is no higher than that entry's skips the exp and the division: its score is no
+  // higher (non-decreasing in the logit, up to expf's rounding) and a tie loses on id.
+  float last_key = -INFINITY, last_logit = NAN;
+  int last_expert = INT_MAX;
+  for (int e = 0; e < num_experts; ++e) {
+    const float logit = logits[e];
+    if (last_expert != INT_MAX && logit <= last_logit) continue;
+    const float score = softmax ? expf(logit - max_logit) / sum : 1.f / (1.f + expf(-logit));
+    float k = isnan(score) ? -INFINITY : score, r = score, l = logit;
+    int x = e;
+    if (!ranks_before(k, x, last_key, last_expert)) continue;
+#pragma unroll
+    for (int j = 0; j < kMaxTopK; ++j) {  // insert: carry the lesser of (new, entry j) down the list
+      if (ranks_before(k, x, key[j], expert[j])) {
+        const float tk = key[j], tr = raw[j], tl = logit_of[j];
+        const int tx = expert[j];
+        key[j] = k, raw[j] = r, logit_of[j] = l, expert[j] = x;
+        k = tk, r = tr, l = tl, x = tx;
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kMaxTopK; ++j)
+      if (j == top_k - 1) last_key = key[j], last_logit = logit_of[j], last_expert = expert[j];
+  }
+  float chosen_sum = 0.f;  // in rank order, best first
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    if (j < top_k) chosen_sum += raw[j];
+    else expert[j] = INT_MAX;  // unused entries sort last
+  }
+  // Ascending expert id: the combine order.
+#pragma unroll
+  for (int a = 0; a < kMaxTopK; ++a)
+#pragma unroll
+    for (int b = 0; b + 1 < kMaxTopK - a; ++b)
+      if (expert[b] > expert[b + 1]) {
+        const int tx = expert[b];
+        const float tr = raw[b];
+        expert[b] = expert[b + 1], raw[b] = raw[b + 1];
+        expert[b + 1] = tx, raw[b + 1] = tr;
+      }
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    if (j < top_k) {
+      p.topk_ids[token * top_k + j] = expert[j];
+      p.topk_weights[token * top_k + j] = p.renormalize ? raw[j] / chosen_sum : raw[j];
+      atomicAdd(&ss.expert_counts[expert[j]], 1);
     }
   }
 }
 
-// One warp routes one token: reads its E logits, writes k (expert, weight) pairs in ascending expert order.
-__device__ inline void route_token(const KernelParams& p, int64_t token, StageSmem& ss) {
-  constexpr int kPerLane = kMaxExperts / 32;
-  const int lane = threadIdx.x % 32;
+// Routes the tile's tokens [first_token, first_token + rows), a thread per token. Their logits (rows x E, one
+// contiguous block of p.logits) are staged in smem_floats floats of shared memory, in as many passes as that
+// takes, with an odd row stride so that the threads' reads of their own rows hit distinct banks.
+__device__ inline void route_tokens(const KernelParams& p, int64_t first_token, int rows, float* smem,
+                                    int smem_floats, StageSmem& ss) {
   const int num_experts = p.num_experts;
-  const float* logits = p.logits + token * num_experts;
-
-  float score[kPerLane];
-#pragma unroll
-  for (int q = 0; q < kPerLane; ++q) {
-    const int e = lane + 32 * q;
-    score[q] = e < num_experts ? logits[e] : -INFINITY;
-  }
-  if (p.scoring == 0) {  // softmax
-    float max_logit = -INFINITY;
-#pragma unroll
-    for (int q = 0; q < kPerLane; ++q) max_logit = fmaxf(max_logit, score[q]);
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1)
-      max_logit = fmaxf(max_logit, __shfl_xor_sync(0xffffffffu, max_logit, offset));
-    float sum = 0.f;
-#pragma unroll
-    for (int q = 0; q < kPerLane; ++q) {
-      score[q] = (lane + 32 * q < num_experts) ? expf(score[q] - max_logit) : 0.f;
-      sum += score[q];
-    }
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-#pragma unroll
-    for (int q = 0; q < kPerLane; ++q) score[q] = score[q] / sum;
-  } else {  // sigmoid
-#pragma unroll
-    for (int q = 0; q < kPerLane; ++q) score[q] = 1.f / (1.f + expf(-score[q]));
-  }
-
-  uint32_t taken = 0;  // bit q: expert lane + 32q already chosen
-  int chosen_expert[kMaxTopK];
-  float chosen_score[kMaxTopK];
-  float chosen_sum = 0.f;
-#pragma unroll
-  for (int j = 0; j < kMaxTopK; ++j) {
-    if (j >= p.top_k) break;
-    float key = -INFINITY, raw = 0.f;
-    int expert = INT_MAX;
-#pragma unroll
-    for (int q = 0; q < kPerLane; ++q) {
-      const int e = lane + 32 * q;
-      if (e >= num_experts || (taken >> q & 1u)) continue;
-      const float k = isnan(score[q]) ? -INFINITY : score[q];
-      if (k > key || (k == key && e < expert)) {
-        key = k;
-        expert = e;
-        raw = score[q];
-      }
-    }
-    warp_argmax(key, expert, raw);
-    if (expert % 32 == lane) taken |= 1u << (expert / 32);
-    chosen_expert[j] = expert;
-    chosen_score[j] = raw;
-    chosen_sum += raw;
-  }
-  if (lane == 0) {
-    // Insertion sort by expert id: the combine order.
-    for (int a = 1; a < p.top_k; ++a) {
-      const int e = chosen_expert[a];
-      const float s = chosen_score[a];
-      int b = a - 1;
-      while (b >= 0 && chosen_expert[b] > e) {
-        chosen_expert[b + 1] = chosen_expert[b];
-        chosen_score[b + 1] = chosen_score[b];
-        --b;
-      }
-      chosen_expert[b + 1] = e;
-      chosen_score[b + 1] = s;
-    }
-    for (int j = 0; j < p.top_k; ++j) {
-      p.topk_ids[token * p.top_k + j] = chosen_expert[j];
-      p.topk_weights[token * p.top_k + j] = p.renormalize ? chosen_score[j] / chosen_sum : chosen_score[j];
-      atomicAdd(&ss.expert_counts[chosen_expert[j]], 1);
-    }
+  const int stride = num_experts | 1;
+  const int per_pass = min(min(kTileM, int(blockDim.x)), smem_floats / stride);
+  for (int m0 = 0; m0 < rows; m0 += per_pass) {
+    const int n = min(per_pass, rows - m0);
+    const float* src = p.logits + (first_token + m0) * num_experts;
+    __syncthreads();  // the previous pass is done reading
+    for (int i = threadIdx.x; i < n * num_experts; i += blockDim.x)
+      smem[(i / num_experts) * stride + i % num_experts] = src[i];
+    __syncthreads();
+    if (int(threadIdx.x) < n) route_token(p, first_token + m0 + threadIdx.x, smem + threadIdx.x * stride, ss);
   }
 }
 
@@ -185,8 +180,9 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) ss.expert_counts[e] = 0;
   __syncthreads();  // logits and zeroed counts visible to the whole block
 
-  const int warp = threadIdx.x / 32;
-  for (int m = warp; m < rows; m += blockDim.x / 32) route_token(p, first_token + m, ss);
+  // The GEMM smem is idle now (every TMA landed and every wgmma retired before the epilogue).
+  route_tokens(p, first_token, rows, static_cast<float*>(gemm_smem),
+               int((gemm_smem_bytes<Elem, kExactFp32>() - 1024) / sizeof(float)), ss);
   __syncthreads();
 
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x)

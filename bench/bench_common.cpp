@@ -73,10 +73,11 @@ std::string write_task_timeline(const std::string& prefix, const std::string& dt
                            std::to_string(shape.num_experts) + "-k" + std::to_string(shape.top_k) + suffix + ".csv";
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) return "";
-  std::fprintf(f, "stage,index,block,sm,start_us,end_us,mark_us\n");
+  std::fprintf(f, "stage,index,block,sm,start_us,end_us,mark1_us,mark2_us,mark3_us\n");
+  static_assert(TaskSpan::kMarks == 3, "the header names three marks");
   for (const TaskSpan& t : spans)
-    std::fprintf(f, "%s,%d,%d,%d,%.3f,%.3f,%.3f\n", t.stage.c_str(), t.index, t.block, t.sm, t.start_us, t.end_us,
-                 t.mark_us);
+    std::fprintf(f, "%s,%d,%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f\n", t.stage.c_str(), t.index, t.block, t.sm, t.start_us,
+                 t.end_us, t.mark_us[0], t.mark_us[1], t.mark_us[2]);
   return std::fclose(f) == 0 ? path : "";
 }
 

@@ -2,8 +2,8 @@
 """Summarizes task timelines written by `onemoe-bench --timeline PREFIX`.
 
 For each CSV: per stage, how many tasks ran, when the stage started and ended, the busy block-time it took
-and its task durations (and, for stages with a mid mark, the median time from task start to the mark:
-route = router GEMM done, dispatch = plan seen); then, per time bucket, what share of the grid's blocks was in each stage.
+and its task durations (and, for stages with marks, the median time from task start to each mark: route =
+router GEMM done, tokens routed, counts published; dispatch = plan seen); then, per time bucket, what share of the grid's blocks was in each stage.
 Usage: timeline_summary.py [--bucket-us N] FILE.csv...
 """
 import argparse
@@ -23,7 +23,8 @@ def load(path):
         r["start_us"] = float(r["start_us"])
         r["end_us"] = float(r["end_us"])
         r["block"] = int(r["block"])
-        r["mark_us"] = float(r.get("mark_us") or -1)  # older files have no mark column
+        # mark1..3_us; files of 6e4f296 have one mark_us, older ones none
+        r["marks"] = [float(r.get(f"mark{i}_us") or (r.get("mark_us") if i == 1 else None) or -1) for i in (1, 2, 3)]
     return rows
 
 
@@ -33,7 +34,7 @@ def summarize(path, bucket_us):
     blocks = len({r["block"] for r in rows})
     print(f"== {path}: {len(rows)} tasks on {blocks} blocks, {end:.1f} us from first task start to last task end")
     print(f"{'stage':9} {'tasks':>6} {'start':>8} {'end':>8} {'block-us':>10} {'share':>6} "
-          f"{'median':>8} {'p90':>8} {'max':>8} {'to mark':>8}  (us)")
+          f"{'median':>8} {'p90':>8} {'max':>8} {'mark1':>8} {'mark2':>8} {'mark3':>8}  (us)")
     busy_total = sum(r["end_us"] - r["start_us"] for r in rows)
     for stage in STAGES:
         mine = [r for r in rows if r["stage"] == stage]
@@ -41,8 +42,11 @@ def summarize(path, bucket_us):
             continue
         d = sorted(r["end_us"] - r["start_us"] for r in mine)
         busy = sum(d)
-        to_mark = [r["mark_us"] - r["start_us"] for r in mine if r["mark_us"] >= 0]
-        mark = f"{statistics.median(to_mark):8.2f}" if to_mark else f"{'-':>8}"
+        marks = []
+        for i in range(3):
+            to_mark = [r["marks"][i] - r["start_us"] for r in mine if r["marks"][i] >= 0]
+            marks.append(f"{statistics.median(to_mark):8.2f}" if to_mark else f"{'-':>8}")
+        mark = " ".join(marks)
         print(f"{stage:9} {len(mine):6d} {min(r['start_us'] for r in mine):8.1f} {max(r['end_us'] for r in mine):8.1f} "
               f"{busy:10.0f} {busy / busy_total:6.1%} {statistics.median(d):8.2f} {d[int(0.9 * (len(d) - 1))]:8.2f} "
               f"{d[-1]:8.2f} {mark}")

@@ -116,7 +116,10 @@ struct TaskSpan {
   int index = 0;      // the task's index within its stage (tasks of empty tiles are listed too)
   int block = 0, sm = 0;
   double start_us = 0, end_us = 0;  // from the forward's first task start, this GPU's clock
-  double mark_us = -1;  // mid mark (route: router GEMM done; dispatch: plan seen), same clock; -1: none
+  // Marks inside the task, same clock; -1: none. Route: router GEMM done, tokens routed, counts published.
+  // Dispatch: plan seen (the first only).
+  static constexpr int kMarks = 3;
+  double mark_us[kMarks] = {-1, -1, -1};
 };
 
 class ContextImpl;

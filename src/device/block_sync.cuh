@@ -33,9 +33,9 @@ __device__ inline bool forward_aborted(const KernelParams& p) {
   return ld_relaxed_gpu(&p.error->abort_epoch) == p.epoch;
 }
 
-// Timeline only: thread 0 notes when the running task passed its mid mark (kept in StageSmem::task_mark_ns).
-__device__ inline void mark_task(const KernelParams& p, uint64_t* mark_ns) {
-  if (p.task_spans != nullptr && threadIdx.x == 0) *mark_ns = global_timer_ns();
+// Timeline only: thread 0 notes when the running task passed its mark `which` (kept in StageSmem::task_mark_ns).
+__device__ inline void mark_task(const KernelParams& p, uint64_t* marks_ns, int which) {
+  if (p.task_spans != nullptr && threadIdx.x == 0) marks_ns[which] = global_timer_ns();
 }
 
 // Thread 0 waits for *flag >= want; every thread gets the outcome. Reads the block makes after a true

@@ -88,7 +88,7 @@ __device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx
   bool first_part;
   dispatch_task_coords(p, task, row_vecs, &tile, &v0, &vecs, &first_part);
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
-  mark_task(p, &ss.task_mark_ns);
+  mark_task(p, ss.task_mark_ns, 0);
 
   const int64_t first_token = int64_t(tile) * kTileM;
   const int rows = int(cute::min<int64_t>(kTileM, p.num_tokens - first_token));

@@ -38,7 +38,7 @@ __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wa
   dispatch_task_coords(p, task, row_bytes / 16, &tile, &v0, &vecs, &first_part);
   const uint32_t arrival_unit = kArrivalScale / uint32_t(p.dispatch_parts);
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
-  mark_task(p, &ss.task_mark_ns);
+  mark_task(p, ss.task_mark_ns, 0);
 
   const int64_t first_token = int64_t(tile) * kTileM;
   const int rows = int(cute::min<int64_t>(kTileM, p.num_tokens - first_token));

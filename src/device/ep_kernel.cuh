@@ -46,7 +46,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
   // The plan gives up first, so that a silent peer is reported as such and not as a task waiting on the plan.
   WaitContext plan_wait_ctx = wait_ctx;
   plan_wait_ctx.deadline_ns -= p.wait_timeout_ns / 8;
-  if (threadIdx.x == 0) es.base.task_mark_ns = 0;
+  if (threadIdx.x == 0)
+    for (uint64_t& m : es.base.task_mark_ns) m = 0;
   if (threadIdx.x < ep.world_size)
     es.peer_base[threadIdx.x] = static_cast<char*>(ncclGetPeerPointer(ep.window, 0, int(threadIdx.x)));
 
@@ -78,7 +79,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
       default:
         break;
     }
-    record_task_span(p, ticket, start_ns, &es.base.task_mark_ns);
+    record_task_span(p, ticket, start_ns, es.base.task_mark_ns);
   }
   finish_block(p, &es.base.is_last);
 }

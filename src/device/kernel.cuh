@@ -18,7 +18,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
   __shared__ StageSmem ss;
   void* gemm_smem = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(dynamic_smem) + 1023) & ~uintptr_t(1023));
   const WaitContext wait_ctx = make_wait_context(p, global_timer_ns());
-  if (threadIdx.x == 0) ss.task_mark_ns = 0;
+  if (threadIdx.x == 0)
+    for (uint64_t& m : ss.task_mark_ns) m = 0;
 
   for (;;) {
     const uint32_t ticket = fetch_ticket(p, &ss.ticket);
@@ -44,7 +45,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
       default:
         break;
     }
-    record_task_span(p, ticket, start_ns, &ss.task_mark_ns);
+    record_task_span(p, ticket, start_ns, ss.task_mark_ns);
   }
   finish_block(p, &ss.is_last);
 }

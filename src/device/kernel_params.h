@@ -80,12 +80,14 @@ struct ErrorRecord {
 
 // One task of a forward, written by its block when task timelines are on (Context option
 // record_task_timeline); indexed by ticket. %globaltimer nanoseconds, this GPU's clock.
+inline constexpr int kTaskMarks = 3;  // timeline marks inside one task
 struct TaskSpanRecord {
   uint64_t start_ns, end_ns;
   uint32_t block, sm;
-  uint32_t epoch;           // the forward that wrote it: older records are stale
-  // 1 + ns from start to the task's mid mark (route: router GEMM done; dispatch: plan seen); 0: no mark
-  uint32_t mark_offset_ns;
+  uint32_t epoch;  // the forward that wrote it: older records are stale
+  // 1 + ns from start to each of the task's marks (route: router GEMM done, tokens routed, counts published;
+  // dispatch: plan seen); 0: no such mark
+  uint32_t mark_offset_ns[kTaskMarks];
 };
 
 // TMA descriptors of every GEMM operand, each over a whole 2-D tensor (rows, K); encoded by the host per run.

@@ -176,7 +176,7 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
       return;
     }
   }
-  mark_task(p, &ss.task_mark_ns);
+  mark_task(p, ss.task_mark_ns, 0);
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) ss.expert_counts[e] = 0;
   __syncthreads();  // logits and zeroed counts visible to the whole block
 
@@ -184,11 +184,13 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
   route_tokens(p, first_token, rows, static_cast<float*>(gemm_smem),
                int((gemm_smem_bytes<Elem, kExactFp32>() - 1024) / sizeof(float)), ss);
   __syncthreads();
+  mark_task(p, ss.task_mark_ns, 1);
 
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x)
     p.route_tile_counts[int64_t(tile) * num_experts + e] = ss.expert_counts[e];
   if constexpr (!kBuildPlan) {
     block_publish_add(&p.counters->route_done, 1);
+    mark_task(p, ss.task_mark_ns, 2);
     return;
   }
   __threadfence();
@@ -197,6 +199,7 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
     const uint32_t before = atomic_add_acq_rel_gpu(&p.counters->route_done, 1);
     ss.is_last = before == uint32_t(p.num_route_tiles - 1);
   }
+  mark_task(p, ss.task_mark_ns, 2);
   __syncthreads();
   if (ss.is_last) {
     __threadfence();  // every route tile's counts are visible from here on

@@ -34,15 +34,18 @@ __device__ inline uint32_t fetch_ticket(const KernelParams& p, uint32_t* s_ticke
   return ticket;
 }
 
-// Thread 0: the span of the task of `ticket` into the timeline, when one is attached, with the mid mark the
-// task left in *mark_ns (see mark_task); clears the mark for the next task.
-__device__ inline void record_task_span(const KernelParams& p, uint32_t ticket, uint64_t start_ns, uint64_t* mark_ns) {
+// Thread 0: the span of the task of `ticket` into the timeline, when one is attached, with the marks the task
+// left in marks_ns (see mark_task); clears them for the next task.
+__device__ inline void record_task_span(const KernelParams& p, uint32_t ticket, uint64_t start_ns, uint64_t* marks_ns) {
   if (p.task_spans == nullptr || threadIdx.x != 0 || ticket >= p.num_tickets) return;
   uint32_t sm;
   asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-  const uint32_t mark = *mark_ns >= start_ns ? uint32_t(*mark_ns - start_ns) + 1 : 0;
-  *mark_ns = 0;
-  p.task_spans[ticket] = TaskSpanRecord{start_ns, global_timer_ns(), blockIdx.x, sm, p.epoch, mark};
+  TaskSpanRecord r{start_ns, global_timer_ns(), blockIdx.x, sm, p.epoch, {}};
+  for (int i = 0; i < kTaskMarks; ++i) {
+    r.mark_offset_ns[i] = marks_ns[i] >= start_ns ? uint32_t(marks_ns[i] - start_ns) + 1 : 0;
+    marks_ns[i] = 0;
+  }
+  p.task_spans[ticket] = r;
 }
 
 // The last block out returns every counter to zero, so the next forward starts clean without a memset.

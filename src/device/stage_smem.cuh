@@ -14,7 +14,7 @@ struct StageSmem {
   int32_t flag;                                          // result of a block-wide wait
   int32_t is_last;                                       // this block finished last (route / exit)
   uint32_t ticket;
-  uint64_t task_mark_ns;  // timeline only: when thread 0 passed the running task's mid mark (0: none)
+  uint64_t task_mark_ns[kTaskMarks];  // timeline only: when thread 0 passed the running task's marks (0: not)
 };
 
 // GEMM tile implementation for an element type and fp32 math mode.

@@ -61,7 +61,9 @@ Result TaskTimeline::read(std::vector<TaskSpan>* out) const {
     s.sm = int(r.sm);
     s.start_us = double(r.start_ns - origin) * 1e-3;
     s.end_us = double(r.end_ns - origin) * 1e-3;
-    if (r.mark_offset_ns != 0) s.mark_us = s.start_us + double(r.mark_offset_ns - 1) * 1e-3;
+    static_assert(TaskSpan::kMarks == device::kTaskMarks);
+    for (int i = 0; i < TaskSpan::kMarks; ++i)
+      if (r.mark_offset_ns[i] != 0) s.mark_us[i] = s.start_us + double(r.mark_offset_ns[i] - 1) * 1e-3;
     out->push_back(s);
   }
   return Result::success();

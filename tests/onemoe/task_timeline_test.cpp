@@ -58,11 +58,14 @@ TEST(TaskTimeline, OneSpanPerTaskOfTheLastForward) {
       if (int(count.size()) <= s.index) count.resize(s.index + 1);
       ++count[s.index];
       EXPECT_LE(s.start_us, s.end_us);
-      if (s.stage == "route" || s.stage == "dispatch") {  // a mid mark inside the task
-        EXPECT_GE(s.mark_us, s.start_us) << s.stage << " " << s.index;
-        EXPECT_LE(s.mark_us, s.end_us) << s.stage << " " << s.index;
-      } else {
-        EXPECT_EQ(s.mark_us, -1.0) << s.stage << " has no mark";
+      const int marks = s.stage == "route" ? 3 : s.stage == "dispatch" ? 1 : 0;  // in order, inside the task
+      for (int i = 0; i < TaskSpan::kMarks; ++i) {
+        if (i < marks) {
+          EXPECT_GE(s.mark_us[i], i == 0 ? s.start_us : s.mark_us[i - 1]) << s.stage << " " << s.index << " mark " << i;
+          EXPECT_LE(s.mark_us[i], s.end_us) << s.stage << " " << s.index << " mark " << i;
+        } else {
+          EXPECT_EQ(s.mark_us[i], -1.0) << s.stage << " has no mark " << i;
+        }
       }
       EXPECT_GE(s.block, 0);
       EXPECT_LT(s.block, ctx->grid_blocks());

@@ -62,7 +62,6 @@ __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* ge
   Elem* hidden = static_cast<Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
   const int64_t expert_w_offset = int64_t(wi) * I * H;
   const int act = p.activation;
-  constexpr bool kFastErf = sizeof(Elem) == 2;
   if (p.gated) {
     using Tile = Gemm1GatedTile<Elem, kExactFp32>;
     const int n0 = n_tile * kGatedTileN;
@@ -72,8 +71,7 @@ __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* ge
         {static_cast<const Elem*>(p.w3) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w3, wi * I + n0, cols}};
     return Tile::run(a, b, H, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[2][2]) {
       if (m < et.rows && n < cols)
-        store_pair(hidden + int64_t(m) * I + n0 + n, activate<kFastErf>(act, v[0][0]) * v[1][0],
-                   activate<kFastErf>(act, v[0][1]) * v[1][1]);
+        store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]) * v[1][0], activate(act, v[0][1]) * v[1][1]);
     });
   } else {
     using Tile = Gemm1PlainTile<Elem, kExactFp32>;
@@ -82,8 +80,7 @@ __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* ge
     const GemmOperand b[1] = {
         {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols}};
     return Tile::run(a, b, H, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[1][2]) {
-      if (m < et.rows && n < cols)
-        store_pair(hidden + int64_t(m) * I + n0 + n, activate<kFastErf>(act, v[0][0]), activate<kFastErf>(act, v[0][1]));
+      if (m < et.rows && n < cols) store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]), activate(act, v[0][1]));
     });
   }
 }

@@ -45,25 +45,12 @@ __device__ __forceinline__ void store_pair<float>(float* p, float v0, float v1) 
 
 enum ActivationCode : int { kActReLU = 0, kActGELU = 1, kActSiLU = 2 };
 
-// erf(x) as 1 - (a1 t + ... + a5 t^5) e^(-x^2), t = 1 / (1 + p|x|), odd in x (Abramowitz & Stegun 7.1.26,
-// |error| <= 1.5e-7). Branch-free and about half the instructions of erff; NaN stays NaN.
-__device__ __forceinline__ float erf_rational(float x) {
-  const float ax = fabsf(x);
-  const float t = __frcp_rn(fmaf(0.3275911f, ax, 1.f));
-  const float poly =
-      t * fmaf(fmaf(fmaf(fmaf(1.061405429f, t, -1.453152027f), t, 1.421413741f), t, -0.284496736f), t, 0.254829592f);
-  return copysignf(1.f - poly * __expf(-ax * ax), x);
-}
-
-// kFastErf: GELU's erf by erf_rational, for 16-bit outputs (its error is far below their rounding); the
-// fp32 paths keep erff.
-template <bool kFastErf = false>
 __device__ __forceinline__ float activate(int act, float v) {
   switch (act) {
     case kActReLU:
       return v > 0.f ? v : (v == v ? 0.f : v);  // keep NaN
     case kActGELU:
-      return 0.5f * v * (1.f + (kFastErf ? erf_rational(v * 0.70710678118654752f) : erff(v * 0.70710678118654752f)));
+      return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
     default:
       return v / (1.f + expf(-v));
   }

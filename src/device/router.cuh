@@ -11,98 +11,103 @@
 
 namespace onemoe::device {
 
-// (key, expert) a ranks before (key, expert) b: higher key first, ties to the lower expert id.
+// (key, expert) a ranks before (key, expert) b: higher key first, ties to the lower expert id. A strict total
+// order over a token's experts; NaN scores get key -inf, so a NaN token still picks k distinct, valid experts
+// (its weights stay NaN and poison its output, as they must).
 __device__ __forceinline__ bool ranks_before(float key_a, int expert_a, float key_b, int expert_b) {
   return key_a > key_b || (key_a == key_b && expert_a < expert_b);
 }
+__device__ __forceinline__ float rank_key(float score) { return isnan(score) ? -INFINITY : score; }
 
-// One thread routes one token from its E logits (a row in shared memory): scores, top-k, and k (expert,
-// weight) pairs written in ascending expert order. A thread per token needs no shuffles: the per-token work is
-// a short serial loop instead of a chain of warp reductions (docs/perf_notes.md, run 19).
-// NaN scores rank below everything, so a NaN token still picks k distinct, valid experts (its weights stay NaN
-// and poison its output, as they must).
-__device__ inline void route_token(const KernelParams& p, int64_t token, const float* logits, StageSmem& ss) {
-  const int num_experts = p.num_experts, top_k = p.top_k;
-  const bool softmax = p.scoring == 0;
-  float max_logit = -INFINITY, sum = 0.f;
-  if (softmax) {
-    for (int e = 0; e < num_experts; ++e) max_logit = fmaxf(max_logit, logits[e]);
-    for (int e = 0; e < num_experts; ++e) sum += expf(logits[e] - max_logit);
-  }
-  // The best kMaxTopK so far, best first; only the first top_k are used. Unrolled with constant indices so
-  // the lists stay in registers.
-  float key[kMaxTopK], raw[kMaxTopK], logit_of[kMaxTopK];
-  int expert[kMaxTopK];
-#pragma unroll
-  for (int j = 0; j < kMaxTopK; ++j) key[j] = -INFINITY, raw[j] = 0.f, logit_of[j] = NAN, expert[j] = INT_MAX;
-  // Entry top_k - 1: what a new expert must beat. Experts come in ascending id, so once that entry is filled,
-  // an expert whose logit is no higher than that entry's skips the exp and the division: its score is no
-  // higher (non-decreasing in the logit, up to expf's rounding) and a tie loses on id.
-  float last_key = -INFINITY, last_logit = NAN;
-  int last_expert = INT_MAX;
-  for (int e = 0; e < num_experts; ++e) {
-    const float logit = logits[e];
-    if (last_expert != INT_MAX && logit <= last_logit) continue;
-    const float score = softmax ? expf(logit - max_logit) / sum : 1.f / (1.f + expf(-logit));
-    float k = isnan(score) ? -INFINITY : score, r = score, l = logit;
-    int x = e;
-    if (!ranks_before(k, x, last_key, last_expert)) continue;
-#pragma unroll
-    for (int j = 0; j < kMaxTopK; ++j) {  // insert: carry the lesser of (new, entry j) down the list
-      if (ranks_before(k, x, key[j], expert[j])) {
-        const float tk = key[j], tr = raw[j], tl = logit_of[j];
-        const int tx = expert[j];
-        key[j] = k, raw[j] = r, logit_of[j] = l, expert[j] = x;
-        k = tk, r = tr, l = tl, x = tx;
-      }
+// Two adjacent lanes route one token from its logits `row` (shared memory), each over every other expert
+// (e = half, half + 2, ...); one shuffle joins their halves after each pass. Everything lives in scalars (no
+// per-thread arrays, which the compiler put in local memory) and no warp-wide reduction chains.
+//   1. scores into `row` in place (softmax: max, exp, sum, divide; or sigmoid);
+//   2. top_k passes, each picking the best expert ranking after the previous pick (so nothing is marked);
+//   3. lane `half == 0` writes the experts ranking at or before the k-th pick, in ascending id (the combine
+//      order), with their scores (renormalized by the picks' sum, added best first).
+// The shuffles name only the pair's two lanes, so pairs without a token need not take part.
+__device__ __noinline__ inline void route_token_pair(const KernelParams& p, int64_t token, float* row, StageSmem& ss) {
+  const int num_experts = p.num_experts, top_k = p.top_k, half = threadIdx.x & 1;
+  const unsigned pair_mask = 3u << (threadIdx.x & 30u);
+  const auto join = [pair_mask](auto a) { return __shfl_xor_sync(pair_mask, a, 1); };
+  if (p.scoring == 0) {  // softmax
+    float max_logit = -INFINITY;
+    for (int e = half; e < num_experts; e += 2) max_logit = fmaxf(max_logit, row[e]);
+    max_logit = fmaxf(max_logit, join(max_logit));
+    float part = 0.f;
+    for (int e = half; e < num_experts; e += 2) {
+      const float x = expf(row[e] - max_logit);
+      row[e] = x;
+      part += x;
     }
-#pragma unroll
-    for (int j = 0; j < kMaxTopK; ++j)
-      if (j == top_k - 1) last_key = key[j], last_logit = logit_of[j], last_expert = expert[j];
+    const float other = join(part);
+    const float sum = half == 0 ? part + other : other + part;  // the same bits on both lanes
+    for (int e = half; e < num_experts; e += 2) row[e] = row[e] / sum;
+  } else {  // sigmoid
+    for (int e = half; e < num_experts; e += 2) row[e] = 1.f / (1.f + expf(-row[e]));
   }
-  float chosen_sum = 0.f;  // in rank order, best first
-#pragma unroll
-  for (int j = 0; j < kMaxTopK; ++j) {
-    if (j < top_k) chosen_sum += raw[j];
-    else expert[j] = INT_MAX;  // unused entries sort last
-  }
-  // Ascending expert id: the combine order.
-#pragma unroll
-  for (int a = 0; a < kMaxTopK; ++a)
-#pragma unroll
-    for (int b = 0; b + 1 < kMaxTopK - a; ++b)
-      if (expert[b] > expert[b + 1]) {
-        const int tx = expert[b];
-        const float tr = raw[b];
-        expert[b] = expert[b + 1], raw[b] = raw[b + 1];
-        expert[b + 1] = tx, raw[b + 1] = tr;
-      }
-#pragma unroll
-  for (int j = 0; j < kMaxTopK; ++j) {
-    if (j < top_k) {
-      p.topk_ids[token * top_k + j] = expert[j];
-      p.topk_weights[token * top_k + j] = p.renormalize ? raw[j] / chosen_sum : raw[j];
-      atomicAdd(&ss.expert_counts[expert[j]], 1);
+
+  float last_key = INFINITY, chosen_sum = 0.f;  // the previous pick (none yet: ranks before everything)
+  int last_expert = -1;
+  for (int j = 0; j < top_k; ++j) {
+    float best_key = -INFINITY, best_score = 0.f;
+    int best_expert = INT_MAX;
+    for (int e = half; e < num_experts; e += 2) {
+      const float score = row[e], key = rank_key(score);
+      if (ranks_before(last_key, last_expert, key, e) && ranks_before(key, e, best_key, best_expert))
+        best_key = key, best_score = score, best_expert = e;
     }
+    const float other_key = join(best_key), other_score = join(best_score);
+    const int other_expert = join(best_expert);
+    if (ranks_before(other_key, other_expert, best_key, best_expert))
+      best_key = other_key, best_score = other_score, best_expert = other_expert;
+    last_key = best_key, last_expert = best_expert;
+    chosen_sum += best_score;
+  }
+  if (half != 0) return;
+  int j = 0;
+  for (int e = 0; e < num_experts && j < top_k; ++e) {
+    const float score = row[e];
+    if (ranks_before(last_key, last_expert, rank_key(score), e)) continue;  // ranks after the k-th pick
+    p.topk_ids[token * top_k + j] = e;
+    p.topk_weights[token * top_k + j] = p.renormalize ? score / chosen_sum : score;
+    atomicAdd(&ss.expert_counts[e], 1);
+    ++j;
   }
 }
 
-// Routes the tile's tokens [first_token, first_token + rows), a thread per token. Their logits (rows x E, one
-// contiguous block of p.logits) are staged in smem_floats floats of shared memory, in as many passes as that
-// takes, with an odd row stride so that the threads' reads of their own rows hit distinct banks.
+// Routes the tile's tokens [first_token, first_token + rows), two threads per token. Their logits (rows x E,
+// one contiguous block of p.logits) are staged in smem_floats floats of shared memory, in as many passes as
+// that takes. The row stride is 2 mod 32, so the 16 pairs of a warp, reading their rows at the same step
+// (e = 2q + half), hit 32 distinct banks.
 __device__ inline void route_tokens(const KernelParams& p, int64_t first_token, int rows, float* smem,
                                     int smem_floats, StageSmem& ss) {
   const int num_experts = p.num_experts;
-  const int stride = num_experts | 1;
-  const int per_pass = min(min(kTileM, int(blockDim.x)), smem_floats / stride);
+  const int stride = num_experts + ((2 - num_experts) % 32 + 32) % 32;
+  const int per_pass = min(min(kTileM, int(blockDim.x) / 2), smem_floats / stride);
   for (int m0 = 0; m0 < rows; m0 += per_pass) {
     const int n = min(per_pass, rows - m0);
     const float* src = p.logits + (first_token + m0) * num_experts;
     __syncthreads();  // the previous pass is done reading
-    for (int i = threadIdx.x; i < n * num_experts; i += blockDim.x)
-      smem[(i / num_experts) * stride + i % num_experts] = src[i];
+    constexpr int kLoadsInFlight = 4;
+    const int total = n * num_experts;
+    for (int i0 = threadIdx.x; i0 < total; i0 += kLoadsInFlight * int(blockDim.x)) {
+      float v[kLoadsInFlight];
+#pragma unroll
+      for (int u = 0; u < kLoadsInFlight; ++u) {
+        const int i = i0 + u * int(blockDim.x);
+        v[u] = i < total ? src[i] : 0.f;
+      }
+#pragma unroll
+      for (int u = 0; u < kLoadsInFlight; ++u) {
+        const int i = i0 + u * int(blockDim.x);
+        if (i < total) smem[(i / num_experts) * stride + i % num_experts] = v[u];
+      }
+    }
     __syncthreads();
-    if (int(threadIdx.x) < n) route_token(p, first_token + m0 + threadIdx.x, smem + threadIdx.x * stride, ss);
+    const int m = int(threadIdx.x) / 2;
+    if (m < n) route_token_pair(p, first_token + m0 + m, smem + m * stride, ss);
   }
 }
 

@@ -116,7 +116,7 @@ struct TaskSpan {
   int index = 0;      // the task's index within its stage (tasks of empty tiles are listed too)
   int block = 0, sm = 0;
   double start_us = 0, end_us = 0;  // from the forward's first task start, this GPU's clock
-  // Marks inside the task, same clock; -1: none. Route: router GEMM done, tokens routed, counts published.
+  // Marks inside the task, same clock; -1: none. Route: router GEMM done, first logits staged, tokens routed.
   // Dispatch: plan seen (the first only).
   static constexpr int kMarks = 3;
   double mark_us[kMarks] = {-1, -1, -1};

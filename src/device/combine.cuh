@@ -3,6 +3,8 @@
 // column part): p.combine_parts parts split H so that small T still spreads over many blocks.
 #pragma once
 
+#include <cute/arch/copy_sm80.hpp>
+
 #include "block_sync.cuh"
 #include "column_part.cuh"
 #include "numeric.cuh"
@@ -15,10 +17,13 @@ struct CombineSmem {
   int32_t row[kTileM * kMaxTopK];  // the pair's expert output row (its index into the stage's row base), -1: dropped
   float weight[kTileM * kMaxTopK];
 };
+static_assert(sizeof(CombineSmem) == kCombinePairListBytes && kCombinePairListBytes % 16 == 0,
+              "the staging slots follow the pair lists, 16-byte aligned (stage_smem.cuh sizes the room)");
 
-// Output vectors each thread combines at once: every one keeps top_k 16-byte loads in flight per step (one
-// token at a time per warp leaves the HBM latency exposed: ~10 GB/s per block).
-inline constexpr int kCombineVecsPerThread = 4;
+// 16-byte vectors each thread keeps in flight per step, at most: they are copied global -> shared with
+// cp.async, which holds no registers while in flight (loads into registers capped this at 4-8 per thread, and
+// one block then moved ~8 GB/s: latency-bound). Fewer when the staging smem is smaller (the exact-fp32 build).
+inline constexpr int kCombineMaxVecsInFlight = 16;
 
 __device__ inline void combine_task_coords(const KernelParams& p, int task, int* tile, int* part) {
   *tile = task / p.combine_parts;
@@ -27,63 +32,65 @@ __device__ inline void combine_task_coords(const KernelParams& p, int task, int*
 
 // Block-wide, after cs holds the tile's pairs: out[token] = Σ over the token's kept pairs j (ascending expert
 // id) of weight · row, in fp32, for the 16-byte column vectors of `part`. The one summation both the one-GPU
-// and the expert-parallel combine use, so their bits agree.
+// and the expert-parallel combine use, so their bits agree. Each step a thread stages the rows of `per` output
+// vectors (all their pairs) in its own slots of `staging` (slot-major, so a warp's copies are contiguous),
+// waits for its own copies only, and sums from there.
 template <class Elem>
 __device__ void combine_rows(const KernelParams& p, int64_t first_token, int rows, int part, const CombineSmem& cs,
-                             const Elem* row_base) {
+                             const Elem* row_base, int4* staging, int staging_vecs) {
   constexpr int kVec = 16 / int(sizeof(Elem));
-  constexpr int kPer = kCombineVecsPerThread;
-  const int H = p.hidden, top_k = p.top_k;
+  const int H = p.hidden, top_k = p.top_k, threads = int(blockDim.x), tid = int(threadIdx.x);
   const auto [v0, vecs] = column_part(H / kVec, p.combine_parts, part);
+  const int slots = min(kCombineMaxVecsInFlight, staging_vecs / threads);  // >= kMaxTopK (kCombineSmemFloor)
+  const int per = slots / top_k;  // output vectors per thread per step
   const int total = rows * vecs;
-  for (int base = threadIdx.x; base < total; base += blockDim.x * kPer) {
-    float acc[kPer][kVec];
-#pragma unroll
-    for (int u = 0; u < kPer; ++u)
-#pragma unroll
-      for (int i = 0; i < kVec; ++i) acc[u][i] = 0.f;
-    for (int j = 0; j < top_k; ++j) {
-      int4 packed[kPer];
-#pragma unroll
-      for (int u = 0; u < kPer; ++u) {
-        const int item = base + u * int(blockDim.x);
-        if (item >= total) continue;
-        const int pair = (item / vecs) * top_k + j;
-        if (cs.row[pair] >= 0)
-          packed[u] = reinterpret_cast<const int4*>(row_base + int64_t(cs.row[pair]) * H)[v0 + item % vecs];
-      }
-#pragma unroll
-      for (int u = 0; u < kPer; ++u) {
-        const int item = base + u * int(blockDim.x);
-        if (item >= total) continue;
-        const int pair = (item / vecs) * top_k + j;
-        if (cs.row[pair] < 0) continue;
-        const float w = cs.weight[pair];
-        const Elem* y = reinterpret_cast<const Elem*>(&packed[u]);
-#pragma unroll
-        for (int i = 0; i < kVec; ++i) acc[u][i] = fmaf(w, to_float(y[i]), acc[u][i]);
+  for (int base = tid; base < total; base += threads * per) {
+    for (int u = 0; u < per; ++u) {
+      const int item = base + u * threads;
+      if (item >= total) break;
+      const int token = item / vecs, vec = v0 + item % vecs;
+      for (int j = 0; j < top_k; ++j) {
+        const int32_t row = cs.row[token * top_k + j];
+        if (row >= 0)
+          cute::SM80_CP_ASYNC_CACHEGLOBAL<int4>::copy(
+              reinterpret_cast<const int4*>(row_base + int64_t(row) * H)[vec], staging[(u * top_k + j) * threads + tid]);
       }
     }
+    cute::cp_async_fence();
+    cute::cp_async_wait<0>();
+    for (int u = 0; u < per; ++u) {
+      const int item = base + u * threads;
+      if (item >= total) break;
+      const int token = item / vecs, vec = v0 + item % vecs;
+      float acc[kVec];
 #pragma unroll
-    for (int u = 0; u < kPer; ++u) {
-      const int item = base + u * int(blockDim.x);
-      if (item >= total) continue;
+      for (int i = 0; i < kVec; ++i) acc[i] = 0.f;
+      for (int j = 0; j < top_k; ++j) {
+        const int pair = token * top_k + j;
+        if (cs.row[pair] < 0) continue;
+        const float w = cs.weight[pair];
+        const int4 packed = staging[(u * top_k + j) * threads + tid];
+        const Elem* y = reinterpret_cast<const Elem*>(&packed);
+#pragma unroll
+        for (int i = 0; i < kVec; ++i) acc[i] = fmaf(w, to_float(y[i]), acc[i]);
+      }
       int4 packed_out;
       Elem* o = reinterpret_cast<Elem*>(&packed_out);
 #pragma unroll
-      for (int i = 0; i < kVec; ++i) o[i] = from_float<Elem>(acc[u][i]);
-      const int64_t token = first_token + item / vecs;
-      reinterpret_cast<int4*>(static_cast<Elem*>(p.out) + token * H)[v0 + item % vecs] = packed_out;
+      for (int i = 0; i < kVec; ++i) o[i] = from_float<Elem>(acc[i]);
+      reinterpret_cast<int4*>(static_cast<Elem*>(p.out) + (first_token + token) * H)[vec] = packed_out;
     }
   }
 }
 
 // One combine task: wait for the route tile's dispatch, stage its pairs (row_of(idx, slot): the pair's row in
 // row_base), wait for every kept pair's expert output (wait_pair(idx, slot), one thread per pair, which
-// records its own failure), then sum. Shared by the one-GPU and the expert-parallel combine.
+// records its own failure), then sum. Shared by the one-GPU and the expert-parallel combine. stage_smem: the
+// idle GEMM smem, stage_smem_bytes of it.
 template <class Elem, class RowOf, class WaitPair>
 __device__ void combine_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* stage_smem,
-                             int* s_flag, const Elem* row_base, RowOf&& row_of, WaitPair&& wait_pair) {
+                             size_t stage_smem_bytes, int* s_flag, const Elem* row_base, RowOf&& row_of,
+                             WaitPair&& wait_pair) {
   int tile, part;
   combine_task_coords(p, task, &tile, &part);
   if (!block_wait_at_least(p, wait_ctx, &p.dispatch_done[tile], uint32_t(p.dispatch_parts), WaitSite::kDispatchDone,
@@ -102,15 +109,17 @@ __device__ void combine_task(const KernelParams& p, const WaitContext& wait_ctx,
     if (slot >= 0 && ready) ready = wait_pair(idx, slot);
   }
   if (!__syncthreads_and(ready)) return;
-  combine_rows<Elem>(p, first_token, rows, part, cs, row_base);
+  combine_rows<Elem>(p, first_token, rows, part, cs, row_base,
+                     reinterpret_cast<int4*>(static_cast<char*>(stage_smem) + sizeof(CombineSmem)),
+                     int((stage_smem_bytes - sizeof(CombineSmem)) / sizeof(int4)));
 }
 
 template <class Elem>
 __device__ void combine_tile(const KernelParams& p, const WaitContext& wait_ctx, int task, void* stage_smem,
-                             StageSmem& ss) {
+                             size_t stage_smem_bytes, StageSmem& ss) {
   // Expert output rows are indexed by slot; a pair is ready when its expert tile has every GEMM2 column tile.
   combine_task<Elem>(
-      p, wait_ctx, task, stage_smem, &ss.flag, static_cast<const Elem*>(p.expert_out),
+      p, wait_ctx, task, stage_smem, stage_smem_bytes, &ss.flag, static_cast<const Elem*>(p.expert_out),
       [](int64_t, int32_t slot) { return slot; },
       [&](int64_t, int32_t slot) {
         const uint32_t* flag = &p.gemm2_tiles_done[slot / kTileM];

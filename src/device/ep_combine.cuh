@@ -11,11 +11,11 @@ namespace onemoe::device {
 
 template <class Elem>
 __device__ void ep_combine_tile(const EpKernelParams& ep, const WaitContext& wait_ctx, int task, void* stage_smem,
-                                EpStageSmem& es) {
+                                size_t stage_smem_bytes, EpStageSmem& es) {
   const KernelParams& p = ep.base;
   // Returned rows are indexed by pair; a pair is ready when its owner has stamped the pair's expert tile.
   combine_task<Elem>(
-      p, wait_ctx, task, stage_smem, &es.base.flag,
+      p, wait_ctx, task, stage_smem, stage_smem_bytes, &es.base.flag,
       reinterpret_cast<const Elem*>(es.peer_base[ep.rank] + ep.win.returned),
       [](int64_t idx, int32_t) { return int32_t(idx); },
       [&](int64_t idx, int32_t slot) {

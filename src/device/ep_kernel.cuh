@@ -74,7 +74,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
         ep_gemm2_task<Elem, kExactFp32>(ep, wait_ctx, index, gemm_smem, es);
         break;
       case EpPhase::kCombine:
-        ep_combine_tile<Elem>(ep, wait_ctx, index, gemm_smem, es);
+        ep_combine_tile<Elem>(ep, wait_ctx, index, gemm_smem, gemm_smem_bytes<Elem, kExactFp32>() - 1024, es);
         break;
       default:
         break;

@@ -40,7 +40,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
         gemm2_task<Elem, kExactFp32>(p, wait_ctx, task.index, gemm_smem, ss);
         break;
       case Phase::kCombine:
-        combine_tile<Elem>(p, wait_ctx, task.index, gemm_smem, ss);
+        combine_tile<Elem>(p, wait_ctx, task.index, gemm_smem, gemm_smem_bytes<Elem, kExactFp32>() - 1024, ss);
         break;
       default:
         break;

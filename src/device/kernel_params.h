@@ -85,7 +85,7 @@ struct TaskSpanRecord {
   uint64_t start_ns, end_ns;
   uint32_t block, sm;
   uint32_t epoch;  // the forward that wrote it: older records are stale
-  // 1 + ns from start to each of the task's marks (route: router GEMM done, tokens routed, counts published;
+  // 1 + ns from start to each of the task's marks (route: router GEMM done, first logits staged in smem, tokens routed;
   // dispatch: plan seen); 0: no such mark
   uint32_t mark_offset_ns[kTaskMarks];
 };

@@ -106,6 +106,7 @@ __device__ inline void route_tokens(const KernelParams& p, int64_t first_token, 
       }
     }
     __syncthreads();
+    if (m0 == 0) mark_task(p, ss.task_mark_ns, 1);
     const int m = int(threadIdx.x) / 2;
     if (m < n) route_token_pair(p, first_token + m0 + m, smem + m * stride, ss);
   }
@@ -189,13 +190,12 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
   route_tokens(p, first_token, rows, static_cast<float*>(gemm_smem),
                int((gemm_smem_bytes<Elem, kExactFp32>() - 1024) / sizeof(float)), ss);
   __syncthreads();
-  mark_task(p, ss.task_mark_ns, 1);
+  mark_task(p, ss.task_mark_ns, 2);
 
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x)
     p.route_tile_counts[int64_t(tile) * num_experts + e] = ss.expert_counts[e];
   if constexpr (!kBuildPlan) {
     block_publish_add(&p.counters->route_done, 1);
-    mark_task(p, ss.task_mark_ns, 2);
     return;
   }
   __threadfence();
@@ -204,7 +204,6 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
     const uint32_t before = atomic_add_acq_rel_gpu(&p.counters->route_done, 1);
     ss.is_last = before == uint32_t(p.num_route_tiles - 1);
   }
-  mark_task(p, ss.task_mark_ns, 2);
   __syncthreads();
   if (ss.is_last) {
     __threadfence();  // every route tile's counts are visible from here on

@@ -37,9 +37,15 @@ using Gemm1GatedTile = typename TileFor<Elem, kExactFp32, kGatedTileN, 2>::type;
 template <class Elem, bool kExactFp32>
 using Gemm2Tile = typename TileFor<Elem, kExactFp32, kExpertTileN, 1>::type;
 
+// The combine stages a route tile's pair lists (row and weight per pair) and at least kMaxTopK 16-byte
+// vectors per thread in the GEMM smem (combine.cuh); this is the least room that takes.
+inline constexpr size_t kCombinePairListBytes = size_t(kTileM) * kMaxTopK * (sizeof(int32_t) + sizeof(float));
+inline constexpr size_t kCombineSmemFloor = kCombinePairListBytes + size_t(kMaxTopK) * kThreadsPerBlock * 16;
+
 template <class Elem, bool kExactFp32>
 constexpr size_t gemm_smem_bytes() {
-  size_t s = sizeof(typename RouterTile<Elem, kExactFp32>::Smem);
+  size_t s = kCombineSmemFloor;
+  s = s > sizeof(typename RouterTile<Elem, kExactFp32>::Smem) ? s : sizeof(typename RouterTile<Elem, kExactFp32>::Smem);
   s = s > sizeof(typename Gemm1PlainTile<Elem, kExactFp32>::Smem) ? s : sizeof(typename Gemm1PlainTile<Elem, kExactFp32>::Smem);
   s = s > sizeof(typename Gemm1GatedTile<Elem, kExactFp32>::Smem) ? s : sizeof(typename Gemm1GatedTile<Elem, kExactFp32>::Smem);
   s = s > sizeof(typename Gemm2Tile<Elem, kExactFp32>::Smem) ? s : sizeof(typename Gemm2Tile<Elem, kExactFp32>::Smem);

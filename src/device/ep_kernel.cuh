@@ -35,9 +35,9 @@ __device__ inline EpPhase decode_ep_ticket(const KernelParams& p, uint32_t ticke
 
 template <class Elem, bool kExactFp32>
 __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forward_kernel(const __grid_constant__ EpKernelParams ep) {
-  static_assert(sizeof(DispatchSmem) + 1024 <= gemm_smem_bytes<Elem, kExactFp32>() &&
-                    sizeof(CombineSmem) + 1024 <= gemm_smem_bytes<Elem, kExactFp32>(),
-                "dispatch and combine stage their pair lists in the GEMM smem");
+  static_assert(sizeof(DispatchSmem) <= gemm_smem_scratch_bytes<Elem, kExactFp32>() &&
+                    kCombineSmemFloor <= gemm_smem_scratch_bytes<Elem, kExactFp32>(),
+                "dispatch and combine stage their pair lists (and the combine its rows) in the GEMM smem");
   extern __shared__ uint8_t dynamic_smem[];
   __shared__ EpStageSmem es;
   const KernelParams& p = ep.base;
@@ -74,7 +74,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
         ep_gemm2_task<Elem, kExactFp32>(ep, wait_ctx, index, gemm_smem, es);
         break;
       case EpPhase::kCombine:
-        ep_combine_tile<Elem>(ep, wait_ctx, index, gemm_smem, gemm_smem_bytes<Elem, kExactFp32>() - 1024, es);
+        ep_combine_tile<Elem>(ep, wait_ctx, index, gemm_smem, gemm_smem_scratch_bytes<Elem, kExactFp32>(), es);
         break;
       default:
         break;

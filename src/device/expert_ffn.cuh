@@ -69,19 +69,25 @@ __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* ge
     const GemmOperand b[2] = {
         {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols},
         {static_cast<const Elem*>(p.w3) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w3, wi * I + n0, cols}};
-    return Tile::run(a, b, H, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[2][2]) {
-      if (m < et.rows && n < cols)
-        store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]) * v[1][0], activate(act, v[0][1]) * v[1][1]);
-    });
+    return Tile::run(
+        a, b, H, gemm_smem, deadline_ns,
+        [&](int m, int n, const float (&v)[2][2]) {  // v[0] is already activated
+          if (m < et.rows && n < cols)
+            store_pair(hidden + int64_t(m) * I + n0 + n, v[0][0] * v[1][0], v[0][1] * v[1][1]);
+        },
+        ActivateAccumulators{act});
   } else {
     using Tile = Gemm1PlainTile<Elem, kExactFp32>;
     const int n0 = n_tile * kExpertTileN;
     const int cols = min(kExpertTileN, I - n0);
     const GemmOperand b[1] = {
         {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols}};
-    return Tile::run(a, b, H, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[1][2]) {
-      if (m < et.rows && n < cols) store_pair(hidden + int64_t(m) * I + n0 + n, activate(act, v[0][0]), activate(act, v[0][1]));
-    });
+    return Tile::run(
+        a, b, H, gemm_smem, deadline_ns,
+        [&](int m, int n, const float (&v)[1][2]) {  // already activated
+          if (m < et.rows && n < cols) store_pair(hidden + int64_t(m) * I + n0 + n, v[0][0], v[0][1]);
+        },
+        ActivateAccumulators{act});
   }
 }
 

@@ -16,6 +16,9 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstddef>
+#include <cstdint>
+
 #include <cute/arch/copy_sm90_tma.hpp>
 #include <cute/arch/mma_sm90.hpp>
 #include <cute/atom/mma_traits_sm90_gmma.hpp>
@@ -67,6 +70,12 @@ __device__ __forceinline__ void bounded_phase_wait(const uint64_t* barrier, uint
   }
 }
 
+// The default transform of run(): leaves the accumulators as they are.
+struct KeepAccumulators {
+  template <class ForEach>
+  __device__ void operator()(ForEach&&) const {}
+};
+
 template <class Elem, int kBN, int kNumB>
 struct TmaWgmmaTile {
   using Operand = typename MmaOperand<Elem>::type;
@@ -94,6 +103,9 @@ struct TmaWgmmaTile {
     alignas(8) uint64_t full[kStages];   // TMA bytes of a stage have landed
     alignas(8) uint64_t empty[kStages];  // every warpgroup is done reading a stage
   };
+  // Bytes at the start of Smem that other stages may use between tiles: the operand stages, not the mbarriers
+  // (whose memory must not be written as data while they are barriers).
+  static constexpr size_t kScratchBytes = offsetof(Smem, full);
 
   // Thread 0: fill `stage` with k-tile `k_tile` of A and every B.
   __device__ static void issue_loads(Smem& smem, const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_tile,
@@ -107,11 +119,13 @@ struct TmaWgmmaTile {
       cute::SM90_TMA_LOAD_2D::copy(b[i].map, &smem.full[stage], 0, smem.b[i] + stage * (kBN * kBK), k0, b[i].row0);
   }
 
-  // epilogue(m, n, v) with v[b][0..1] = C_b[m][n], C_b[m][n+1] (n even). Returns false (on every thread, and
-  // without calling the epilogue) if a pipeline wait passed deadline_ns.
-  template <class Epilogue>
+  // epilogue(m, n, v) with v[b][0..1] = C_b[m][n], C_b[m][n+1] (n even). Before it, transform0(for_each) may
+  // rewrite C_0 in place: for_each(f) sets every element c of C_0 to f(c). A transform that picks f once and
+  // calls for_each once gets one unrolled loop without a branch per element (the GEMM1 activation).
+  // Returns false (on every thread, and without calling the epilogue) if a pipeline wait passed deadline_ns.
+  template <class Epilogue, class Transform = KeepAccumulators>
   __device__ static bool run(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, void* smem_raw,
-                             uint64_t deadline_ns, Epilogue&& epilogue) {
+                             uint64_t deadline_ns, Epilogue&& epilogue, Transform&& transform0 = {}) {
     using namespace cute;
     using cutlass::arch::ClusterBarrier;
     Smem& smem = *reinterpret_cast<Smem*>(smem_raw);
@@ -197,6 +211,10 @@ struct TmaWgmmaTile {
     // Every TMA has landed and every wgmma retired: smem may be reused by the next tile.
     if (__syncthreads_or(failed)) return false;
 
+    transform0([&](auto&& f) {
+      CUTE_UNROLL
+      for (int i = 0; i < size(accum0); ++i) accum0(i) = f(accum0(i));
+    });
     Tensor tCcC = thr_mma.partition_C(make_identity_tensor(Shape<Int<kBM>, Int<kBN>>{}));
     CUTE_UNROLL
     for (int i = 0; i < size(accum0); i += 2) {
@@ -226,10 +244,11 @@ struct SimtTile {
     float a[kBK][kBM];          // transposed: k-major rows for broadcast reads
     float b[kNumB][kBK][kBN];
   };
+  static constexpr size_t kScratchBytes = SIZE_MAX;  // no barriers: all of the GEMM smem
 
-  template <class Epilogue>
+  template <class Epilogue, class Transform = KeepAccumulators>
   __device__ static bool run(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, void* smem_raw,
-                             uint64_t /*deadline_ns: no waits*/, Epilogue&& epilogue) {
+                             uint64_t /*deadline_ns: no waits*/, Epilogue&& epilogue, Transform&& transform0 = {}) {
     Smem& smem = *reinterpret_cast<Smem*>(smem_raw);
     const float* a_ptr = static_cast<const float*>(a.base);
     const int64_t lda = a.ld, ldb = b[0].ld;
@@ -288,6 +307,12 @@ struct SimtTile {
       }
       __syncthreads();
     }
+    transform0([&](auto&& f) {
+#pragma unroll
+      for (int i = 0; i < kRowsPerThread; ++i)
+#pragma unroll
+        for (int j = 0; j < kColsPerThread; ++j) acc[0][i][j] = f(acc[0][i][j]);
+    });
 #pragma unroll
     for (int i = 0; i < kRowsPerThread; ++i) {
 #pragma unroll

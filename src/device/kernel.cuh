@@ -11,9 +11,9 @@ namespace onemoe::device {
 
 template <class Elem, bool kExactFp32>
 __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward_kernel(const __grid_constant__ KernelParams p) {
-  static_assert(sizeof(DispatchSmem) + 1024 <= gemm_smem_bytes<Elem, kExactFp32>() &&
-                    sizeof(CombineSmem) + 1024 <= gemm_smem_bytes<Elem, kExactFp32>(),
-                "dispatch and combine stage their pair lists in the GEMM smem");
+  static_assert(sizeof(DispatchSmem) <= gemm_smem_scratch_bytes<Elem, kExactFp32>() &&
+                    kCombineSmemFloor <= gemm_smem_scratch_bytes<Elem, kExactFp32>(),
+                "dispatch and combine stage their pair lists (and the combine its rows) in the GEMM smem");
   extern __shared__ uint8_t dynamic_smem[];
   __shared__ StageSmem ss;
   void* gemm_smem = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(dynamic_smem) + 1023) & ~uintptr_t(1023));
@@ -40,7 +40,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
         gemm2_task<Elem, kExactFp32>(p, wait_ctx, task.index, gemm_smem, ss);
         break;
       case Phase::kCombine:
-        combine_tile<Elem>(p, wait_ctx, task.index, gemm_smem, gemm_smem_bytes<Elem, kExactFp32>() - 1024, ss);
+        combine_tile<Elem>(p, wait_ctx, task.index, gemm_smem, gemm_smem_scratch_bytes<Elem, kExactFp32>(), ss);
         break;
       default:
         break;

@@ -45,15 +45,33 @@ __device__ __forceinline__ void store_pair<float>(float* p, float v0, float v1) 
 
 enum ActivationCode : int { kActReLU = 0, kActGELU = 1, kActSiLU = 2 };
 
-__device__ __forceinline__ float activate(int act, float v) {
-  switch (act) {
-    case kActReLU:
-      return v > 0.f ? v : (v == v ? 0.f : v);  // keep NaN
-    case kActGELU:
-      return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
-    default:
-      return v / (1.f + expf(-v));
-  }
+// The activation with its kind fixed at compile time.
+template <int kAct>
+__device__ __forceinline__ float activate(float v) {
+  if constexpr (kAct == kActReLU) return v > 0.f ? v : (v == v ? 0.f : v);  // keep NaN
+  else if constexpr (kAct == kActGELU) return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+  else return v / (1.f + expf(-v));
 }
+
+// A GEMM tile transform (expert_gemm.cuh) applying activation `act` to the accumulators: one branch per tile,
+// then one straight unrolled loop (a branch per element kept each GELU's dependent chain from overlapping the
+// next one's).
+struct ActivateAccumulators {
+  int act;
+  template <class ForEach>
+  __device__ __forceinline__ void operator()(ForEach&& for_each) const {
+    switch (act) {
+      case kActReLU:
+        for_each([](float v) { return activate<kActReLU>(v); });
+        break;
+      case kActGELU:
+        for_each([](float v) { return activate<kActGELU>(v); });
+        break;
+      default:
+        for_each([](float v) { return activate<kActSiLU>(v); });
+        break;
+    }
+  }
+};
 
 }  // namespace onemoe::device

@@ -77,38 +77,45 @@ __device__ __noinline__ inline void route_token_pair(const KernelParams& p, int6
   }
 }
 
-// Routes the tile's tokens [first_token, first_token + rows), two threads per token. Their logits (rows x E,
-// one contiguous block of p.logits) are staged in smem_floats floats of shared memory, in as many passes as
-// that takes. The row stride is 2 mod 32, so the 16 pairs of a warp, reading their rows at the same step
-// (e = 2q + half), hit 32 distinct banks.
+// Row stride of logits staged in smem: 2 mod 32, so that the 16 pairs of a warp, reading their rows at the
+// same step (e = 2q + half), hit 32 distinct banks.
+__device__ __forceinline__ int staged_logits_stride(int num_experts) {
+  return num_experts + ((2 - num_experts) % 32 + 32) % 32;
+}
+
+// Routes the tile's tokens [first_token, first_token + rows), two threads per token, from logits staged in
+// smem (smem_floats floats) at staged_logits_stride. If already_staged, the router epilogue put all rows there;
+// otherwise they are copied from p.logits (rows x E, one contiguous block), in as many passes as that takes.
 __device__ inline void route_tokens(const KernelParams& p, int64_t first_token, int rows, float* smem,
-                                    int smem_floats, StageSmem& ss) {
+                                    int smem_floats, bool already_staged, StageSmem& ss) {
   const int num_experts = p.num_experts;
-  const int stride = num_experts + ((2 - num_experts) % 32 + 32) % 32;
+  const int stride = staged_logits_stride(num_experts);
   const int per_pass = min(min(kTileM, int(blockDim.x) / 2), smem_floats / stride);
   for (int m0 = 0; m0 < rows; m0 += per_pass) {
     const int n = min(per_pass, rows - m0);
-    const float* src = p.logits + (first_token + m0) * num_experts;
-    __syncthreads();  // the previous pass is done reading
-    constexpr int kLoadsInFlight = 4;
-    const int total = n * num_experts;
-    for (int i0 = threadIdx.x; i0 < total; i0 += kLoadsInFlight * int(blockDim.x)) {
-      float v[kLoadsInFlight];
+    if (!already_staged) {
+      const float* src = p.logits + (first_token + m0) * num_experts;
+      __syncthreads();  // the previous pass is done reading
+      constexpr int kLoadsInFlight = 4;
+      const int total = n * num_experts;
+      for (int i0 = threadIdx.x; i0 < total; i0 += kLoadsInFlight * int(blockDim.x)) {
+        float v[kLoadsInFlight];
 #pragma unroll
-      for (int u = 0; u < kLoadsInFlight; ++u) {
-        const int i = i0 + u * int(blockDim.x);
-        v[u] = i < total ? src[i] : 0.f;
-      }
+        for (int u = 0; u < kLoadsInFlight; ++u) {
+          const int i = i0 + u * int(blockDim.x);
+          v[u] = i < total ? src[i] : 0.f;
+        }
 #pragma unroll
-      for (int u = 0; u < kLoadsInFlight; ++u) {
-        const int i = i0 + u * int(blockDim.x);
-        if (i < total) smem[(i / num_experts) * stride + i % num_experts] = v[u];
+        for (int u = 0; u < kLoadsInFlight; ++u) {
+          const int i = i0 + u * int(blockDim.x);
+          if (i < total) smem[(i / num_experts) * stride + i % num_experts] = v[u];
+        }
       }
     }
     __syncthreads();
     if (m0 == 0) mark_task(p, ss.task_mark_ns, 1);
     const int m = int(threadIdx.x) / 2;
-    if (m < n) route_token_pair(p, first_token + m0 + m, smem + m * stride, ss);
+    if (m < n) route_token_pair(p, first_token + m0 + m, smem + (already_staged ? m0 + m : m) * stride, ss);
   }
 }
 
@@ -166,6 +173,13 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
   const Elem* x = static_cast<const Elem*>(p.x) + first_token * p.hidden;
   const int num_experts = p.num_experts;
 
+  // Between tiles the GEMM smem is idle (every TMA landed and every wgmma retired before an epilogue), so
+  // with one column tile of experts the epilogue writes the logits straight into it: no global round trip
+  // (copying 64 KB back took ~10 µs, run 22). More experts go through p.logits.
+  constexpr int kScratchFloats = int(gemm_smem_scratch_bytes<Elem, kExactFp32>() / sizeof(float));
+  float* staged = static_cast<float*>(gemm_smem);
+  const int stride = staged_logits_stride(num_experts);
+  const bool stage_in_epilogue = num_experts <= kTileN && kTileM * stride <= kScratchFloats;
   const GemmOperand a{x, p.hidden, &p.maps.x, int(first_token), rows};
   for (int n0 = 0; n0 < num_experts; n0 += kTileN) {
     const GemmOperand b[1] = {{static_cast<const Elem*>(p.w_router) + int64_t(n0) * p.hidden, p.hidden,
@@ -174,8 +188,9 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
     const bool ok = Tile::run(a, b, p.hidden, gemm_smem, wait_ctx.deadline_ns, [&](int m, int n, const float (&v)[1][2]) {
       if (m >= rows) return;
       const int e = n0 + n;
-      if (e < num_experts) logits[int64_t(m) * num_experts + e] = v[0][0];
-      if (e + 1 < num_experts) logits[int64_t(m) * num_experts + e + 1] = v[0][1];
+      float* dst = stage_in_epilogue ? staged + m * stride : logits + int64_t(m) * num_experts;
+      if (e < num_experts) dst[e] = v[0][0];
+      if (e + 1 < num_experts) dst[e + 1] = v[0][1];
     });
     if (!ok) {  // the forward is abandoned: route_done never completes and every waiter gives up
       if (threadIdx.x == 0 && !forward_aborted(p)) record_failure(p, WaitSite::kGemmPipeline, uint32_t(tile), 0, 0);
@@ -186,9 +201,7 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) ss.expert_counts[e] = 0;
   __syncthreads();  // logits and zeroed counts visible to the whole block
 
-  // The GEMM smem is idle now (every TMA landed and every wgmma retired before the epilogue).
-  route_tokens(p, first_token, rows, static_cast<float*>(gemm_smem),
-               int((gemm_smem_bytes<Elem, kExactFp32>() - 1024) / sizeof(float)), ss);
+  route_tokens(p, first_token, rows, staged, kScratchFloats, stage_in_epilogue, ss);
   __syncthreads();
   mark_task(p, ss.task_mark_ns, 2);
 

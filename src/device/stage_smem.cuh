@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 
 #include "expert_gemm.cuh"
 #include "kernel_params.h"
@@ -50,6 +51,17 @@ constexpr size_t gemm_smem_bytes() {
   s = s > sizeof(typename Gemm1GatedTile<Elem, kExactFp32>::Smem) ? s : sizeof(typename Gemm1GatedTile<Elem, kExactFp32>::Smem);
   s = s > sizeof(typename Gemm2Tile<Elem, kExactFp32>::Smem) ? s : sizeof(typename Gemm2Tile<Elem, kExactFp32>::Smem);
   return s + 1024;  // room to align the base to the 1 KB the 128B swizzle needs
+}
+
+// The part of the (1 KB-aligned) GEMM smem that the route, dispatch and combine stages may use as scratch
+// between GEMM tiles: below every tile type's mbarriers.
+template <class Elem, bool kExactFp32>
+constexpr size_t gemm_smem_scratch_bytes() {
+  size_t s = gemm_smem_bytes<Elem, kExactFp32>() - 1024;
+  for (size_t t : {RouterTile<Elem, kExactFp32>::kScratchBytes, Gemm1PlainTile<Elem, kExactFp32>::kScratchBytes,
+                   Gemm1GatedTile<Elem, kExactFp32>::kScratchBytes, Gemm2Tile<Elem, kExactFp32>::kScratchBytes})
+    s = t < s ? t : s;
+  return s;
 }
 
 }  // namespace onemoe::device

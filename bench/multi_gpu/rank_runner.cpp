@@ -274,6 +274,9 @@ RankStats run_impl_on_rank(const RankContext& ctx, const Case& c, RankBuffers& b
     if (ctx.threads != nullptr) ctx.threads->arrive_and_wait();
     if (started && counter.stop_and_flush().ok() && r.ok()) st.launches = counter.kernels();
     if (!owner) st.launches = 0;  // counted by rank 0
+    // No rank goes on before rank 0 has stopped counting: the all-reduce below launches NCCL kernels, and a
+    // peer thread's one could land in the count (the likely cause of rows whose launches column read 2).
+    if (ctx.threads != nullptr) ctx.threads->arrive_and_wait();
     if (!r.ok()) report(ctx, name, "counted forward", r);
     if (!all_ranks_ok(ctx, r.ok())) return st;
   }

@@ -84,8 +84,8 @@ __device__ __forceinline__ int staged_logits_stride(int num_experts) {
 }
 
 // Routes the tile's tokens [first_token, first_token + rows), two threads per token, from logits staged in
-// smem (smem_floats floats) at staged_logits_stride. If already_staged, the router epilogue put all rows there;
-// otherwise they are copied from p.logits (rows x E, one contiguous block), in as many passes as that takes.
+// smem (smem_floats floats) at staged_logits_stride. If already_staged, the router epilogue put all rows there
+// (they fit: one pass); otherwise each pass copies its rows from p.logits (rows x E, one contiguous block).
 __device__ inline void route_tokens(const KernelParams& p, int64_t first_token, int rows, float* smem,
                                     int smem_floats, bool already_staged, StageSmem& ss) {
   const int num_experts = p.num_experts;
@@ -115,7 +115,7 @@ __device__ inline void route_tokens(const KernelParams& p, int64_t first_token, 
     __syncthreads();
     if (m0 == 0) mark_task(p, ss.task_mark_ns, 1);
     const int m = int(threadIdx.x) / 2;
-    if (m < n) route_token_pair(p, first_token + m0 + m, smem + (already_staged ? m0 + m : m) * stride, ss);
+    if (m < n) route_token_pair(p, first_token + m0 + m, smem + m * stride, ss);
   }
 }
 

@@ -46,10 +46,11 @@ inline constexpr size_t kCombineSmemFloor = kCombinePairListBytes + size_t(kMaxT
 template <class Elem, bool kExactFp32>
 constexpr size_t gemm_smem_bytes() {
   size_t s = kCombineSmemFloor;
-  s = s > sizeof(typename RouterTile<Elem, kExactFp32>::Smem) ? s : sizeof(typename RouterTile<Elem, kExactFp32>::Smem);
-  s = s > sizeof(typename Gemm1PlainTile<Elem, kExactFp32>::Smem) ? s : sizeof(typename Gemm1PlainTile<Elem, kExactFp32>::Smem);
-  s = s > sizeof(typename Gemm1GatedTile<Elem, kExactFp32>::Smem) ? s : sizeof(typename Gemm1GatedTile<Elem, kExactFp32>::Smem);
-  s = s > sizeof(typename Gemm2Tile<Elem, kExactFp32>::Smem) ? s : sizeof(typename Gemm2Tile<Elem, kExactFp32>::Smem);
+  for (size_t t : {sizeof(typename RouterTile<Elem, kExactFp32>::Smem),
+                   sizeof(typename Gemm1PlainTile<Elem, kExactFp32>::Smem),
+                   sizeof(typename Gemm1GatedTile<Elem, kExactFp32>::Smem),
+                   sizeof(typename Gemm2Tile<Elem, kExactFp32>::Smem)})
+    s = t > s ? t : s;
   return s + 1024;  // room to align the base to the 1 KB the 128B swizzle needs
 }
 

@@ -65,6 +65,7 @@ __device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t 
     last_key = best_key, last_expert = best_expert;
     chosen_sum += best_score;
   }
+  __syncwarp(pair_mask);  // both lanes: the partner's in-place scores are ordered before lane 0 reads them
   if (half != 0) return;
   int j = 0;
   for (int e = 0; e < num_experts && j < top_k; ++e) {

@@ -16,7 +16,9 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
                 "dispatch and combine stage their pair lists (and the combine its rows) in the GEMM smem");
   extern __shared__ uint8_t dynamic_smem[];
   __shared__ StageSmem ss;
-  void* gemm_smem = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(dynamic_smem) + 1023) & ~uintptr_t(1023));
+  // Offset from the __shared__ array itself (no integer round trip of the pointer), so the compiler keeps
+  // knowing the scratch users' accesses are shared memory (LDS/STS, not generic LD/ST).
+  void* gemm_smem = dynamic_smem + ((1024u - (uint32_t(__cvta_generic_to_shared(dynamic_smem)) & 1023u)) & 1023u);
   const WaitContext wait_ctx = make_wait_context(p, global_timer_ns());
   if (threadIdx.x == 0)
     for (uint64_t& m : ss.task_mark_ns) m = 0;

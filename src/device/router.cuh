@@ -27,7 +27,7 @@ __device__ __forceinline__ float rank_key(float score) { return isnan(score) ? -
 //   3. lane `half == 0` writes the experts ranking at or before the k-th pick, in ascending id (the combine
 //      order), with their scores (renormalized by the picks' sum, added best first).
 // The shuffles name only the pair's two lanes, so pairs without a token need not take part.
-__device__ __noinline__ inline void route_token_pair(const KernelParams& p, int64_t token, float* row, StageSmem& ss) {
+__device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t token, float* row, StageSmem& ss) {
   const int num_experts = p.num_experts, top_k = p.top_k, half = threadIdx.x & 1;
   const unsigned pair_mask = 3u << (threadIdx.x & 30u);
   const auto join = [pair_mask](auto a) { return __shfl_xor_sync(pair_mask, a, 1); };
@@ -65,6 +65,7 @@ __device__ __noinline__ inline void route_token_pair(const KernelParams& p, int6
     last_key = best_key, last_expert = best_expert;
     chosen_sum += best_score;
   }
+  __syncwarp(pair_mask);  // both lanes: the partner's in-place scores are ordered before lane 0 reads them
   if (half != 0) return;
   int j = 0;
   for (int e = 0; e < num_experts && j < top_k; ++e) {

@@ -1,5 +1,7 @@
 #include "harness/moe_problem.h"
 
+#include "reference/expert_ffn.h"
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -102,6 +104,7 @@ reference::RefConfig reference_config(const MoeShape& s, const MoeConfig& c) {
 std::string CheckReport::summary() const {
   std::ostringstream os;
   os << (pass ? "PASS" : "FAIL") << " tokens=" << checked_tokens << " near_tie_skipped=" << skipped_near_tie_tokens
+     << " near_tie_on_device_routing=" << near_tie_checked_on_device_routing
      << " routing_mismatches=" << routing_mismatches << " | " << output.summary;
   return os.str();
 }
@@ -134,7 +137,7 @@ std::vector<int64_t> evenly_spaced_tokens(int64_t num_tokens, int64_t max_check_
 
 Result check_token_rows(const HostInputs& in, const MoeShape& shape, const MoeConfig& config,
                         const std::vector<int64_t>& tokens, const float* got_rows, const int32_t* got_ids,
-                        CheckReport* report) {
+                        CheckReport* report, const float* got_weights) {
   const int H = shape.hidden, k = shape.top_k;
   const int64_t n = int64_t(tokens.size());
   const bool dropless = !(config.capacity_factor > 0);
@@ -172,14 +175,51 @@ Result check_token_rows(const HostInputs& in, const MoeShape& shape, const MoeCo
     picked.expert_counts = full.expert_counts;
     ref = &picked;
   }
-  // Tokens whose top-k margin is within rounding may legitimately route differently: their output is
-  // not compared, and their routing is not counted.
+  // Tokens whose top-k margin is within rounding may legitimately route differently: their routing is not
+  // counted, and their output is compared with the reference on the device's routing where that is known
+  // (dropless), else not at all.
   const std::vector<uint8_t> near_tie = reference::near_tie_tokens(*ref, 1e-3);
   report->checked_tokens = n;
-  report->skipped_near_tie_tokens = 0;
-  for (uint8_t b : near_tie) report->skipped_near_tie_tokens += b;
   report->routing_mismatches = got_ids ? reference::count_routing_mismatches(got_ids, *ref, n, k, 1e-3) : 0;
-  report->output = reference::compare_rows(got_rows, ref->out.data(), n, H, near_tie,
+  std::vector<uint8_t> skip = near_tie;
+  std::vector<double> expected = ref->out;
+  report->near_tie_checked_on_device_routing = 0;
+  if (dropless && got_ids && got_weights) {
+    reference::RefOutput on_device;  // the near-tie tokens, routed as the device routed them
+    std::vector<const double*> rows;
+    std::vector<int64_t> at;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!near_tie[size_t(i)]) continue;
+      bool valid = true;  // k distinct experts in range, as the device must always report
+      for (int j = 0; j < k; ++j) {
+        const int32_t e = got_ids[size_t(i) * k + j];
+        valid = valid && e >= 0 && e < shape.num_experts;
+        for (int j2 = 0; j2 < j; ++j2) valid = valid && got_ids[size_t(i) * k + j2] != e;
+      }
+      if (!valid) {
+        ++report->routing_mismatches;
+        continue;
+      }
+      rows.push_back(&x_sub[size_t(i) * H]);
+      at.push_back(i);
+      for (int j = 0; j < k; ++j) {
+        on_device.topk_ids.push_back(got_ids[size_t(i) * k + j]);
+        on_device.topk_weights.push_back(double(got_weights[size_t(i) * k + j]));
+        on_device.dropped.push_back(0);
+      }
+    }
+    if (!at.empty()) {
+      reference::apply_experts(rows.data(), int64_t(at.size()), w, reference_config(shape, config), &on_device);
+      for (size_t j = 0; j < at.size(); ++j) {
+        std::memcpy(&expected[size_t(at[j]) * H], &on_device.out[j * H], sizeof(double) * H);
+        skip[size_t(at[j])] = 0;
+      }
+    }
+    report->near_tie_checked_on_device_routing = int64_t(at.size());
+  }
+  report->skipped_near_tie_tokens = 0;
+  for (uint8_t b : skip) report->skipped_near_tie_tokens += b;
+  report->output = reference::compare_rows(got_rows, expected.data(), n, H, skip,
                                            reference::tolerance_for(check_dtype(config)));
   report->pass = report->output.pass && report->routing_mismatches == 0;
   return Result::success();
@@ -264,6 +304,12 @@ Result DeviceProblem::download_topk_ids(std::vector<int32_t>* out) const {
                      "download ids");
 }
 
+Result DeviceProblem::download_topk_weights(std::vector<float>* out) const {
+  out->resize(size_t(shape_.num_tokens) * shape_.top_k);
+  return cuda_result(cudaMemcpy(out->data(), d_topk_weights_, out->size() * sizeof(float), cudaMemcpyDeviceToHost),
+                     "download weights");
+}
+
 Result DeviceProblem::check(int64_t max_check_tokens, CheckReport* report) {
   const int H = shape_.hidden, k = shape_.top_k;
   const bool subset = max_check_tokens > 0 && config_.capacity_factor <= 0;
@@ -271,15 +317,19 @@ Result DeviceProblem::check(int64_t max_check_tokens, CheckReport* report) {
   const int64_t n = int64_t(tokens.size());
   std::vector<float> out_all;
   std::vector<int32_t> ids_all;
+  std::vector<float> weights_all;
   HARNESS_TRY(download_output(&out_all));
   HARNESS_TRY(download_topk_ids(&ids_all));
+  HARNESS_TRY(download_topk_weights(&weights_all));
   std::vector<float> out(size_t(n) * H);
   std::vector<int32_t> ids(size_t(n) * k);
+  std::vector<float> weights(size_t(n) * k);
   for (int64_t i = 0; i < n; ++i) {
     std::memcpy(&out[size_t(i) * H], &out_all[size_t(tokens[i]) * H], sizeof(float) * H);
     std::memcpy(&ids[size_t(i) * k], &ids_all[size_t(tokens[i]) * k], sizeof(int32_t) * k);
+    std::memcpy(&weights[size_t(i) * k], &weights_all[size_t(tokens[i]) * k], sizeof(float) * k);
   }
-  return check_token_rows(in_, shape_, config_, tokens, out.data(), ids.data(), report);
+  return check_token_rows(in_, shape_, config_, tokens, out.data(), ids.data(), report, weights.data());
 }
 
 }  // namespace onemoe::harness

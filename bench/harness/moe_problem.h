@@ -22,6 +22,7 @@ struct CheckReport {
   bool pass = false;
   int64_t checked_tokens = 0;
   int64_t skipped_near_tie_tokens = 0;
+  int64_t near_tie_checked_on_device_routing = 0;  // near-tie tokens checked against the device's own routing
   int64_t routing_mismatches = 0;
   reference::CompareResult output;
   std::string summary() const;
@@ -45,9 +46,12 @@ float decode_value(DType dtype, const uint8_t* bytes);
 // Checks output rows against the fp64 reference of the problem `inputs` (shape.num_tokens tokens). tokens[i]
 // is the token (row of inputs.x) whose output is got_rows[i*H..]; got_ids ([n, k], may be null: no routing
 // check). Dropless: the reference runs on those tokens only; with a capacity it runs on all tokens.
+// Tokens whose routing is a near tie may route differently and still be right. With got_weights ([n, k], the
+// device's routing weights) and no capacity, their output is checked against the reference evaluated on the
+// device's own routing (so no token goes unchecked); otherwise it is skipped.
 Result check_token_rows(const HostInputs& inputs, const MoeShape& shape, const MoeConfig& config,
                         const std::vector<int64_t>& tokens, const float* got_rows, const int32_t* got_ids,
-                        CheckReport* report);
+                        CheckReport* report, const float* got_weights = nullptr);
 
 // max_check_tokens evenly spaced tokens of [0, num_tokens) (all when max_check_tokens <= 0 or >= num_tokens).
 std::vector<int64_t> evenly_spaced_tokens(int64_t num_tokens, int64_t max_check_tokens);
@@ -72,6 +76,7 @@ class DeviceProblem {
   Result download_output(std::vector<float>* out) const;
   Result download_output_bytes(std::vector<uint8_t>* out) const;
   Result download_topk_ids(std::vector<int32_t>* out) const;
+  Result download_topk_weights(std::vector<float>* out) const;
 
   // Checks the device output against the reference. With max_check_tokens > 0 and a dropless config, only
   // an evenly spaced subset of tokens is checked (each token's output is independent of the others then).

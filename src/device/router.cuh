@@ -12,69 +12,80 @@
 namespace onemoe::device {
 
 // (key, expert) a ranks before (key, expert) b: higher key first, ties to the lower expert id. A strict total
-// order over a token's experts; NaN scores get key -inf, so a NaN token still picks k distinct, valid experts
+// order over a token's experts; NaN logits get key -inf, so a NaN token still picks k distinct, valid experts
 // (its weights stay NaN and poison its output, as they must).
 __device__ __forceinline__ bool ranks_before(float key_a, int expert_a, float key_b, int expert_b) {
   return key_a > key_b || (key_a == key_b && expert_a < expert_b);
 }
 __device__ __forceinline__ float rank_key(float score) { return isnan(score) ? -INFINITY : score; }
 
-// Two adjacent lanes route one token from its logits `row` (shared memory), each over every other expert
-// (e = half, half + 2, ...); one shuffle joins their halves after each pass. Everything lives in scalars (no
-// per-thread arrays, which the compiler put in local memory) and no warp-wide reduction chains.
-//   1. scores into `row` in place (softmax: max, exp, sum, divide; or sigmoid);
-//   2. top_k passes, each picking the best expert ranking after the previous pick (so nothing is marked);
-//   3. lane `half == 0` writes the experts ranking at or before the k-th pick, in ascending id (the combine
-//      order), with their scores (renormalized by the picks' sum, added best first).
+// Two adjacent lanes route one token from its logits `row` (shared memory, left unchanged), each over every
+// other expert (e = half, half + 2, ...); one shuffle joins their halves after each pass. Scores are monotonic
+// in the logits (softmax and sigmoid alike), so the experts are ranked by logit and only the k picks' scores
+// are computed:
+//   1. top_k passes over the logits, each picking the best expert ranking after the previous pick (nothing is
+//      marked); the picks stay in registers (arrays indexed only by unrolled constants);
+//   2. softmax only: the denominator, one pass of exp(logit - max) with the max being the first pick's logit
+//      (a NaN anywhere makes it NaN, so a NaN logit still poisons the token, as before);
+//   3. lane `half == 0` writes the picks in ascending id (the combine order), each at its rank among them, with
+//      their scores (renormalized by the picks' sum, added best first).
 // The shuffles name only the pair's two lanes, so pairs without a token need not take part.
-__device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t token, float* row, StageSmem& ss) {
+__device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t token, const float* row, StageSmem& ss) {
   const int num_experts = p.num_experts, top_k = p.top_k, half = threadIdx.x & 1;
   const unsigned pair_mask = 3u << (threadIdx.x & 30u);
   const auto join = [pair_mask](auto a) { return __shfl_xor_sync(pair_mask, a, 1); };
-  if (p.scoring == 0) {  // softmax
-    float max_logit = -INFINITY;
-    for (int e = half; e < num_experts; e += 2) max_logit = fmaxf(max_logit, row[e]);
-    max_logit = fmaxf(max_logit, join(max_logit));
-    float part = 0.f;
-    for (int e = half; e < num_experts; e += 2) {
-      const float x = expf(row[e] - max_logit);
-      row[e] = x;
-      part += x;
-    }
-    const float other = join(part);
-    const float sum = half == 0 ? part + other : other + part;  // the same bits on both lanes
-    for (int e = half; e < num_experts; e += 2) row[e] = row[e] / sum;
-  } else {  // sigmoid
-    for (int e = half; e < num_experts; e += 2) row[e] = 1.f / (1.f + expf(-row[e]));
-  }
 
-  float last_key = INFINITY, chosen_sum = 0.f;  // the previous pick (none yet: ranks before everything)
+  int pick[kMaxTopK] = {};
+  float pick_logit[kMaxTopK] = {};
+  float last_key = INFINITY;  // the previous pick (none yet: ranks before everything)
   int last_expert = -1;
-  for (int j = 0; j < top_k; ++j) {
-    float best_key = -INFINITY, best_score = 0.f;
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    if (j >= top_k) break;
+    float best_key = -INFINITY, best_logit = 0.f;
     int best_expert = INT_MAX;
     for (int e = half; e < num_experts; e += 2) {
-      const float score = row[e], key = rank_key(score);
+      const float logit = row[e], key = rank_key(logit);
       if (ranks_before(last_key, last_expert, key, e) && ranks_before(key, e, best_key, best_expert))
-        best_key = key, best_score = score, best_expert = e;
+        best_key = key, best_logit = logit, best_expert = e;
     }
-    const float other_key = join(best_key), other_score = join(best_score);
+    const float other_key = join(best_key), other_logit = join(best_logit);
     const int other_expert = join(best_expert);
     if (ranks_before(other_key, other_expert, best_key, best_expert))
-      best_key = other_key, best_score = other_score, best_expert = other_expert;
+      best_key = other_key, best_logit = other_logit, best_expert = other_expert;
     last_key = best_key, last_expert = best_expert;
-    chosen_sum += best_score;
+    pick[j] = best_expert;
+    pick_logit[j] = best_logit;
   }
-  __syncwarp(pair_mask);  // both lanes: the partner's in-place scores are ordered before lane 0 reads them
+
+  float denominator = 1.f;  // softmax: sum of exp(logit - max) over every expert
+  if (p.scoring == 0) {
+    const float max_logit = pick_logit[0];
+    float part = 0.f;
+    for (int e = half; e < num_experts; e += 2) part += expf(row[e] - max_logit);
+    const float other = join(part);
+    denominator = half == 0 ? part + other : other + part;  // the same bits on both lanes
+  }
   if (half != 0) return;
-  int j = 0;
-  for (int e = 0; e < num_experts && j < top_k; ++e) {
-    const float score = row[e];
-    if (ranks_before(last_key, last_expert, rank_key(score), e)) continue;  // ranks after the k-th pick
-    p.topk_ids[token * top_k + j] = e;
-    p.topk_weights[token * top_k + j] = p.renormalize ? score / chosen_sum : score;
-    atomicAdd(&ss.expert_counts[e], 1);
-    ++j;
+  const auto score_of = [&](int j) {
+    return p.scoring == 0 ? expf(pick_logit[j] - pick_logit[0]) / denominator : 1.f / (1.f + expf(-pick_logit[j]));
+  };
+  float chosen_sum = 0.f;
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    if (j >= top_k) break;
+    chosen_sum += score_of(j);
+  }
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    if (j >= top_k) break;
+    int slot = 0;  // pick j's place in ascending id
+#pragma unroll
+    for (int i = 0; i < kMaxTopK; ++i) slot += i < top_k && pick[i] < pick[j];
+    const float score = score_of(j);
+    p.topk_ids[token * top_k + slot] = pick[j];
+    p.topk_weights[token * top_k + slot] = p.renormalize ? score / chosen_sum : score;
+    atomicAdd(&ss.expert_counts[pick[j]], 1);
   }
 }
 

@@ -51,9 +51,31 @@ __device__ inline bool locate_gemm_task(const KernelParams& p, int task, int n_t
   return true;
 }
 
-// act(A·w1ᵀ) (or act(A·w1ᵀ) * (A·w3ᵀ)) of one (expert tile, column tile) into expert_hidden.
+// Runs a GEMM tile whose epilogue stores through smem: run_tile(stage) runs the tile with an epilogue that calls
+// stage(m, n, v0, v1) for its pairs, which land in the (then idle) GEMM smem; then the valid rows leave with
+// 16-byte stores, row m's columns [0, cols) to row_dest(m). Scattered 4-byte stores from every thread write
+// half-sectors; whole rows write full ones.
+template <class Elem, class Tile, int kBN, class RunTile, class RowDest>
+__device__ bool run_tile_storing_rows(void* gemm_smem, int rows, int cols, RunTile&& run_tile, RowDest&& row_dest) {
+  constexpr int kVec = 16 / int(sizeof(Elem));
+  constexpr int kPitch = kBN + kVec;  // one 16-byte pad per row against bank conflicts
+  static_assert(kTileM * kPitch * sizeof(Elem) <= Tile::kScratchBytes, "staging stays below the tile's mbarriers");
+  Elem* staged = static_cast<Elem*>(gemm_smem);
+  if (!run_tile([&](int m, int n, float v0, float v1) { store_pair(staged + m * kPitch + n, v0, v1); })) return false;
+  __syncthreads();
+  const int vecs_per_row = cols / kVec;
+  for (int i = threadIdx.x; i < rows * vecs_per_row; i += blockDim.x) {
+    const int m = i / vecs_per_row, v = i % vecs_per_row;
+    reinterpret_cast<int4*>(row_dest(m))[v] = *reinterpret_cast<const int4*>(staged + m * kPitch + v * kVec);
+  }
+  __syncthreads();  // the next task may reuse the smem
+  return true;
+}
+
+// act(A·w1ᵀ) (or act(A·w1ᵀ) * (A·w3ᵀ)) of one (expert tile, column tile) into expert_hidden. kStageRows: the
+// tile leaves through smem in whole rows (run_tile_storing_rows).
 // Both tile functions return false if the GEMM pipeline passed the forward's deadline (nothing is written then).
-template <class Elem, bool kExactFp32>
+template <class Elem, bool kExactFp32, bool kStageRows = false>
 __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns) {
   const int tile = et.tile, n_tile = et.n_tile, wi = et.weight_index;
   const int H = p.hidden, I = p.intermediate;
@@ -69,6 +91,17 @@ __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* ge
     const GemmOperand b[2] = {
         {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols},
         {static_cast<const Elem*>(p.w3) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w3, wi * I + n0, cols}};
+    if constexpr (kStageRows && !kExactFp32) {
+      return run_tile_storing_rows<Elem, Tile, kGatedTileN>(
+          gemm_smem, et.rows, cols,
+          [&](auto&& stage) {
+            return Tile::run(
+                a, b, H, gemm_smem, deadline_ns,
+                [&](int m, int n, const float (&v)[2][2]) { stage(m, n, v[0][0] * v[1][0], v[0][1] * v[1][1]); },
+                ActivateAccumulators{act});
+          },
+          [&](int m) { return hidden + int64_t(m) * I + n0; });
+    }
     return Tile::run(
         a, b, H, gemm_smem, deadline_ns,
         [&](int m, int n, const float (&v)[2][2]) {  // v[0] is already activated
@@ -82,6 +115,16 @@ __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* ge
     const int cols = min(kExpertTileN, I - n0);
     const GemmOperand b[1] = {
         {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols}};
+    if constexpr (kStageRows && !kExactFp32) {
+      return run_tile_storing_rows<Elem, Tile, kExpertTileN>(
+          gemm_smem, et.rows, cols,
+          [&](auto&& stage) {
+            return Tile::run(
+                a, b, H, gemm_smem, deadline_ns,
+                [&](int m, int n, const float (&v)[1][2]) { stage(m, n, v[0][0], v[0][1]); }, ActivateAccumulators{act});
+          },
+          [&](int m) { return hidden + int64_t(m) * I + n0; });
+    }
     return Tile::run(
         a, b, H, gemm_smem, deadline_ns,
         [&](int m, int n, const float (&v)[1][2]) {  // already activated
@@ -110,26 +153,19 @@ __device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, void* ge
       if (m < et.rows && n < cols) store_pair(row_dest(m) + n0 + n, v[0][0], v[0][1]);
     });
   } else {
-    // Stage the tile in smem (free once the mainloop is done), then write whole rows with 16-byte stores: the
-    // rows may go to another GPU over NVLink, where 4-byte scattered stores waste most of each transfer.
-    constexpr int kVec = 16 / int(sizeof(Elem));
-    constexpr int kPitch = kExpertTileN + kVec;  // one 16-byte pad per row against bank conflicts
-    static_assert(kTileM * kPitch * sizeof(Elem) <= sizeof(typename Tile::Smem), "staging fits the GEMM smem");
-    Elem* staged = static_cast<Elem*>(gemm_smem);
-    if (!Tile::run(a, b, I, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[1][2]) {
-          store_pair(staged + m * kPitch + n, v[0][0], v[0][1]);
-        }))
-      return false;
-    __syncthreads();
-    const int vecs_per_row = cols / kVec;
-    for (int i = threadIdx.x; i < et.rows * vecs_per_row; i += blockDim.x) {
-      const int m = i / vecs_per_row, v = i % vecs_per_row;
-      reinterpret_cast<int4*>(row_dest(m) + n0)[v] = *reinterpret_cast<const int4*>(staged + m * kPitch + v * kVec);
-    }
-    __syncthreads();  // the next task may reuse the smem
-    return true;
+    // Whole rows: they may go to another GPU over NVLink, where 4-byte scattered stores waste most of each transfer.
+    return run_tile_storing_rows<Elem, Tile, kExpertTileN>(
+        gemm_smem, et.rows, cols,
+        [&](auto&& stage) {
+          return Tile::run(a, b, I, gemm_smem, deadline_ns,
+                           [&](int m, int n, const float (&v)[1][2]) { stage(m, n, v[0][0], v[0][1]); });
+        },
+        [&](int m) { return row_dest(m) + n0; });
   }
 }
+
+// One GPU: GEMM tiles leave through smem in whole rows (trial: see docs/perf_notes.md).
+inline constexpr bool kStageEpilogueRows = true;
 
 __device__ inline void record_gemm_stall(const KernelParams& p, int tile) {
   if (threadIdx.x == 0 && !forward_aborted(p)) record_failure(p, WaitSite::kGemmPipeline, uint32_t(tile), 0, 0);
@@ -144,7 +180,7 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
   if (!block_wait_at_least(p, wait_ctx, &p.row_tile_ready[et.tile], uint32_t(et.rows) * kArrivalScale,
                            WaitSite::kRowTileDispatched, et.tile, &ss.flag))
     return;
-  if (!gemm1_tile<Elem, kExactFp32>(p, et, gemm_smem, wait_ctx.deadline_ns))
+  if (!gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns))
     return record_gemm_stall(p, et.tile);
   block_publish_add(&p.gemm1_tiles_done[et.tile], 1);
 }
@@ -159,7 +195,7 @@ __device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, i
                            WaitSite::kExpertHiddenDone, et.tile, &ss.flag))
     return;
   Elem* out = static_cast<Elem*>(p.expert_out) + int64_t(et.tile) * kTileM * p.hidden;
-  if (!gemm2_tile<Elem, kExactFp32, false>(p, et, gemm_smem, wait_ctx.deadline_ns,
+  if (!gemm2_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns,
                                           [&](int m) { return out + int64_t(m) * p.hidden; }))
     return record_gemm_stall(p, et.tile);
   block_publish_add(&p.gemm2_tiles_done[et.tile], 1);

@@ -72,6 +72,32 @@ __device__ bool run_tile_storing_rows(void* gemm_smem, int rows, int cols, RunTi
   return true;
 }
 
+// One GEMM1 tile of either kind into expert_hidden rows [0, rows), columns n0 + [0, cols): the activated C_0,
+// times C_1 when gated (kNumB == 2).
+template <class Elem, bool kExactFp32, bool kStageRows, class Tile, int kBN, int kNumB>
+__device__ bool run_gemm1(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, Elem* hidden, int64_t ld,
+                          int n0, int rows, int cols, int act, void* gemm_smem, uint64_t deadline_ns) {
+  const auto value = [](const float (&v)[kNumB][2], int i) { return kNumB == 2 ? v[0][i] * v[kNumB - 1][i] : v[0][i]; };
+  if constexpr (kStageRows && !kExactFp32) {
+    return run_tile_storing_rows<Elem, Tile, kBN>(
+        gemm_smem, rows, cols,
+        [&](auto&& stage) {
+          return Tile::run(
+              a, b, k_size, gemm_smem, deadline_ns,
+              [&](int m, int n, const float (&v)[kNumB][2]) { stage(m, n, value(v, 0), value(v, 1)); },
+              ActivateAccumulators{act});
+        },
+        [&](int m) { return hidden + int64_t(m) * ld + n0; });
+  } else {
+    return Tile::run(
+        a, b, k_size, gemm_smem, deadline_ns,
+        [&](int m, int n, const float (&v)[kNumB][2]) {  // v[0] is already activated
+          if (m < rows && n < cols) store_pair(hidden + int64_t(m) * ld + n0 + n, value(v, 0), value(v, 1));
+        },
+        ActivateAccumulators{act});
+  }
+}
+
 // act(A·w1ᵀ) (or act(A·w1ᵀ) * (A·w3ᵀ)) of one (expert tile, column tile) into expert_hidden. kStageRows: the
 // tile leaves through smem in whole rows (run_tile_storing_rows).
 // Both tile functions return false if the GEMM pipeline passed the forward's deadline (nothing is written then).
@@ -82,56 +108,19 @@ __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* ge
   const GemmOperand a{static_cast<const Elem*>(p.expert_in) + int64_t(tile) * kTileM * H, H, &p.maps.expert_in,
                       tile * kTileM, et.rows};
   Elem* hidden = static_cast<Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
-  const int64_t expert_w_offset = int64_t(wi) * I * H;
-  const int act = p.activation;
+  const Elem* w1 = static_cast<const Elem*>(p.w1) + int64_t(wi) * I * H;
   if (p.gated) {
-    using Tile = Gemm1GatedTile<Elem, kExactFp32>;
-    const int n0 = n_tile * kGatedTileN;
-    const int cols = min(kGatedTileN, I - n0);
-    const GemmOperand b[2] = {
-        {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols},
-        {static_cast<const Elem*>(p.w3) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w3, wi * I + n0, cols}};
-    if constexpr (kStageRows && !kExactFp32) {
-      return run_tile_storing_rows<Elem, Tile, kGatedTileN>(
-          gemm_smem, et.rows, cols,
-          [&](auto&& stage) {
-            return Tile::run(
-                a, b, H, gemm_smem, deadline_ns,
-                [&](int m, int n, const float (&v)[2][2]) { stage(m, n, v[0][0] * v[1][0], v[0][1] * v[1][1]); },
-                ActivateAccumulators{act});
-          },
-          [&](int m) { return hidden + int64_t(m) * I + n0; });
-    }
-    return Tile::run(
-        a, b, H, gemm_smem, deadline_ns,
-        [&](int m, int n, const float (&v)[2][2]) {  // v[0] is already activated
-          if (m < et.rows && n < cols)
-            store_pair(hidden + int64_t(m) * I + n0 + n, v[0][0] * v[1][0], v[0][1] * v[1][1]);
-        },
-        ActivateAccumulators{act});
-  } else {
-    using Tile = Gemm1PlainTile<Elem, kExactFp32>;
-    const int n0 = n_tile * kExpertTileN;
-    const int cols = min(kExpertTileN, I - n0);
-    const GemmOperand b[1] = {
-        {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols}};
-    if constexpr (kStageRows && !kExactFp32) {
-      return run_tile_storing_rows<Elem, Tile, kExpertTileN>(
-          gemm_smem, et.rows, cols,
-          [&](auto&& stage) {
-            return Tile::run(
-                a, b, H, gemm_smem, deadline_ns,
-                [&](int m, int n, const float (&v)[1][2]) { stage(m, n, v[0][0], v[0][1]); }, ActivateAccumulators{act});
-          },
-          [&](int m) { return hidden + int64_t(m) * I + n0; });
-    }
-    return Tile::run(
-        a, b, H, gemm_smem, deadline_ns,
-        [&](int m, int n, const float (&v)[1][2]) {  // already activated
-          if (m < et.rows && n < cols) store_pair(hidden + int64_t(m) * I + n0 + n, v[0][0], v[0][1]);
-        },
-        ActivateAccumulators{act});
+    const int n0 = n_tile * kGatedTileN, cols = min(kGatedTileN, I - n0);
+    const Elem* w3 = static_cast<const Elem*>(p.w3) + int64_t(wi) * I * H;
+    const GemmOperand b[2] = {{w1 + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols},
+                              {w3 + int64_t(n0) * H, H, &p.maps.w3, wi * I + n0, cols}};
+    return run_gemm1<Elem, kExactFp32, kStageRows, Gemm1GatedTile<Elem, kExactFp32>, kGatedTileN>(
+        a, b, H, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns);
   }
+  const int n0 = n_tile * kExpertTileN, cols = min(kExpertTileN, I - n0);
+  const GemmOperand b[1] = {{w1 + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols}};
+  return run_gemm1<Elem, kExactFp32, kStageRows, Gemm1PlainTile<Elem, kExactFp32>, kExpertTileN>(
+      a, b, H, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns);
 }
 
 // hidden·w2ᵀ of one (expert tile, column tile); output row m goes to row_dest(m) + column. kStageRows: write

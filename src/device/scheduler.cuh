@@ -18,14 +18,19 @@ struct Task {
   int group = 0;  // GEMM2: the column group (ticket_layout.h)
 };
 
+// Not inlined: its loop and 64-bit arithmetic would otherwise take registers from the GEMM tiles around it.
+static __device__ __noinline__ Task decode_late_ticket(const KernelParams& p, uint32_t ticket) {
+  const LateTicket late = locate_late_ticket(ticket - p.first_gemm2_ticket, p.max_expert_tiles, p.gemm2_n_tiles,
+                                             p.gemm2_groups, p.num_route_tiles, p.combine_parts);
+  return late.combine ? Task{Phase::kCombine, late.index} : Task{Phase::kGemm2, late.index, late.group};
+}
+
 __device__ inline Task decode_ticket(const KernelParams& p, uint32_t ticket) {
   if (ticket < p.first_dispatch_ticket) return {Phase::kRoute, int(ticket)};
   if (ticket < p.first_gemm1_ticket) return {Phase::kDispatch, int(ticket - p.first_dispatch_ticket)};
   if (ticket < p.first_gemm2_ticket) return {Phase::kGemm1, int(ticket - p.first_gemm1_ticket)};
   if (ticket >= p.num_tickets) return {Phase::kDone, 0};
-  const LateTicket late = locate_late_ticket(ticket - p.first_gemm2_ticket, p.max_expert_tiles, p.gemm2_n_tiles,
-                                             p.gemm2_groups, p.num_route_tiles, p.combine_parts);
-  return late.combine ? Task{Phase::kCombine, late.index} : Task{Phase::kGemm2, late.index, late.group};
+  return decode_late_ticket(p, ticket);
 }
 
 // Block-wide: the next ticket (num_tickets once the forward is over or aborted).

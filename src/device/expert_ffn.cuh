@@ -6,6 +6,7 @@
 #include "block_sync.cuh"
 #include "numeric.cuh"
 #include "stage_smem.cuh"
+#include "ticket_layout.h"
 
 namespace onemoe::device {
 
@@ -174,12 +175,17 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
   block_publish_add(&p.gemm1_tiles_done[et.tile], 1);
 }
 
+// GEMM2 task `task` of column group `group` (ticket_layout.h): its tiles are the group's column tiles,
+// expert-major; it counts in gemm2_tiles_done[tile x groups + group].
 template <class Elem, bool kExactFp32>
-__device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* gemm_smem,
+__device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, int task, int group, void* gemm_smem,
                            StageSmem& ss) {
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
+  const int n_first = gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, group);
+  const int n_count = gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, group + 1) - n_first;
   ExpertTile et;
-  if (!locate_gemm_task(p, task, p.gemm2_n_tiles, &et)) return;
+  if (!locate_gemm_task(p, task, n_count, &et)) return;
+  et.n_tile += n_first;
   if (!block_wait_at_least(p, wait_ctx, &p.gemm1_tiles_done[et.tile], uint32_t(p.gemm1_n_tiles),
                            WaitSite::kExpertHiddenDone, et.tile, &ss.flag))
     return;
@@ -187,7 +193,7 @@ __device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, i
   if (!gemm2_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns,
                                           [&](int m) { return out + int64_t(m) * p.hidden; }))
     return record_gemm_stall(p, et.tile);
-  block_publish_add(&p.gemm2_tiles_done[et.tile], 1);
+  block_publish_add(&p.gemm2_tiles_done[et.tile * p.gemm2_groups + group], 1);
 }
 
 }  // namespace onemoe::device

@@ -39,7 +39,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
         gemm1_task<Elem, kExactFp32>(p, wait_ctx, task.index, gemm_smem, ss);
         break;
       case Phase::kGemm2:
-        gemm2_task<Elem, kExactFp32>(p, wait_ctx, task.index, gemm_smem, ss);
+        gemm2_task<Elem, kExactFp32>(p, wait_ctx, task.index, task.group, gemm_smem, ss);
         break;
       case Phase::kCombine:
         combine_tile<Elem>(p, wait_ctx, task.index, gemm_smem, gemm_smem_scratch_bytes<Elem, kExactFp32>(), ss);

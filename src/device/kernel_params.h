@@ -119,8 +119,10 @@ struct KernelParams {
   int gemm2_n_tiles;     // column tiles of the GEMM2 output (H)
   int dispatch_parts;    // column parts of a route tile's dispatch (a power of two <= kMaxDispatchParts)
   int combine_parts;     // column parts of a route tile's combine: one combine task each
-  // Ticket ranges, in dependency order: [route][dispatch (route tiles x parts)][gemm1][gemm2]
-  // [combine (route tiles x parts)].
+  int gemm2_groups;      // GEMM2 column groups (ticket_layout.h): combine_parts on one GPU, 1 under EP
+  // Ticket ranges, in dependency order: [route][dispatch (route tiles x parts)][gemm1][gemm2 and combine
+  // (route tiles x parts), interleaved by column group as ticket_layout.h says]; first_combine_ticket is where
+  // the combine would start with one group (expert parallelism, where it does).
   uint32_t first_dispatch_ticket, first_gemm1_ticket, first_gemm2_ticket, first_combine_ticket, num_tickets;
 
   // Tensors.
@@ -149,7 +151,7 @@ struct KernelParams {
   SyncCounters* counters;
   uint32_t* row_tile_ready;     // [max_expert_tiles]: rows dispatched into the tile, times kArrivalScale
   uint32_t* gemm1_tiles_done;   // [max_expert_tiles]
-  uint32_t* gemm2_tiles_done;   // [max_expert_tiles]
+  uint32_t* gemm2_tiles_done;   // [max_expert_tiles x gemm2_groups]: column tiles done, per (tile, group)
   uint32_t* dispatch_done;      // [num_route_tiles]
   ErrorRecord* error;
 

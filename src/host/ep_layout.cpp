@@ -66,6 +66,7 @@ void fill_ep_plan(const MoeShape& s, const MoeConfig& c, const EpSizes& z, devic
   device::KernelParams* p = &ep->base;
   fill_plan(s, c, p);
   p->max_expert_tiles = z.max_expert_tiles;
+  p->gemm2_groups = 1;  // the expert-parallel combine waits on its own stamps, after all of GEMM2
   const uint32_t route = uint32_t(p->num_route_tiles);
   p->first_dispatch_ticket = route + 1;  // the plan's ticket is `route`
   p->first_gemm1_ticket = p->first_dispatch_ticket + route * uint32_t(p->dispatch_parts);

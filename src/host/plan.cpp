@@ -69,7 +69,8 @@ SyncLayout sync_layout(const MoeShape& max_shape) {
   l.counters = take_region(&cursor, sizeof(device::SyncCounters));
   l.row_tile_ready = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
   l.gemm1_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
-  l.gemm2_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
+  // Per (tile, GEMM2 group); groups = combine parts <= H / 256 for every T.
+  l.gemm2_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * size_t(std::max(1, max_shape.hidden / 256)) * sizeof(uint32_t));
   l.dispatch_done = take_region(&cursor, size_t(l.max_route_tiles) * sizeof(uint32_t));
   l.error = take_region(&cursor, sizeof(device::ErrorRecord));
   l.total_bytes = cursor;
@@ -106,6 +107,7 @@ void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {
   p->gemm2_n_tiles = int(ceil_div(s.hidden, device::kExpertTileN));
   p->dispatch_parts = dispatch_parts(s);
   p->combine_parts = combine_parts(s);
+  p->gemm2_groups = p->combine_parts;  // one GPU: the combine of part c overlaps GEMM2 group c + 1
 
   const uint32_t route = uint32_t(p->num_route_tiles);
   p->first_dispatch_ticket = route;

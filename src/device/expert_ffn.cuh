@@ -165,10 +165,12 @@ template <class Elem, bool kExactFp32>
 __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* gemm_smem,
                            StageSmem& ss) {
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
+  // Row-tile-major (task = tile * n_tiles + column tile): the tile's gather precedes its tasks (ticket_layout.h).
   ExpertTile et;
-  if (!locate_gemm_task(p, task, p.gemm1_n_tiles, &et)) return;
-  if (!block_wait_at_least(p, wait_ctx, &p.row_tile_ready[et.tile], uint32_t(et.rows) * kArrivalScale,
-                           WaitSite::kRowTileDispatched, et.tile, &ss.flag))
+  if (!locate_gemm_task(p, task / p.gemm1_n_tiles, 1, &et)) return;
+  et.n_tile = task % p.gemm1_n_tiles;
+  if (!block_wait_at_least(p, wait_ctx, &p.row_tile_gathered[et.tile], 1, WaitSite::kRowTileGathered, et.tile,
+                           &ss.flag))
     return;
   if (!gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns))
     return record_gemm_stall(p, et.tile);

@@ -16,6 +16,7 @@ struct StageSmem {
   int32_t is_last;                                       // this block finished last (route / exit)
   uint32_t ticket;
   uint64_t task_mark_ns[kTaskMarks];  // timeline only: when thread 0 passed the running task's marks (0: not)
+  uint64_t gather_barrier[2];         // gather: the two halves' bulk loads have landed
 };
 
 // GEMM tile implementation for an element type and fp32 math mode.

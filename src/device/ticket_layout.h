@@ -54,4 +54,35 @@ ONEMOE_HOST_DEVICE inline LateTicket locate_late_ticket(uint32_t i, int expert_t
   return {true, 0, -1};  // past the end: not a ticket of this forward
 }
 
+// The GEMM1 range on one GPU: one gather task per expert tile (it copies the tile's token rows into place,
+// gather.cuh) interleaved with the GEMM1 tasks, which run row-tile-major (task = tile * n_tiles + column tile).
+// The first `lead` gathers come first; then the GEMM1 tasks of tile t follow the gather of tile t + lead. So a
+// gather always has a smaller ticket than every GEMM1 task of its tile, and about `lead` tiles are being
+// gathered while earlier tiles compute. lead == 0: no gathers (the GEMM1 tasks alone, in order).
+struct EarlyTicket {
+  bool gather;
+  int index;  // gather: the expert tile; GEMM1: the task
+};
+
+// Tickets of the range: expert_tiles * (n_tiles + 1) with gathers, expert_tiles * n_tiles without.
+ONEMOE_HOST_DEVICE inline uint32_t gemm1_range_tickets(int expert_tiles, int n_tiles, int lead) {
+  return uint32_t(expert_tiles) * uint32_t(n_tiles + (lead > 0 ? 1 : 0));
+}
+
+// i: ticket - first_gemm1_ticket, below gemm1_range_tickets(...). lead <= expert_tiles.
+ONEMOE_HOST_DEVICE inline EarlyTicket locate_gemm1_ticket(uint32_t i, int expert_tiles, int n_tiles, int lead) {
+  if (lead <= 0) return {false, int(i)};
+  if (i < uint32_t(lead)) return {true, int(i)};
+  i -= uint32_t(lead);
+  // Tiles [0, expert_tiles - lead) bring a gather each: blocks of n_tiles + 1, the gather first.
+  const uint32_t with_gather = uint32_t(expert_tiles - lead) * uint32_t(n_tiles + 1);
+  if (i < with_gather) {
+    const uint32_t tile = i / uint32_t(n_tiles + 1), r = i % uint32_t(n_tiles + 1);
+    if (r == 0) return {true, int(tile) + lead};
+    return {false, int(tile * uint32_t(n_tiles) + r - 1)};
+  }
+  i -= with_gather;
+  return {false, int(uint32_t(expert_tiles - lead) * uint32_t(n_tiles) + i)};
+}
+
 }  // namespace onemoe::device

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "device/ticket_layout.h"
+
 namespace onemoe::host {
 
 size_t take_region(size_t* cursor, size_t bytes) {
@@ -41,6 +43,13 @@ int dispatch_parts(const MoeShape& s) {
   return parts;
 }
 
+int gather_lead(int max_expert_tiles) {
+  // Enough tiles in flight to keep the copies streaming from HBM while GEMM1 runs on the tiles before them;
+  // at 17 tickets per tile this puts the first GEMM1 tasks about 64 tiles' gathers behind the plan.
+  constexpr int kLead = 64;
+  return std::min(kLead, max_expert_tiles);
+}
+
 WorkspaceLayout workspace_layout(const MoeShape& s, const MoeConfig& c) {
   const size_t elem = dtype_size(c.dtype);
   const size_t T = size_t(s.num_tokens), E = size_t(s.num_experts), k = size_t(s.top_k);
@@ -55,6 +64,7 @@ WorkspaceLayout workspace_layout(const MoeShape& s, const MoeConfig& c) {
   l.expert_kept = take_region(&cursor, E * sizeof(int32_t));
   l.expert_tile_offset = take_region(&cursor, (E + 1) * sizeof(int32_t));
   l.expert_in = take_region(&cursor, rows * size_t(s.hidden) * elem);
+  l.expert_row_token = take_region(&cursor, rows * sizeof(int32_t));
   l.expert_hidden = take_region(&cursor, rows * size_t(s.intermediate) * elem);
   l.expert_out = take_region(&cursor, rows * size_t(s.hidden) * elem);
   l.total_bytes = cursor;
@@ -68,6 +78,7 @@ SyncLayout sync_layout(const MoeShape& max_shape) {
   size_t cursor = 0;
   l.counters = take_region(&cursor, sizeof(device::SyncCounters));
   l.row_tile_ready = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
+  l.row_tile_gathered = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
   l.gemm1_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
   // Per (tile, GEMM2 group); groups = combine parts <= H / 256 for every T.
   l.gemm2_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * size_t(std::max(1, max_shape.hidden / 256)) * sizeof(uint32_t));
@@ -105,14 +116,16 @@ void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {
   p->gemm1_n_tiles = c.gated ? int(ceil_div(s.intermediate, device::kGatedTileN))
                              : int(ceil_div(s.intermediate, device::kExpertTileN));
   p->gemm2_n_tiles = int(ceil_div(s.hidden, device::kExpertTileN));
-  p->dispatch_parts = dispatch_parts(s);
+  p->dispatch_parts = 1;  // one GPU: the dispatch only names rows; the gathers copy them
   p->combine_parts = combine_parts(s);
   p->gemm2_groups = p->combine_parts;  // one GPU: the combine of part c overlaps GEMM2 group c + 1
+  p->gather_lead = gather_lead(p->max_expert_tiles);
 
   const uint32_t route = uint32_t(p->num_route_tiles);
   p->first_dispatch_ticket = route;
   p->first_gemm1_ticket = p->first_dispatch_ticket + route * uint32_t(p->dispatch_parts);
-  p->first_gemm2_ticket = p->first_gemm1_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm1_n_tiles);
+  p->first_gemm2_ticket =
+      p->first_gemm1_ticket + device::gemm1_range_tickets(p->max_expert_tiles, p->gemm1_n_tiles, p->gather_lead);
   p->first_combine_ticket = p->first_gemm2_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm2_n_tiles);
   p->num_tickets = p->first_combine_ticket + route * uint32_t(p->combine_parts);
 }

@@ -1,6 +1,8 @@
-// The late ticket layout (GEMM2 column groups with the combine interleaved): every GEMM2 and combine task gets
-// exactly one ticket, and a combine task of part c comes after every GEMM2 task of group c, its only GEMM2
-// dependency (the scheduler's no-cycle argument needs waits on smaller tickets only).
+// The ticket layouts of ticket_layout.h. The late one (GEMM2 column groups with the combine interleaved): every
+// GEMM2 and combine task gets exactly one ticket, and a combine task of part c comes after every GEMM2 task of
+// group c, its only GEMM2 dependency. The GEMM1 range (gathers interleaved): every gather and GEMM1 task gets
+// exactly one ticket, and a tile's gather comes before each of its GEMM1 tasks. (The scheduler's no-cycle
+// argument needs waits on smaller tickets only.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -59,6 +61,38 @@ TEST(TicketLayout, EveryTaskOnceAndCombineAfterItsGroup) {
     // Grouped, more than one group: part 0's combine starts before the last group's GEMM2 is over (the overlap).
     if (l.grouped && groups > 1 && l.expert_tiles > 0)
       EXPECT_LT(first_combine_ticket[0], last_gemm2_ticket[groups - 1]);
+  }
+}
+
+TEST(TicketLayout, Gemm1RangeEveryTaskOnceAndGatherBeforeItsTile) {
+  struct Range {
+    int expert_tiles, n_tiles, lead;
+  };
+  for (const Range& r : {Range{384, 16, 64}, Range{130, 16, 64}, Range{3, 16, 3}, Range{70, 8, 64}, Range{1, 1, 1},
+                         Range{5, 32, 0}, Range{0, 16, 0}}) {
+    const uint32_t total = device::gemm1_range_tickets(r.expert_tiles, r.n_tiles, r.lead);
+    EXPECT_EQ(total, uint32_t(r.expert_tiles * (r.n_tiles + (r.lead > 0 ? 1 : 0))));
+    std::vector<int> gemm1_seen(size_t(r.expert_tiles) * r.n_tiles, 0), gather_seen(size_t(r.expert_tiles), 0);
+    std::vector<int64_t> gather_ticket(size_t(r.expert_tiles), -1), first_gemm1_ticket(size_t(r.expert_tiles), INT64_MAX);
+    for (uint32_t i = 0; i < total; ++i) {
+      const device::EarlyTicket t = device::locate_gemm1_ticket(i, r.expert_tiles, r.n_tiles, r.lead);
+      ASSERT_GE(t.index, 0);
+      if (t.gather) {
+        ASSERT_LT(t.index, r.expert_tiles);
+        ++gather_seen[size_t(t.index)];
+        gather_ticket[size_t(t.index)] = i;
+      } else {
+        ASSERT_LT(t.index, int(gemm1_seen.size()));
+        ++gemm1_seen[size_t(t.index)];
+        const size_t tile = size_t(t.index / r.n_tiles);  // row-tile-major
+        first_gemm1_ticket[tile] = std::min<int64_t>(first_gemm1_ticket[tile], i);
+      }
+    }
+    for (int c : gemm1_seen) EXPECT_EQ(c, 1);
+    for (int c : gather_seen) EXPECT_EQ(c, r.lead > 0 ? 1 : 0);
+    if (r.lead > 0)
+      for (int tile = 0; tile < r.expert_tiles; ++tile)
+        EXPECT_LT(gather_ticket[size_t(tile)], first_gemm1_ticket[size_t(tile)]) << "tile " << tile;
   }
 }
 

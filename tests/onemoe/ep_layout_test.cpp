@@ -84,7 +84,11 @@ TEST(Plan, DispatchAndCombinePartsSpreadSmallTOverTheGrid) {
     EXPECT_EQ(host::combine_parts(shape), x.combine) << "T=" << x.T << " H=" << x.H;
     device::KernelParams p{};
     host::fill_plan(shape, MoeConfig{}, &p);
-    EXPECT_EQ(p.first_gemm1_ticket - p.first_dispatch_ticket, uint32_t(p.num_route_tiles * x.dispatch));
+    // One GPU: one dispatch task per route tile (it only names rows), and a gather per expert tile among the
+    // GEMM1 tasks.
+    EXPECT_EQ(p.first_gemm1_ticket - p.first_dispatch_ticket, uint32_t(p.num_route_tiles));
+    EXPECT_EQ(p.gather_lead, std::min(64, p.max_expert_tiles));
+    EXPECT_EQ(p.first_gemm2_ticket - p.first_gemm1_ticket, uint32_t(p.max_expert_tiles * (p.gemm1_n_tiles + 1)));
     EXPECT_EQ(p.num_tickets - p.first_combine_ticket, uint32_t(p.num_route_tiles * x.combine));
   }
 }
@@ -102,6 +106,8 @@ TEST(EpLayout, TicketsHaveOnePlanTaskBetweenRouteAndDispatch) {
     const uint32_t route = uint32_t((tokens + device::kTileM - 1) / device::kTileM);
     EXPECT_EQ(uint32_t(p.num_route_tiles), route);
     EXPECT_EQ(p.first_dispatch_ticket, route + 1);  // ticket `route` is the plan
+    EXPECT_EQ(p.gather_lead, 0);                     // the expert-parallel dispatch copies rows itself
+    EXPECT_EQ(p.dispatch_parts, host::dispatch_parts(shape));
     EXPECT_EQ(p.first_gemm1_ticket, p.first_dispatch_ticket + route * uint32_t(p.dispatch_parts));
     EXPECT_EQ(p.first_gemm2_ticket - p.first_gemm1_ticket, uint32_t(sizes.max_expert_tiles * p.gemm1_n_tiles));
     EXPECT_EQ(p.first_combine_ticket - p.first_gemm2_ticket, uint32_t(sizes.max_expert_tiles * p.gemm2_n_tiles));

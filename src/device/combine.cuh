@@ -1,7 +1,7 @@
 // Combine stage: out[t] = sum over the token's kept experts, in ascending expert order, of weight * expert
 // row, accumulated in fp32. No atomics on outputs, so results are bitwise stable. One task per (route tile,
 // column part): p.combine_parts parts split H so that small T still spreads over many blocks. On one GPU a
-// part is a GEMM2 column group (ticket_layout.h), so it can run as soon as that group is done.
+// part is a piece of a GEMM2 column group (ticket_layout.h), so it can run as soon as that group is done.
 #pragma once
 
 #include <cute/arch/copy_sm80.hpp>
@@ -119,20 +119,20 @@ __device__ void combine_task(const KernelParams& p, const WaitContext& wait_ctx,
 template <class Elem>
 __device__ void combine_tile(const KernelParams& p, const WaitContext& wait_ctx, int task, void* stage_smem,
                              size_t stage_smem_bytes, StageSmem& ss) {
-  // Part `part` is GEMM2 column group `part`: its columns, and its column tiles done per expert tile. Expert
-  // output rows are indexed by slot; a pair is ready when its expert tile has every column tile of the group.
+  // Part `part` is a piece of one GEMM2 column group's columns (ticket_layout.h). Expert output rows are indexed
+  // by slot; a pair is ready when its expert tile has every column tile of that group.
   constexpr int kVec = 16 / int(sizeof(Elem));
   int tile, part;
   combine_task_coords(p, task, &tile, &part);
-  const int n_first = gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, part);
-  const int n_end = gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, part + 1);
-  const int v0 = n_first * kExpertTileN / kVec, v_end = min(p.hidden, n_end * kExpertTileN) / kVec;
-  const uint32_t want = uint32_t(n_end - n_first);
+  const PartColumns pc = combine_part_columns(p.hidden / kVec, kExpertTileN / kVec, p.gemm2_n_tiles, p.gemm2_groups,
+                                              p.combine_parts, part);
+  const uint32_t want = uint32_t(gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, pc.group + 1) -
+                                 gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, pc.group));
   combine_task<Elem>(
-      p, wait_ctx, task, ColumnPart{v0, v_end - v0}, stage_smem, stage_smem_bytes, &ss.flag,
+      p, wait_ctx, task, ColumnPart{pc.v0, pc.vecs}, stage_smem, stage_smem_bytes, &ss.flag,
       static_cast<const Elem*>(p.expert_out), [](int64_t, int32_t slot) { return slot; },
       [&](int64_t, int32_t slot) {
-        const uint32_t* flag = &p.gemm2_tiles_done[(slot / kTileM) * p.gemm2_groups + part];
+        const uint32_t* flag = &p.gemm2_tiles_done[(slot / kTileM) * p.gemm2_groups + pc.group];
         const bool ok = wait_at_least(flag, want, wait_ctx);
         if (!ok && !forward_aborted(p))
           record_timeout(p, WaitSite::kExpertOutputDone, uint32_t(slot / kTileM), flag, want);

@@ -43,6 +43,19 @@ int dispatch_parts(const MoeShape& s) {
   return parts;
 }
 
+OneGpuCombine one_gpu_combine(const MoeShape& s) {
+  // GEMM2 column groups let the combine of the first groups overlap the GEMM2 of the later ones; that pays when
+  // the combine is long (a large T). At a small T it does not, and the groups' concurrent weight reads, one
+  // column tile of every expert at a time (8 MB apart at H = I = 2048), slowed the weight stream the GEMM2
+  // waits on from 4.2 to 3.0 TB/s (decode, docs/perf_notes.md run 32).
+  constexpr int kGroupedMinRouteTiles = 64;
+  const int base = combine_parts(s);
+  if (num_route_tiles(s.num_tokens) < kGroupedMinRouteTiles) return {1, base};
+  // Two parts per group where H allows (>= 256 columns each): the combine tasks after the last group, which
+  // run with nothing beside them, take half as long each and fill the grid.
+  return {base, s.hidden / 256 >= 2 * base ? 2 : 1};
+}
+
 int gather_lead(int max_expert_tiles) {
   // Enough tiles in flight to keep the copies streaming from HBM while GEMM1 runs on the tiles before them;
   // at 17 tickets per tile this puts the first GEMM1 tasks about 64 tiles' gathers behind the plan.
@@ -117,8 +130,9 @@ void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {
                              : int(ceil_div(s.intermediate, device::kExpertTileN));
   p->gemm2_n_tiles = int(ceil_div(s.hidden, device::kExpertTileN));
   p->dispatch_parts = 1;  // one GPU: the dispatch only names rows; the gathers copy them
-  p->combine_parts = combine_parts(s);
-  p->gemm2_groups = p->combine_parts;  // one GPU: the combine of part c overlaps GEMM2 group c + 1
+  const OneGpuCombine combine = one_gpu_combine(s);
+  p->gemm2_groups = combine.groups;
+  p->combine_parts = combine.groups * combine.parts_per_group;
   p->gather_lead = gather_lead(p->max_expert_tiles);
 
   const uint32_t route = uint32_t(p->num_route_tiles);

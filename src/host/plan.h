@@ -37,6 +37,11 @@ int combine_parts(const MoeShape& shape);
 // The same for the dispatch, rounded down to a power of two <= device::kMaxDispatchParts. (Expert parallelism;
 // on one GPU the dispatch only names rows, in one part per route tile, and the gathers copy them.)
 int dispatch_parts(const MoeShape& shape);
+// One GPU: GEMM2 column groups and combine parts per group (ticket_layout.h); combine_parts = their product.
+struct OneGpuCombine {
+  int groups, parts_per_group;
+};
+OneGpuCombine one_gpu_combine(const MoeShape& shape);
 // One GPU: gathers that run ahead of the GEMM1 tasks (ticket_layout.h), at most the expert tiles.
 int gather_lead(int max_expert_tiles);
 WorkspaceLayout workspace_layout(const MoeShape& shape, const MoeConfig& config);

@@ -14,15 +14,15 @@ namespace onemoe {
 namespace {
 
 struct Layout {
-  int expert_tiles, n_tiles, route_tiles, parts;
-  bool grouped;  // groups == parts (one GPU), else 1 (expert parallelism)
+  int expert_tiles, n_tiles, route_tiles, parts, groups;  // parts: a multiple of groups
 };
 
 TEST(TicketLayout, EveryTaskOnceAndCombineAfterItsGroup) {
-  for (const Layout& l : {Layout{3, 16, 2, 2, true}, Layout{263, 16, 1, 8, true}, Layout{384, 16, 128, 2, true},
-                          Layout{5, 11, 3, 4, true}, Layout{7, 16, 4, 2, false}, Layout{1, 2, 1, 1, true},
-                          Layout{0, 16, 1, 8, true}}) {
-    const int groups = l.grouped ? l.parts : 1;
+  for (const Layout& l : {Layout{3, 16, 2, 2, 2}, Layout{263, 16, 1, 8, 8}, Layout{384, 16, 128, 2, 2},
+                          Layout{384, 16, 128, 4, 2}, Layout{5, 11, 3, 4, 4}, Layout{5, 11, 3, 6, 3},
+                          Layout{7, 16, 4, 2, 1}, Layout{130, 16, 1, 8, 1}, Layout{1, 2, 1, 1, 1},
+                          Layout{0, 16, 1, 8, 8}, Layout{0, 16, 1, 8, 4}}) {
+    const int groups = l.groups, per_group = l.parts / l.groups;
     const uint32_t total = uint32_t(l.expert_tiles * l.n_tiles + l.route_tiles * l.parts);
     std::vector<std::vector<int>> gemm2_seen(groups);
     std::vector<int> combine_seen(size_t(l.route_tiles) * l.parts, 0);
@@ -51,16 +51,33 @@ TEST(TicketLayout, EveryTaskOnceAndCombineAfterItsGroup) {
     for (const auto& seen : gemm2_seen)
       for (int c : seen) EXPECT_EQ(c, 1);
     for (int c : combine_seen) EXPECT_EQ(c, 1);
-    for (int part = 0; part < l.parts; ++part) {
-      const int group = l.grouped ? part : 0;
-      // Grouped: part c waits on group c; one group: every part waits on all of GEMM2.
-      const int64_t must_follow = l.grouped ? last_gemm2_ticket[group]
-                                            : *std::max_element(last_gemm2_ticket.begin(), last_gemm2_ticket.end());
-      EXPECT_GT(first_combine_ticket[part], must_follow) << "part " << part;
+    for (int part = 0; part < l.parts; ++part)  // a part waits on its group only
+      EXPECT_GT(first_combine_ticket[part], last_gemm2_ticket[part / per_group]) << "part " << part;
+    // More than one group: part 0's combine starts before the last group's GEMM2 is over (the overlap).
+    if (groups > 1 && l.expert_tiles > 0) EXPECT_LT(first_combine_ticket[0], last_gemm2_ticket[groups - 1]);
+  }
+}
+
+TEST(TicketLayout, CombinePartsCutTheirGroupsColumnsInOrder) {
+  struct Cut {
+    int hidden_vecs, vecs_per_tile, n_tiles, groups, parts;
+  };
+  // bf16 H = 2048 (256 vectors of 16 bytes, 16 per tile), H = 1408 (11 tiles), and H = 64 (half a tile).
+  for (const Cut& c : {Cut{256, 16, 16, 2, 4}, Cut{256, 16, 16, 2, 2}, Cut{256, 16, 16, 1, 8}, Cut{176, 16, 11, 5, 5},
+                       Cut{176, 16, 11, 1, 5}, Cut{176, 16, 11, 3, 6}, Cut{8, 16, 1, 1, 1}}) {
+    int next = 0;
+    for (int part = 0; part < c.parts; ++part) {
+      const device::PartColumns pc =
+          device::combine_part_columns(c.hidden_vecs, c.vecs_per_tile, c.n_tiles, c.groups, c.parts, part);
+      EXPECT_EQ(pc.group, part / (c.parts / c.groups));
+      EXPECT_EQ(pc.v0, next) << "part " << part;  // contiguous, in order, no gap or overlap
+      EXPECT_GE(pc.vecs, 0);
+      // Inside its group's column tiles.
+      EXPECT_GE(pc.v0, device::gemm2_group_first_n_tile(c.n_tiles, c.groups, pc.group) * c.vecs_per_tile);
+      EXPECT_LE(pc.v0 + pc.vecs, device::gemm2_group_first_n_tile(c.n_tiles, c.groups, pc.group + 1) * c.vecs_per_tile);
+      next = pc.v0 + pc.vecs;
     }
-    // Grouped, more than one group: part 0's combine starts before the last group's GEMM2 is over (the overlap).
-    if (l.grouped && groups > 1 && l.expert_tiles > 0)
-      EXPECT_LT(first_combine_ticket[0], last_gemm2_ticket[groups - 1]);
+    EXPECT_EQ(next, c.hidden_vecs);
   }
 }
 

@@ -3,9 +3,9 @@
 // GEMM1 tasks. The tickets interleave gathers with GEMM1 (ticket_layout.h), so the HBM-bound copies of later
 // tiles run while earlier tiles compute, instead of every GEMM1 task waiting for the whole dispatch.
 //
-// Thread 0 moves the rows with bulk async copies (TMA, no tensor map) through the idle GEMM smem, in two
-// halves: the loads of one half overlap the stores of the other. A block keeps ~half its scratch in flight
-// this way, where 16-byte register copies keep 16 KB.
+// Thread 0 moves the rows with bulk async copies (TMA, no tensor map) through the idle GEMM smem, a ring of
+// slots: loads run ahead into free slots while the stores drain the oldest one. A block keeps ~3/4 of its
+// scratch in flight this way, where 16-byte register copies keep 16 KB.
 #pragma once
 
 #include <cute/arch/copy_sm90_tma.hpp>
@@ -22,44 +22,56 @@ __device__ __forceinline__ void bulk_store_wait_all() { asm volatile("cp.async.b
 __device__ __forceinline__ void fence_proxy_async_shared() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
 
 // Thread 0: copies `rows` rows of `row_bytes` (a multiple of 16) from src_row(m) to dst_row(m) through
-// smem_bytes of smem at `smem` (16-byte aligned). Returns false if a load passed deadline_ns.
+// smem_bytes of smem at `smem` (16-byte aligned), a ring of kGatherSlots slots: loads fill up to
+// kGatherSlots - 1 slots ahead while the stores drain the oldest. Returns false if a load passed deadline_ns.
 template <class SrcRow, class DstRow>
-__device__ bool bulk_copy_rows(int rows, int row_bytes, uint8_t* smem, size_t smem_bytes, uint64_t (&barrier)[2],
-                               uint64_t deadline_ns, SrcRow&& src_row, DstRow&& dst_row) {
+__device__ bool bulk_copy_rows(int rows, int row_bytes, uint8_t* smem, size_t smem_bytes,
+                               uint64_t (&barrier)[kGatherSlots], uint64_t deadline_ns, SrcRow&& src_row,
+                               DstRow&& dst_row) {
   using cutlass::arch::ClusterTransactionBarrier;
-  const int half = int(smem_bytes / 2) & ~15;
-  const int piece = row_bytes < half ? row_bytes : half;  // rows wider than half the smem go in pieces
+  const int slot_bytes = int(smem_bytes / kGatherSlots) & ~15;
+  const int piece = row_bytes < slot_bytes ? row_bytes : slot_bytes;  // rows wider than a slot go in pieces
   const int pieces_per_row = (row_bytes + piece - 1) / piece;
-  const int per_half = half / piece;
+  const int per_slot = slot_bytes / piece;
   const int items = rows * pieces_per_row;
-  for (int b = 0; b < 2; ++b) ClusterTransactionBarrier::init(&barrier[b], 1);
-  cutlass::arch::fence_barrier_init();
-  bool failed = false;
-  for (int first = 0, batch = 0; first < items; first += per_half, ++batch) {
-    const int buf = batch & 1;
-    const int n = items - first < per_half ? items - first : per_half;
-    // The stores of batch - 2 read this half: at most the last batch's stores may still be reading.
-    if (batch >= 2) cute::tma_store_wait<1>();
+  const int batches = (items + per_slot - 1) / per_slot;
+  auto piece_len = [&](int item) {
+    const int rest = row_bytes - (item % pieces_per_row) * piece;
+    return rest < piece ? rest : piece;
+  };
+  auto issue_loads = [&](int batch) {
+    const int slot = batch % kGatherSlots, first = batch * per_slot;
+    const int n = items - first < per_slot ? items - first : per_slot;
     uint32_t bytes = 0;
+    for (int j = 0; j < n; ++j) bytes += uint32_t(piece_len(first + j));
+    ClusterTransactionBarrier::arrive_and_expect_tx(&barrier[slot], bytes);
     for (int j = 0; j < n; ++j) {
-      const int q = (first + j) % pieces_per_row;
-      bytes += uint32_t(row_bytes - q * piece < piece ? row_bytes - q * piece : piece);
+      const int item = first + j;
+      cute::SM90_BULK_COPY_G2S::copy(src_row(item / pieces_per_row) + (item % pieces_per_row) * piece, &barrier[slot],
+                                     smem + slot * slot_bytes + j * piece, piece_len(item));
     }
-    ClusterTransactionBarrier::arrive_and_expect_tx(&barrier[buf], bytes);
-    uint8_t* slots = smem + buf * half;
-    for (int j = 0; j < n; ++j) {
-      const int m = (first + j) / pieces_per_row, q = (first + j) % pieces_per_row;
-      const int len = row_bytes - q * piece < piece ? row_bytes - q * piece : piece;
-      cute::SM90_BULK_COPY_G2S::copy(src_row(m) + q * piece, &barrier[buf], slots + j * piece, len);
-    }
-    bounded_phase_wait(&barrier[buf], uint32_t(batch / 2) & 1, deadline_ns, &failed);
+  };
+  for (int b = 0; b < kGatherSlots; ++b) ClusterTransactionBarrier::init(&barrier[b], 1);
+  cutlass::arch::fence_barrier_init();
+  for (int b = 0; b < kGatherSlots - 1 && b < batches; ++b) issue_loads(b);
+  bool failed = false;
+  for (int b = 0; b < batches; ++b) {
+    const int slot = b % kGatherSlots, first = b * per_slot;
+    const int n = items - first < per_slot ? items - first : per_slot;
+    bounded_phase_wait(&barrier[slot], uint32_t(b / kGatherSlots) & 1, deadline_ns, &failed);
     if (failed) break;
     for (int j = 0; j < n; ++j) {
-      const int m = (first + j) / pieces_per_row, q = (first + j) % pieces_per_row;
-      const int len = row_bytes - q * piece < piece ? row_bytes - q * piece : piece;
-      cute::SM90_BULK_COPY_S2G::copy(slots + j * piece, dst_row(m) + q * piece, len);
+      const int item = first + j;
+      cute::SM90_BULK_COPY_S2G::copy(smem + slot * slot_bytes + j * piece,
+                                     dst_row(item / pieces_per_row) + (item % pieces_per_row) * piece, piece_len(item));
     }
     cute::tma_store_arrive();
+    // The next load goes to the slot of batch b - 1: its stores (all but this batch's) must have read it.
+    const int next = b + kGatherSlots - 1;
+    if (next < batches) {
+      cute::tma_store_wait<1>();
+      issue_loads(next);
+    }
   }
   bulk_store_wait_all();
   return !failed;

@@ -19,6 +19,7 @@ struct StageSmem {
   uint32_t ticket;
   uint64_t task_mark_ns[kTaskMarks];  // timeline only: when thread 0 passed the running task's marks (0: not)
   uint64_t gather_barrier[kGatherSlots];  // gather: a ring slot's bulk loads have landed
+  int32_t gather_token[kTileM];           // gather: the token of each row of the tile
 };
 
 // GEMM tile implementation for an element type and fp32 math mode.

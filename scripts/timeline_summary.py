@@ -11,7 +11,7 @@ import csv
 import statistics
 import sys
 
-STAGES = ["route", "plan", "dispatch", "gemm1", "gemm2", "combine"]
+STAGES = ["route", "plan", "dispatch", "gather", "gemm1", "gemm2", "combine"]
 
 
 def load(path):

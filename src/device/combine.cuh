@@ -1,6 +1,7 @@
 // Combine stage: out[t] = sum over the token's kept experts, in ascending expert order, of weight * expert
 // row, accumulated in fp32. No atomics on outputs, so results are bitwise stable. One task per (route tile,
-// column part): p.combine_parts parts split H so that small T still spreads over many blocks.
+// column part): p.combine_parts parts split H so that small T still spreads over many blocks. On one GPU a
+// part is a piece of a GEMM2 column group (ticket_layout.h), so it can run as soon as that group is done.
 #pragma once
 
 #include <cute/arch/copy_sm80.hpp>
@@ -9,6 +10,7 @@
 #include "column_part.cuh"
 #include "numeric.cuh"
 #include "stage_smem.cuh"
+#include "ticket_layout.h"
 
 namespace onemoe::device {
 
@@ -36,11 +38,11 @@ __device__ inline void combine_task_coords(const KernelParams& p, int task, int*
 // vectors (all their pairs) in its own slots of `staging` (slot-major, so a warp's copies are contiguous),
 // waits for its own copies only, and sums from there.
 template <class Elem>
-__device__ void combine_rows(const KernelParams& p, int64_t first_token, int rows, int part, const CombineSmem& cs,
-                             const Elem* row_base, int4* staging, int staging_vecs) {
+__device__ void combine_rows(const KernelParams& p, int64_t first_token, int rows, ColumnPart columns,
+                             const CombineSmem& cs, const Elem* row_base, int4* staging, int staging_vecs) {
   constexpr int kVec = 16 / int(sizeof(Elem));
   const int H = p.hidden, top_k = p.top_k, threads = int(blockDim.x), tid = int(threadIdx.x);
-  const auto [v0, vecs] = column_part(H / kVec, p.combine_parts, part);
+  const auto [v0, vecs] = columns;
   const int slots = min(kCombineMaxVecsInFlight, staging_vecs / threads);  // >= kMaxTopK (kCombineSmemFloor)
   const int per = slots / top_k;  // output vectors per thread per step
   const int total = rows * vecs;
@@ -85,12 +87,12 @@ __device__ void combine_rows(const KernelParams& p, int64_t first_token, int row
 
 // One combine task: wait for the route tile's dispatch, stage its pairs (row_of(idx, slot): the pair's row in
 // row_base), wait for every kept pair's expert output (wait_pair(idx, slot), one thread per pair, which
-// records its own failure), then sum. Shared by the one-GPU and the expert-parallel combine. stage_smem: the
-// idle GEMM smem, stage_smem_bytes of it.
+// records its own failure), then sum the part's columns (`columns`). Shared by the one-GPU and the
+// expert-parallel combine. stage_smem: the idle GEMM smem, stage_smem_bytes of it.
 template <class Elem, class RowOf, class WaitPair>
-__device__ void combine_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* stage_smem,
-                             size_t stage_smem_bytes, int* s_flag, const Elem* row_base, RowOf&& row_of,
-                             WaitPair&& wait_pair) {
+__device__ void combine_task(const KernelParams& p, const WaitContext& wait_ctx, int task, ColumnPart columns,
+                             void* stage_smem, size_t stage_smem_bytes, int* s_flag, const Elem* row_base,
+                             RowOf&& row_of, WaitPair&& wait_pair) {
   int tile, part;
   combine_task_coords(p, task, &tile, &part);
   if (!block_wait_at_least(p, wait_ctx, &p.dispatch_done[tile], uint32_t(p.dispatch_parts), WaitSite::kDispatchDone,
@@ -109,7 +111,7 @@ __device__ void combine_task(const KernelParams& p, const WaitContext& wait_ctx,
     if (slot >= 0 && ready) ready = wait_pair(idx, slot);
   }
   if (!__syncthreads_and(ready)) return;
-  combine_rows<Elem>(p, first_token, rows, part, cs, row_base,
+  combine_rows<Elem>(p, first_token, rows, columns, cs, row_base,
                      reinterpret_cast<int4*>(static_cast<char*>(stage_smem) + sizeof(CombineSmem)),
                      int((stage_smem_bytes - sizeof(CombineSmem)) / sizeof(int4)));
 }
@@ -117,15 +119,23 @@ __device__ void combine_task(const KernelParams& p, const WaitContext& wait_ctx,
 template <class Elem>
 __device__ void combine_tile(const KernelParams& p, const WaitContext& wait_ctx, int task, void* stage_smem,
                              size_t stage_smem_bytes, StageSmem& ss) {
-  // Expert output rows are indexed by slot; a pair is ready when its expert tile has every GEMM2 column tile.
+  // Part `part` is a piece of one GEMM2 column group's columns (ticket_layout.h). Expert output rows are indexed
+  // by slot; a pair is ready when its expert tile has every column tile of that group.
+  constexpr int kVec = 16 / int(sizeof(Elem));
+  int tile, part;
+  combine_task_coords(p, task, &tile, &part);
+  const PartColumns pc = combine_part_columns(p.hidden / kVec, kExpertTileN / kVec, p.gemm2_n_tiles, p.gemm2_groups,
+                                              p.combine_parts, part);
+  const uint32_t want = uint32_t(gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, pc.group + 1) -
+                                 gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, pc.group));
   combine_task<Elem>(
-      p, wait_ctx, task, stage_smem, stage_smem_bytes, &ss.flag, static_cast<const Elem*>(p.expert_out),
-      [](int64_t, int32_t slot) { return slot; },
+      p, wait_ctx, task, ColumnPart{pc.v0, pc.vecs}, stage_smem, stage_smem_bytes, &ss.flag,
+      static_cast<const Elem*>(p.expert_out), [](int64_t, int32_t slot) { return slot; },
       [&](int64_t, int32_t slot) {
-        const uint32_t* flag = &p.gemm2_tiles_done[slot / kTileM];
-        const bool ok = wait_at_least(flag, uint32_t(p.gemm2_n_tiles), wait_ctx);
+        const uint32_t* flag = &p.gemm2_tiles_done[(slot / kTileM) * p.gemm2_groups + pc.group];
+        const bool ok = wait_at_least(flag, want, wait_ctx);
         if (!ok && !forward_aborted(p))
-          record_timeout(p, WaitSite::kExpertOutputDone, uint32_t(slot / kTileM), flag, uint32_t(p.gemm2_n_tiles));
+          record_timeout(p, WaitSite::kExpertOutputDone, uint32_t(slot / kTileM), flag, want);
         return ok;
       });
 }

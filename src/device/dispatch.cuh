@@ -1,8 +1,8 @@
-// Dispatch stage, one task per (route tile, column part): give each (token, expert) pair its row in the expert
-// buffers (token order, so capacity dropping is deterministic), copy the part's columns of the token rows
-// there, and count the arrivals per expert row tile so GEMM1 tiles can start as soon as their rows are in.
-// Every part derives the same slots; part 0 also writes them out. One block moves only ~10 GB/s, so a small
-// T needs several parts per route tile to use the GPU.
+// Dispatch stage. One GPU: one task per route tile gives each (token, expert) pair its row in the expert
+// buffers (token order, so capacity dropping is deterministic), names the token of each such row, and counts
+// the named rows per expert tile; the gather of a tile (gather.cuh) copies its rows once they are all named.
+// The helpers here also serve the expert-parallel dispatch (ep_dispatch.cuh), which copies rows itself, in
+// column parts: one block moves only ~10 GB/s, so a small T needs several parts per route tile.
 #pragma once
 
 #include "block_sync.cuh"
@@ -80,13 +80,9 @@ __device__ inline void build_token_masks(const KernelParams& p, int64_t first_to
   __syncthreads();
 }
 
-template <class Elem>
-__device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx, int task, void* stage_smem,
-                              StageSmem& ss) {
-  const int row_vecs = p.hidden * int(sizeof(Elem)) / 16;
-  int tile, v0, vecs;
-  bool first_part;
-  dispatch_task_coords(p, task, row_vecs, &tile, &v0, &vecs, &first_part);
+__device__ inline void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx, int task, StageSmem& ss) {
+  const int tile = task / p.dispatch_parts;
+  const bool first_part = task % p.dispatch_parts == 0;
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
   mark_task(p, ss.task_mark_ns, 0);
 
@@ -94,8 +90,6 @@ __device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx
   const int rows = int(cute::min<int64_t>(kTileM, p.num_tokens - first_token));
   const int num_experts = p.num_experts, top_k = p.top_k;
   const int32_t* tile_prefix = p.route_tile_counts + int64_t(tile) * num_experts;  // exclusive, over tiles
-  DispatchSmem& ds = *static_cast<DispatchSmem*>(stage_smem);
-
   build_token_masks(p, first_token, rows, ss);
 
   // After this loop slot_of[t, j] is the row of (t, expert j) in the expert buffers, or -1 if dropped.
@@ -106,24 +100,16 @@ __device__ void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx
     const int64_t position = tile_prefix[e] + tokens_before_in_tile(ss.token_masks[e], m);
     const bool kept = position < p.capacity;
     const int32_t slot = kept ? int32_t(int64_t(p.expert_tile_offset[e]) * kTileM + position) : -1;
-    ds.dst_row[pair] = slot;
     if (!first_part) continue;
     p.slot_of[idx] = slot;
+    if (kept) p.expert_row_token[slot] = int32_t(first_token + m);
     if (p.user_topk_ids) p.user_topk_ids[idx] = e;
     if (p.user_topk_weights) p.user_topk_weights[idx] = kept ? p.topk_weights[idx] : 0.f;
   }
-  __syncthreads();
-
-  block_copy_rows(0, rows * top_k, vecs, [&](int pair, const int4** src, int4** dst) {
-    const int32_t slot = ds.dst_row[pair];
-    *src = reinterpret_cast<const int4*>(static_cast<const Elem*>(p.x) + (first_token + pair / top_k) * p.hidden) + v0;
-    *dst = reinterpret_cast<int4*>(static_cast<Elem*>(p.expert_in) + int64_t(slot) * p.hidden) + v0;
-    return slot >= 0;
-  });
   __threadfence();
   __syncthreads();
 
-  // Arrivals per expert row tile: this tile's positions of expert e are [begin, end), clipped to capacity.
+  // Named rows per expert row tile: this tile's positions of expert e are [begin, end), clipped to capacity.
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) {
     int count = 0;
 #pragma unroll

@@ -6,6 +6,7 @@
 #include "block_sync.cuh"
 #include "numeric.cuh"
 #include "stage_smem.cuh"
+#include "ticket_layout.h"
 
 namespace onemoe::device {
 
@@ -51,44 +52,76 @@ __device__ inline bool locate_gemm_task(const KernelParams& p, int task, int n_t
   return true;
 }
 
-// act(A·w1ᵀ) (or act(A·w1ᵀ) * (A·w3ᵀ)) of one (expert tile, column tile) into expert_hidden.
+// Runs a GEMM tile whose epilogue stores through smem: run_tile(stage) runs the tile with an epilogue that calls
+// stage(m, n, v0, v1) for its pairs, which land in the (then idle) GEMM smem; then the valid rows leave with
+// 16-byte stores, row m's columns [0, cols) to row_dest(m). Scattered 4-byte stores from every thread write
+// half-sectors; whole rows write full ones.
+template <class Elem, class Tile, int kBN, class RunTile, class RowDest>
+__device__ bool run_tile_storing_rows(void* gemm_smem, int rows, int cols, RunTile&& run_tile, RowDest&& row_dest) {
+  constexpr int kVec = 16 / int(sizeof(Elem));
+  constexpr int kPitch = kBN + kVec;  // one 16-byte pad per row against bank conflicts
+  static_assert(kTileM * kPitch * sizeof(Elem) <= Tile::kScratchBytes, "staging stays below the tile's mbarriers");
+  Elem* staged = static_cast<Elem*>(gemm_smem);
+  if (!run_tile([&](int m, int n, float v0, float v1) { store_pair(staged + m * kPitch + n, v0, v1); })) return false;
+  __syncthreads();
+  const int vecs_per_row = cols / kVec;
+  for (int i = threadIdx.x; i < rows * vecs_per_row; i += blockDim.x) {
+    const int m = i / vecs_per_row, v = i % vecs_per_row;
+    reinterpret_cast<int4*>(row_dest(m))[v] = *reinterpret_cast<const int4*>(staged + m * kPitch + v * kVec);
+  }
+  __syncthreads();  // the next task may reuse the smem
+  return true;
+}
+
+// One GEMM1 tile of either kind into expert_hidden rows [0, rows), columns n0 + [0, cols): the activated C_0,
+// times C_1 when gated (kNumB == 2).
+template <class Elem, bool kExactFp32, bool kStageRows, class Tile, int kBN, int kNumB>
+__device__ bool run_gemm1(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, Elem* hidden, int64_t ld,
+                          int n0, int rows, int cols, int act, void* gemm_smem, uint64_t deadline_ns) {
+  const auto value = [](const float (&v)[kNumB][2], int i) { return kNumB == 2 ? v[0][i] * v[kNumB - 1][i] : v[0][i]; };
+  if constexpr (kStageRows && !kExactFp32) {
+    return run_tile_storing_rows<Elem, Tile, kBN>(
+        gemm_smem, rows, cols,
+        [&](auto&& stage) {
+          return Tile::run(
+              a, b, k_size, gemm_smem, deadline_ns,
+              [&](int m, int n, const float (&v)[kNumB][2]) { stage(m, n, value(v, 0), value(v, 1)); },
+              ActivateAccumulators{act});
+        },
+        [&](int m) { return hidden + int64_t(m) * ld + n0; });
+  } else {
+    return Tile::run(
+        a, b, k_size, gemm_smem, deadline_ns,
+        [&](int m, int n, const float (&v)[kNumB][2]) {  // v[0] is already activated
+          if (m < rows && n < cols) store_pair(hidden + int64_t(m) * ld + n0 + n, value(v, 0), value(v, 1));
+        },
+        ActivateAccumulators{act});
+  }
+}
+
+// act(A·w1ᵀ) (or act(A·w1ᵀ) * (A·w3ᵀ)) of one (expert tile, column tile) into expert_hidden. kStageRows: the
+// tile leaves through smem in whole rows (run_tile_storing_rows).
 // Both tile functions return false if the GEMM pipeline passed the forward's deadline (nothing is written then).
-template <class Elem, bool kExactFp32>
+template <class Elem, bool kExactFp32, bool kStageRows = false>
 __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns) {
   const int tile = et.tile, n_tile = et.n_tile, wi = et.weight_index;
   const int H = p.hidden, I = p.intermediate;
   const GemmOperand a{static_cast<const Elem*>(p.expert_in) + int64_t(tile) * kTileM * H, H, &p.maps.expert_in,
                       tile * kTileM, et.rows};
   Elem* hidden = static_cast<Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
-  const int64_t expert_w_offset = int64_t(wi) * I * H;
-  const int act = p.activation;
+  const Elem* w1 = static_cast<const Elem*>(p.w1) + int64_t(wi) * I * H;
   if (p.gated) {
-    using Tile = Gemm1GatedTile<Elem, kExactFp32>;
-    const int n0 = n_tile * kGatedTileN;
-    const int cols = min(kGatedTileN, I - n0);
-    const GemmOperand b[2] = {
-        {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols},
-        {static_cast<const Elem*>(p.w3) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w3, wi * I + n0, cols}};
-    return Tile::run(
-        a, b, H, gemm_smem, deadline_ns,
-        [&](int m, int n, const float (&v)[2][2]) {  // v[0] is already activated
-          if (m < et.rows && n < cols)
-            store_pair(hidden + int64_t(m) * I + n0 + n, v[0][0] * v[1][0], v[0][1] * v[1][1]);
-        },
-        ActivateAccumulators{act});
-  } else {
-    using Tile = Gemm1PlainTile<Elem, kExactFp32>;
-    const int n0 = n_tile * kExpertTileN;
-    const int cols = min(kExpertTileN, I - n0);
-    const GemmOperand b[1] = {
-        {static_cast<const Elem*>(p.w1) + expert_w_offset + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols}};
-    return Tile::run(
-        a, b, H, gemm_smem, deadline_ns,
-        [&](int m, int n, const float (&v)[1][2]) {  // already activated
-          if (m < et.rows && n < cols) store_pair(hidden + int64_t(m) * I + n0 + n, v[0][0], v[0][1]);
-        },
-        ActivateAccumulators{act});
+    const int n0 = n_tile * kGatedTileN, cols = min(kGatedTileN, I - n0);
+    const Elem* w3 = static_cast<const Elem*>(p.w3) + int64_t(wi) * I * H;
+    const GemmOperand b[2] = {{w1 + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols},
+                              {w3 + int64_t(n0) * H, H, &p.maps.w3, wi * I + n0, cols}};
+    return run_gemm1<Elem, kExactFp32, kStageRows, Gemm1GatedTile<Elem, kExactFp32>, kGatedTileN>(
+        a, b, H, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns);
   }
+  const int n0 = n_tile * kExpertTileN, cols = min(kExpertTileN, I - n0);
+  const GemmOperand b[1] = {{w1 + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols}};
+  return run_gemm1<Elem, kExactFp32, kStageRows, Gemm1PlainTile<Elem, kExactFp32>, kExpertTileN>(
+      a, b, H, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns);
 }
 
 // hidden·w2ᵀ of one (expert tile, column tile); output row m goes to row_dest(m) + column. kStageRows: write
@@ -110,26 +143,19 @@ __device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, void* ge
       if (m < et.rows && n < cols) store_pair(row_dest(m) + n0 + n, v[0][0], v[0][1]);
     });
   } else {
-    // Stage the tile in smem (free once the mainloop is done), then write whole rows with 16-byte stores: the
-    // rows may go to another GPU over NVLink, where 4-byte scattered stores waste most of each transfer.
-    constexpr int kVec = 16 / int(sizeof(Elem));
-    constexpr int kPitch = kExpertTileN + kVec;  // one 16-byte pad per row against bank conflicts
-    static_assert(kTileM * kPitch * sizeof(Elem) <= sizeof(typename Tile::Smem), "staging fits the GEMM smem");
-    Elem* staged = static_cast<Elem*>(gemm_smem);
-    if (!Tile::run(a, b, I, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[1][2]) {
-          store_pair(staged + m * kPitch + n, v[0][0], v[0][1]);
-        }))
-      return false;
-    __syncthreads();
-    const int vecs_per_row = cols / kVec;
-    for (int i = threadIdx.x; i < et.rows * vecs_per_row; i += blockDim.x) {
-      const int m = i / vecs_per_row, v = i % vecs_per_row;
-      reinterpret_cast<int4*>(row_dest(m) + n0)[v] = *reinterpret_cast<const int4*>(staged + m * kPitch + v * kVec);
-    }
-    __syncthreads();  // the next task may reuse the smem
-    return true;
+    // Whole rows: they may go to another GPU over NVLink, where 4-byte scattered stores waste most of each transfer.
+    return run_tile_storing_rows<Elem, Tile, kExpertTileN>(
+        gemm_smem, et.rows, cols,
+        [&](auto&& stage) {
+          return Tile::run(a, b, I, gemm_smem, deadline_ns,
+                           [&](int m, int n, const float (&v)[1][2]) { stage(m, n, v[0][0], v[0][1]); });
+        },
+        [&](int m) { return row_dest(m) + n0; });
   }
 }
+
+// One GPU: GEMM tiles leave through smem in whole rows (trial: see docs/perf_notes.md).
+inline constexpr bool kStageEpilogueRows = true;
 
 __device__ inline void record_gemm_stall(const KernelParams& p, int tile) {
   if (threadIdx.x == 0 && !forward_aborted(p)) record_failure(p, WaitSite::kGemmPipeline, uint32_t(tile), 0, 0);
@@ -139,30 +165,37 @@ template <class Elem, bool kExactFp32>
 __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* gemm_smem,
                            StageSmem& ss) {
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
+  // Row-tile-major (task = tile * n_tiles + column tile): the tile's gather precedes its tasks (ticket_layout.h).
   ExpertTile et;
-  if (!locate_gemm_task(p, task, p.gemm1_n_tiles, &et)) return;
-  if (!block_wait_at_least(p, wait_ctx, &p.row_tile_ready[et.tile], uint32_t(et.rows) * kArrivalScale,
-                           WaitSite::kRowTileDispatched, et.tile, &ss.flag))
+  if (!locate_gemm_task(p, task / p.gemm1_n_tiles, 1, &et)) return;
+  et.n_tile = task % p.gemm1_n_tiles;
+  if (!block_wait_at_least(p, wait_ctx, &p.row_tile_gathered[et.tile], 1, WaitSite::kRowTileGathered, et.tile,
+                           &ss.flag))
     return;
-  if (!gemm1_tile<Elem, kExactFp32>(p, et, gemm_smem, wait_ctx.deadline_ns))
+  if (!gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns))
     return record_gemm_stall(p, et.tile);
   block_publish_add(&p.gemm1_tiles_done[et.tile], 1);
 }
 
+// GEMM2 task `task` of column group `group` (ticket_layout.h): its tiles are the group's column tiles,
+// expert-major; it counts in gemm2_tiles_done[tile x groups + group].
 template <class Elem, bool kExactFp32>
-__device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* gemm_smem,
+__device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, int task, int group, void* gemm_smem,
                            StageSmem& ss) {
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
+  const int n_first = gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, group);
+  const int n_count = gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, group + 1) - n_first;
   ExpertTile et;
-  if (!locate_gemm_task(p, task, p.gemm2_n_tiles, &et)) return;
+  if (!locate_gemm_task(p, task, n_count, &et)) return;
+  et.n_tile += n_first;
   if (!block_wait_at_least(p, wait_ctx, &p.gemm1_tiles_done[et.tile], uint32_t(p.gemm1_n_tiles),
                            WaitSite::kExpertHiddenDone, et.tile, &ss.flag))
     return;
   Elem* out = static_cast<Elem*>(p.expert_out) + int64_t(et.tile) * kTileM * p.hidden;
-  if (!gemm2_tile<Elem, kExactFp32, false>(p, et, gemm_smem, wait_ctx.deadline_ns,
+  if (!gemm2_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns,
                                           [&](int m) { return out + int64_t(m) * p.hidden; }))
     return record_gemm_stall(p, et.tile);
-  block_publish_add(&p.gemm2_tiles_done[et.tile], 1);
+  block_publish_add(&p.gemm2_tiles_done[et.tile * p.gemm2_groups + group], 1);
 }
 
 }  // namespace onemoe::device

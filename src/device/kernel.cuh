@@ -4,6 +4,7 @@
 #include "combine.cuh"
 #include "dispatch.cuh"
 #include "expert_ffn.cuh"
+#include "gather.cuh"
 #include "router.cuh"
 #include "scheduler.cuh"
 
@@ -33,13 +34,16 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
         route_tile<Elem, kExactFp32>(p, wait_ctx, task.index, gemm_smem, ss);
         break;
       case Phase::kDispatch:
-        dispatch_tile<Elem>(p, wait_ctx, task.index, gemm_smem, ss);
+        dispatch_tile(p, wait_ctx, task.index, ss);
+        break;
+      case Phase::kGather:
+        gather_task<Elem>(p, wait_ctx, task.index, gemm_smem, gemm_smem_scratch_bytes<Elem, kExactFp32>(), ss);
         break;
       case Phase::kGemm1:
         gemm1_task<Elem, kExactFp32>(p, wait_ctx, task.index, gemm_smem, ss);
         break;
       case Phase::kGemm2:
-        gemm2_task<Elem, kExactFp32>(p, wait_ctx, task.index, gemm_smem, ss);
+        gemm2_task<Elem, kExactFp32>(p, wait_ctx, task.index, task.group, gemm_smem, ss);
         break;
       case Phase::kCombine:
         combine_tile<Elem>(p, wait_ctx, task.index, gemm_smem, gemm_smem_scratch_bytes<Elem, kExactFp32>(), ss);

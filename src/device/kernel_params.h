@@ -64,6 +64,8 @@ enum class WaitSite : uint32_t {
   kPeerOutputTile,    // an expert tile's output rows on their owner (index: the owner)
   kPlanOverflow,      // more rows routed here than the window holds (never with consistent max_tokens)
   kGemmPipeline,      // a GEMM tile's TMA/MMA pipeline stalled past the deadline (index: the tile)
+  kRowTileGathered,   // one GPU: the gather of an expert tile's rows (index: the tile)
+  kGatherCopy,        // one GPU: a gather's bulk copies stalled past the deadline (index: the tile)
 };
 
 // Written by a failing forward, read and cleared by the host (Context::synchronize_and_check).
@@ -119,8 +121,11 @@ struct KernelParams {
   int gemm2_n_tiles;     // column tiles of the GEMM2 output (H)
   int dispatch_parts;    // column parts of a route tile's dispatch (a power of two <= kMaxDispatchParts)
   int combine_parts;     // column parts of a route tile's combine: one combine task each
-  // Ticket ranges, in dependency order: [route][dispatch (route tiles x parts)][gemm1][gemm2]
-  // [combine (route tiles x parts)].
+  int gemm2_groups;      // GEMM2 column groups (ticket_layout.h): combine_parts on one GPU, 1 under EP
+  int gather_lead;       // one GPU: gathers that run ahead of the GEMM1 tasks (ticket_layout.h); 0 under EP
+  // Ticket ranges, in dependency order: [route][dispatch (route tiles x parts)][gemm1, with the gathers on one
+  // GPU][gemm2 and combine (route tiles x parts), interleaved by column group], as ticket_layout.h says;
+  // first_combine_ticket is where the combine would start with one group (expert parallelism, where it does).
   uint32_t first_dispatch_ticket, first_gemm1_ticket, first_gemm2_ticket, first_combine_ticket, num_tickets;
 
   // Tensors.
@@ -142,14 +147,16 @@ struct KernelParams {
   int32_t* expert_kept;       // [E]
   int32_t* expert_tile_offset;// [E + 1]
   void* expert_in;            // [max_expert_tiles * kTileM, H]  dispatched token rows
+  int32_t* expert_row_token;  // [max_expert_tiles * kTileM]  one GPU: the token of each kept expert row
   void* expert_hidden;        // [max_expert_tiles * kTileM, I]  act(GEMM1)
   void* expert_out;           // [max_expert_tiles * kTileM, H]  GEMM2 rows, combined at the source
 
   // Persistent sync state (Context-owned, zero at rest).
   SyncCounters* counters;
-  uint32_t* row_tile_ready;     // [max_expert_tiles]: rows dispatched into the tile, times kArrivalScale
+  uint32_t* row_tile_ready;     // [max_expert_tiles]: rows dispatched into the tile (one GPU: named), times kArrivalScale
+  uint32_t* row_tile_gathered;  // [max_expert_tiles]: one GPU: 1 once the gather copied the tile's rows
   uint32_t* gemm1_tiles_done;   // [max_expert_tiles]
-  uint32_t* gemm2_tiles_done;   // [max_expert_tiles]
+  uint32_t* gemm2_tiles_done;   // [max_expert_tiles x gemm2_groups]: column tiles done, per (tile, group)
   uint32_t* dispatch_done;      // [num_route_tiles]
   ErrorRecord* error;
 

@@ -1,28 +1,41 @@
 // The task queue of the persistent grid. Blocks take tickets from one counter; tickets are numbered in
-// dependency order ([route][dispatch][gemm1][gemm2][combine]) and a task only ever waits on tasks with
-// smaller tickets. Since every block is resident (cooperative launch), the smallest unfinished ticket
+// dependency order ([route][dispatch][gathers and gemm1][gemm2 and combine], see ticket_layout.h) and a task only ever
+// waits on tasks with smaller tickets. Since every block is resident (cooperative launch), the smallest unfinished ticket
 // can always run, so the waits cannot form a cycle.
 #pragma once
 
 #include "block_sync.cuh"
 #include "kernel_params.h"
+#include "ticket_layout.h"
 
 namespace onemoe::device {
 
-enum class Phase { kRoute, kDispatch, kGemm1, kGemm2, kCombine, kDone };
+enum class Phase { kRoute, kDispatch, kGather, kGemm1, kGemm2, kCombine, kDone };
 
 struct Task {
   Phase phase;
-  int index;  // route tile, or the task's index within its GEMM stage (see locate_gemm_task)
+  int index;      // route tile, expert tile (gather), the task's index within its GEMM stage (or GEMM2 group),
+                  // or the combine task
+  int group = 0;  // GEMM2: the column group (ticket_layout.h)
 };
+
+// Not inlined: its loop and 64-bit arithmetic would otherwise take registers from the GEMM tiles around it.
+static __device__ __noinline__ Task decode_late_ticket(const KernelParams& p, uint32_t ticket) {
+  const LateTicket late = locate_late_ticket(ticket - p.first_gemm2_ticket, p.max_expert_tiles, p.gemm2_n_tiles,
+                                             p.gemm2_groups, p.num_route_tiles, p.combine_parts);
+  return late.combine ? Task{Phase::kCombine, late.index} : Task{Phase::kGemm2, late.index, late.group};
+}
 
 __device__ inline Task decode_ticket(const KernelParams& p, uint32_t ticket) {
   if (ticket < p.first_dispatch_ticket) return {Phase::kRoute, int(ticket)};
   if (ticket < p.first_gemm1_ticket) return {Phase::kDispatch, int(ticket - p.first_dispatch_ticket)};
-  if (ticket < p.first_gemm2_ticket) return {Phase::kGemm1, int(ticket - p.first_gemm1_ticket)};
-  if (ticket < p.first_combine_ticket) return {Phase::kGemm2, int(ticket - p.first_gemm2_ticket)};
-  if (ticket < p.num_tickets) return {Phase::kCombine, int(ticket - p.first_combine_ticket)};
-  return {Phase::kDone, 0};
+  if (ticket < p.first_gemm2_ticket) {
+    const EarlyTicket early =
+        locate_gemm1_ticket(ticket - p.first_gemm1_ticket, p.max_expert_tiles, p.gemm1_n_tiles, p.gather_lead);
+    return {early.gather ? Phase::kGather : Phase::kGemm1, early.index};
+  }
+  if (ticket >= p.num_tickets) return {Phase::kDone, 0};
+  return decode_late_ticket(p, ticket);
 }
 
 // Block-wide: the next ticket (num_tickets once the forward is over or aborted).
@@ -59,9 +72,10 @@ __device__ inline void finish_block(const KernelParams& p, int32_t* s_is_last) {
   if (!*s_is_last) return;
   for (int i = threadIdx.x; i < p.max_expert_tiles; i += blockDim.x) {
     p.row_tile_ready[i] = 0;
+    if (p.row_tile_gathered != nullptr) p.row_tile_gathered[i] = 0;
     p.gemm1_tiles_done[i] = 0;
-    p.gemm2_tiles_done[i] = 0;
   }
+  for (int i = threadIdx.x; i < p.max_expert_tiles * p.gemm2_groups; i += blockDim.x) p.gemm2_tiles_done[i] = 0;
   for (int i = threadIdx.x; i < p.num_route_tiles; i += blockDim.x) p.dispatch_done[i] = 0;
   if (threadIdx.x == 0) *p.counters = SyncCounters{};
   __threadfence();

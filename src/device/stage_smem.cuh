@@ -9,6 +9,8 @@
 
 namespace onemoe::device {
 
+inline constexpr int kGatherSlots = 4;  // gather: smem ring slots; loads run up to kGatherSlots - 1 slots ahead
+
 struct StageSmem {
   int32_t expert_counts[kMaxExperts];                    // route: tokens of this tile per expert
   uint32_t token_masks[kMaxExperts][kMaskWordsPerTile];  // dispatch: bit m set if token m chose expert e
@@ -16,6 +18,8 @@ struct StageSmem {
   int32_t is_last;                                       // this block finished last (route / exit)
   uint32_t ticket;
   uint64_t task_mark_ns[kTaskMarks];  // timeline only: when thread 0 passed the running task's marks (0: not)
+  uint64_t gather_barrier[kGatherSlots];  // gather: a ring slot's bulk loads have landed
+  int32_t gather_token[kTileM];           // gather: the token of each row of the tile
 };
 
 // GEMM tile implementation for an element type and fp32 math mode.

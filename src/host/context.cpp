@@ -26,6 +26,8 @@ const char* wait_site_name(uint32_t site) {
     case 4: return "expert output (GEMM2) done";
     case 5: return "dispatch done";
     case 10: return "a GEMM tile's TMA/MMA pipeline";
+    case 11: return "expert row tile gathered";
+    case 12: return "a gather's bulk copies";
     default: return "unknown";
   }
 }
@@ -162,12 +164,14 @@ Result Context::run(const RunArgs& args, cudaStream_t stream) {
   host::bind_run_args(args, &p);
   host::bind_routing_workspace(ws, layout, &p);
   p.expert_in = ws + layout.expert_in;
+  p.expert_row_token = reinterpret_cast<int32_t*>(ws + layout.expert_row_token);
   p.expert_hidden = ws + layout.expert_hidden;
   p.expert_out = ws + layout.expert_out;
 
   char* sync = static_cast<char*>(c.sync_region);
   p.counters = reinterpret_cast<device::SyncCounters*>(sync + c.sync.counters);
   p.row_tile_ready = reinterpret_cast<uint32_t*>(sync + c.sync.row_tile_ready);
+  p.row_tile_gathered = reinterpret_cast<uint32_t*>(sync + c.sync.row_tile_gathered);
   p.gemm1_tiles_done = reinterpret_cast<uint32_t*>(sync + c.sync.gemm1_tiles_done);
   p.gemm2_tiles_done = reinterpret_cast<uint32_t*>(sync + c.sync.gemm2_tiles_done);
   p.dispatch_done = reinterpret_cast<uint32_t*>(sync + c.sync.dispatch_done);

@@ -66,6 +66,10 @@ void fill_ep_plan(const MoeShape& s, const MoeConfig& c, const EpSizes& z, devic
   device::KernelParams* p = &ep->base;
   fill_plan(s, c, p);
   p->max_expert_tiles = z.max_expert_tiles;
+  p->gemm2_groups = 1;  // the expert-parallel combine waits on its own stamps, after all of GEMM2
+  p->combine_parts = combine_parts(s);
+  p->dispatch_parts = dispatch_parts(s);  // the dispatch copies the rows itself: no gathers
+  p->gather_lead = 0;
   const uint32_t route = uint32_t(p->num_route_tiles);
   p->first_dispatch_ticket = route + 1;  // the plan's ticket is `route`
   p->first_gemm1_ticket = p->first_dispatch_ticket + route * uint32_t(p->dispatch_parts);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "device/ticket_layout.h"
+
 namespace onemoe::host {
 
 size_t take_region(size_t* cursor, size_t bytes) {
@@ -41,6 +43,26 @@ int dispatch_parts(const MoeShape& s) {
   return parts;
 }
 
+OneGpuCombine one_gpu_combine(const MoeShape& s) {
+  // GEMM2 column groups let the combine of the first groups overlap the GEMM2 of the later ones; that pays when
+  // the combine is long (a large T). At a small T it does not, and the groups' concurrent weight reads, one
+  // column tile of every expert at a time (8 MB apart at H = I = 2048), slowed the weight stream the GEMM2
+  // waits on from 4.2 to 3.0 TB/s (decode, docs/perf_notes.md run 32).
+  constexpr int kGroupedMinRouteTiles = 64;
+  const int base = combine_parts(s);
+  if (num_route_tiles(s.num_tokens) < kGroupedMinRouteTiles) return {1, base};
+  // Two parts per group where H allows (>= 256 columns each): the combine tasks after the last group, which
+  // run with nothing beside them, take half as long each and fill the grid.
+  return {base, s.hidden / 256 >= 2 * base ? 2 : 1};
+}
+
+int gather_lead(int max_expert_tiles) {
+  // Enough tiles in flight to keep the copies streaming from HBM while GEMM1 runs on the tiles before them;
+  // at 17 tickets per tile this puts the first GEMM1 tasks about 64 tiles' gathers behind the plan.
+  constexpr int kLead = 64;
+  return std::min(kLead, max_expert_tiles);
+}
+
 WorkspaceLayout workspace_layout(const MoeShape& s, const MoeConfig& c) {
   const size_t elem = dtype_size(c.dtype);
   const size_t T = size_t(s.num_tokens), E = size_t(s.num_experts), k = size_t(s.top_k);
@@ -55,6 +77,7 @@ WorkspaceLayout workspace_layout(const MoeShape& s, const MoeConfig& c) {
   l.expert_kept = take_region(&cursor, E * sizeof(int32_t));
   l.expert_tile_offset = take_region(&cursor, (E + 1) * sizeof(int32_t));
   l.expert_in = take_region(&cursor, rows * size_t(s.hidden) * elem);
+  l.expert_row_token = take_region(&cursor, rows * sizeof(int32_t));
   l.expert_hidden = take_region(&cursor, rows * size_t(s.intermediate) * elem);
   l.expert_out = take_region(&cursor, rows * size_t(s.hidden) * elem);
   l.total_bytes = cursor;
@@ -68,8 +91,10 @@ SyncLayout sync_layout(const MoeShape& max_shape) {
   size_t cursor = 0;
   l.counters = take_region(&cursor, sizeof(device::SyncCounters));
   l.row_tile_ready = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
+  l.row_tile_gathered = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
   l.gemm1_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
-  l.gemm2_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
+  // Per (tile, GEMM2 group); groups = combine parts <= H / 256 for every T.
+  l.gemm2_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * size_t(std::max(1, max_shape.hidden / 256)) * sizeof(uint32_t));
   l.dispatch_done = take_region(&cursor, size_t(l.max_route_tiles) * sizeof(uint32_t));
   l.error = take_region(&cursor, sizeof(device::ErrorRecord));
   l.total_bytes = cursor;
@@ -104,13 +129,17 @@ void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {
   p->gemm1_n_tiles = c.gated ? int(ceil_div(s.intermediate, device::kGatedTileN))
                              : int(ceil_div(s.intermediate, device::kExpertTileN));
   p->gemm2_n_tiles = int(ceil_div(s.hidden, device::kExpertTileN));
-  p->dispatch_parts = dispatch_parts(s);
-  p->combine_parts = combine_parts(s);
+  p->dispatch_parts = 1;  // one GPU: the dispatch only names rows; the gathers copy them
+  const OneGpuCombine combine = one_gpu_combine(s);
+  p->gemm2_groups = combine.groups;
+  p->combine_parts = combine.groups * combine.parts_per_group;
+  p->gather_lead = gather_lead(p->max_expert_tiles);
 
   const uint32_t route = uint32_t(p->num_route_tiles);
   p->first_dispatch_ticket = route;
   p->first_gemm1_ticket = p->first_dispatch_ticket + route * uint32_t(p->dispatch_parts);
-  p->first_gemm2_ticket = p->first_gemm1_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm1_n_tiles);
+  p->first_gemm2_ticket =
+      p->first_gemm1_ticket + device::gemm1_range_tickets(p->max_expert_tiles, p->gemm1_n_tiles, p->gather_lead);
   p->first_combine_ticket = p->first_gemm2_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm2_n_tiles);
   p->num_tickets = p->first_combine_ticket + route * uint32_t(p->combine_parts);
 }

@@ -12,13 +12,13 @@ namespace onemoe::host {
 
 struct WorkspaceLayout {
   size_t logits, topk_ids, topk_weights, slot_of, route_tile_counts, expert_kept, expert_tile_offset;
-  size_t expert_in, expert_hidden, expert_out;
+  size_t expert_in, expert_row_token, expert_hidden, expert_out;
   size_t total_bytes;
 };
 
 // Persistent sync state, sized for the Context's max_tokens and kept zero between forwards.
 struct SyncLayout {
-  size_t counters, row_tile_ready, gemm1_tiles_done, gemm2_tiles_done, dispatch_done, error;
+  size_t counters, row_tile_ready, row_tile_gathered, gemm1_tiles_done, gemm2_tiles_done, dispatch_done, error;
   size_t total_bytes;
   int max_expert_tiles, max_route_tiles;
 };
@@ -34,8 +34,16 @@ int max_expert_tiles(const MoeShape& shape);
 // Column parts each route tile's combine is split into: enough tasks to spread a small T over the grid, each
 // part at least 256 columns wide.
 int combine_parts(const MoeShape& shape);
-// The same for the dispatch, rounded down to a power of two <= device::kMaxDispatchParts.
+// The same for the dispatch, rounded down to a power of two <= device::kMaxDispatchParts. (Expert parallelism;
+// on one GPU the dispatch only names rows, in one part per route tile, and the gathers copy them.)
 int dispatch_parts(const MoeShape& shape);
+// One GPU: GEMM2 column groups and combine parts per group (ticket_layout.h); combine_parts = their product.
+struct OneGpuCombine {
+  int groups, parts_per_group;
+};
+OneGpuCombine one_gpu_combine(const MoeShape& shape);
+// One GPU: gathers that run ahead of the GEMM1 tasks (ticket_layout.h), at most the expert tiles.
+int gather_lead(int max_expert_tiles);
 WorkspaceLayout workspace_layout(const MoeShape& shape, const MoeConfig& config);
 SyncLayout sync_layout(const MoeShape& max_shape);
 

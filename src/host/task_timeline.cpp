@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "device/ticket_layout.h"
 #include "host/cuda_check.h"
 
 namespace onemoe::host {
@@ -54,9 +55,19 @@ Result TaskTimeline::read(std::vector<TaskSpan>* out) const {
     if (t < route_end) s.stage = "route", s.index = int(t);
     else if (t < p.first_dispatch_ticket) s.stage = "plan", s.index = int(t - route_end);
     else if (t < p.first_gemm1_ticket) s.stage = "dispatch", s.index = int(t - p.first_dispatch_ticket);
-    else if (t < p.first_gemm2_ticket) s.stage = "gemm1", s.index = int(t - p.first_gemm1_ticket);
-    else if (t < p.first_combine_ticket) s.stage = "gemm2", s.index = int(t - p.first_gemm2_ticket);
-    else s.stage = "combine", s.index = int(t - p.first_combine_ticket);
+    else if (t < p.first_gemm2_ticket) {
+      const device::EarlyTicket early = device::locate_gemm1_ticket(t - p.first_gemm1_ticket, p.max_expert_tiles,
+                                                                    p.gemm1_n_tiles, p.gather_lead);
+      s.stage = early.gather ? "gather" : "gemm1";
+      s.index = early.index;
+    }
+    else {
+      const device::LateTicket late =
+          device::locate_late_ticket(t - p.first_gemm2_ticket, p.max_expert_tiles, p.gemm2_n_tiles, p.gemm2_groups,
+                                     p.num_route_tiles, p.combine_parts);
+      s.stage = late.combine ? "combine" : "gemm2";
+      s.index = late.index;
+    }
     s.block = int(r.block);
     s.sm = int(r.sm);
     s.start_us = double(r.start_ns - origin) * 1e-3;

@@ -58,7 +58,9 @@ TEST(TaskTimeline, OneSpanPerTaskOfTheLastForward) {
       if (int(count.size()) <= s.index) count.resize(s.index + 1);
       ++count[s.index];
       EXPECT_LE(s.start_us, s.end_us);
-      const int marks = s.stage == "route" ? 3 : s.stage == "dispatch" ? 1 : 0;  // in order, inside the task
+      // In order, inside the task. A gather past the forward's last expert tile returns before its mark.
+      const bool idle_gather = s.stage == "gather" && s.mark_us[0] == -1.0;
+      const int marks = s.stage == "route" ? 3 : s.stage == "dispatch" || (s.stage == "gather" && !idle_gather) ? 1 : 0;
       for (int i = 0; i < TaskSpan::kMarks; ++i) {
         if (i < marks) {
           EXPECT_GE(s.mark_us[i], i == 0 ? s.start_us : s.mark_us[i - 1]) << s.stage << " " << s.index << " mark " << i;
@@ -77,7 +79,8 @@ TEST(TaskTimeline, OneSpanPerTaskOfTheLastForward) {
     EXPECT_EQ(seen.count("plan"), 0u) << "one GPU has no plan exchange";
     ASSERT_EQ(int(seen["route"].size()), route_tiles) << "T=" << T;
     for (int c : seen["route"]) EXPECT_EQ(c, 1) << "route";
-    // The dispatch and the combine of each route tile are split into the same number of column parts.
+    // One dispatch task per route tile (it names rows); the combine of each route tile in column parts.
+    EXPECT_EQ(seen["dispatch"].size(), size_t(route_tiles));
     for (const char* stage : {"dispatch", "combine"}) {
       ASSERT_FALSE(seen[stage].empty()) << stage;
       EXPECT_EQ(seen[stage].size() % route_tiles, 0u) << stage << ": " << seen[stage].size();
@@ -86,7 +89,10 @@ TEST(TaskTimeline, OneSpanPerTaskOfTheLastForward) {
     // H = I: both GEMMs have as many tasks, each run once.
     ASSERT_FALSE(seen["gemm1"].empty());
     EXPECT_EQ(seen["gemm1"].size(), seen["gemm2"].size());
-    for (const char* stage : {"gemm1", "gemm2"})
+    // One gather per expert tile (gemm1 has the tiles times its column tiles).
+    ASSERT_FALSE(seen["gather"].empty());
+    EXPECT_EQ(seen["gemm1"].size() % seen["gather"].size(), 0u);
+    for (const char* stage : {"gather", "gemm1", "gemm2"})
       for (int c : seen[stage]) EXPECT_EQ(c, 1) << stage;
     // A combine tile needs every routed row's GEMM2, which needs the routing of every token tile.
     EXPECT_LE(last_route_start, first_combine_end);

@@ -1,0 +1,117 @@
+// The ticket layouts of ticket_layout.h. The late one (GEMM2 column groups with the combine interleaved): every
+// GEMM2 and combine task gets exactly one ticket, and a combine task of part c comes after every GEMM2 task of
+// group c, its only GEMM2 dependency. The GEMM1 range (gathers interleaved): every gather and GEMM1 task gets
+// exactly one ticket, and a tile's gather comes before each of its GEMM1 tasks. (The scheduler's no-cycle
+// argument needs waits on smaller tickets only.)
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "device/ticket_layout.h"
+
+namespace onemoe {
+namespace {
+
+struct Layout {
+  int expert_tiles, n_tiles, route_tiles, parts, groups;  // parts: a multiple of groups
+};
+
+TEST(TicketLayout, EveryTaskOnceAndCombineAfterItsGroup) {
+  for (const Layout& l : {Layout{3, 16, 2, 2, 2}, Layout{263, 16, 1, 8, 8}, Layout{384, 16, 128, 2, 2},
+                          Layout{384, 16, 128, 4, 2}, Layout{5, 11, 3, 4, 4}, Layout{5, 11, 3, 6, 3},
+                          Layout{7, 16, 4, 2, 1}, Layout{130, 16, 1, 8, 1}, Layout{1, 2, 1, 1, 1},
+                          Layout{0, 16, 1, 8, 8}, Layout{0, 16, 1, 8, 4}}) {
+    const int groups = l.groups, per_group = l.parts / l.groups;
+    const uint32_t total = uint32_t(l.expert_tiles * l.n_tiles + l.route_tiles * l.parts);
+    std::vector<std::vector<int>> gemm2_seen(groups);
+    std::vector<int> combine_seen(size_t(l.route_tiles) * l.parts, 0);
+    std::vector<int64_t> last_gemm2_ticket(groups, -1), first_combine_ticket(l.parts, INT64_MAX);
+    for (int g = 0; g < groups; ++g) {
+      const int n = device::gemm2_group_first_n_tile(l.n_tiles, groups, g + 1) - device::gemm2_group_first_n_tile(l.n_tiles, groups, g);
+      gemm2_seen[g].assign(size_t(l.expert_tiles) * n, 0);
+    }
+    for (uint32_t i = 0; i < total; ++i) {
+      const device::LateTicket t = device::locate_late_ticket(i, l.expert_tiles, l.n_tiles, groups, l.route_tiles, l.parts);
+      if (t.combine) {
+        ASSERT_GE(t.index, 0);
+        ASSERT_LT(t.index, int(combine_seen.size()));
+        ++combine_seen[size_t(t.index)];
+        const int part = t.index % l.parts;
+        first_combine_ticket[part] = std::min<int64_t>(first_combine_ticket[part], i);
+      } else {
+        ASSERT_GE(t.group, 0);
+        ASSERT_LT(t.group, groups);
+        ASSERT_GE(t.index, 0);
+        ASSERT_LT(t.index, int(gemm2_seen[t.group].size()));
+        ++gemm2_seen[t.group][size_t(t.index)];
+        last_gemm2_ticket[t.group] = i;
+      }
+    }
+    for (const auto& seen : gemm2_seen)
+      for (int c : seen) EXPECT_EQ(c, 1);
+    for (int c : combine_seen) EXPECT_EQ(c, 1);
+    for (int part = 0; part < l.parts; ++part)  // a part waits on its group only
+      EXPECT_GT(first_combine_ticket[part], last_gemm2_ticket[part / per_group]) << "part " << part;
+    // More than one group: part 0's combine starts before the last group's GEMM2 is over (the overlap).
+    if (groups > 1 && l.expert_tiles > 0) EXPECT_LT(first_combine_ticket[0], last_gemm2_ticket[groups - 1]);
+  }
+}
+
+TEST(TicketLayout, CombinePartsCutTheirGroupsColumnsInOrder) {
+  struct Cut {
+    int hidden_vecs, vecs_per_tile, n_tiles, groups, parts;
+  };
+  // bf16 H = 2048 (256 vectors of 16 bytes, 16 per tile), H = 1408 (11 tiles), and H = 64 (half a tile).
+  for (const Cut& c : {Cut{256, 16, 16, 2, 4}, Cut{256, 16, 16, 2, 2}, Cut{256, 16, 16, 1, 8}, Cut{176, 16, 11, 5, 5},
+                       Cut{176, 16, 11, 1, 5}, Cut{176, 16, 11, 3, 6}, Cut{8, 16, 1, 1, 1}}) {
+    int next = 0;
+    for (int part = 0; part < c.parts; ++part) {
+      const device::PartColumns pc =
+          device::combine_part_columns(c.hidden_vecs, c.vecs_per_tile, c.n_tiles, c.groups, c.parts, part);
+      EXPECT_EQ(pc.group, part / (c.parts / c.groups));
+      EXPECT_EQ(pc.v0, next) << "part " << part;  // contiguous, in order, no gap or overlap
+      EXPECT_GE(pc.vecs, 0);
+      // Inside its group's column tiles.
+      EXPECT_GE(pc.v0, device::gemm2_group_first_n_tile(c.n_tiles, c.groups, pc.group) * c.vecs_per_tile);
+      EXPECT_LE(pc.v0 + pc.vecs, device::gemm2_group_first_n_tile(c.n_tiles, c.groups, pc.group + 1) * c.vecs_per_tile);
+      next = pc.v0 + pc.vecs;
+    }
+    EXPECT_EQ(next, c.hidden_vecs);
+  }
+}
+
+TEST(TicketLayout, Gemm1RangeEveryTaskOnceAndGatherBeforeItsTile) {
+  struct Range {
+    int expert_tiles, n_tiles, lead;
+  };
+  for (const Range& r : {Range{384, 16, 64}, Range{130, 16, 64}, Range{3, 16, 3}, Range{70, 8, 64}, Range{1, 1, 1},
+                         Range{5, 32, 0}, Range{0, 16, 0}}) {
+    const uint32_t total = device::gemm1_range_tickets(r.expert_tiles, r.n_tiles, r.lead);
+    EXPECT_EQ(total, uint32_t(r.expert_tiles * (r.n_tiles + (r.lead > 0 ? 1 : 0))));
+    std::vector<int> gemm1_seen(size_t(r.expert_tiles) * r.n_tiles, 0), gather_seen(size_t(r.expert_tiles), 0);
+    std::vector<int64_t> gather_ticket(size_t(r.expert_tiles), -1), first_gemm1_ticket(size_t(r.expert_tiles), INT64_MAX);
+    for (uint32_t i = 0; i < total; ++i) {
+      const device::EarlyTicket t = device::locate_gemm1_ticket(i, r.expert_tiles, r.n_tiles, r.lead);
+      ASSERT_GE(t.index, 0);
+      if (t.gather) {
+        ASSERT_LT(t.index, r.expert_tiles);
+        ++gather_seen[size_t(t.index)];
+        gather_ticket[size_t(t.index)] = i;
+      } else {
+        ASSERT_LT(t.index, int(gemm1_seen.size()));
+        ++gemm1_seen[size_t(t.index)];
+        const size_t tile = size_t(t.index / r.n_tiles);  // row-tile-major
+        first_gemm1_ticket[tile] = std::min<int64_t>(first_gemm1_ticket[tile], i);
+      }
+    }
+    for (int c : gemm1_seen) EXPECT_EQ(c, 1);
+    for (int c : gather_seen) EXPECT_EQ(c, r.lead > 0 ? 1 : 0);
+    if (r.lead > 0)
+      for (int tile = 0; tile < r.expert_tiles; ++tile)
+        EXPECT_LT(gather_ticket[size_t(tile)], first_gemm1_ticket[size_t(tile)]) << "tile " << tile;
+  }
+}
+
+}  // namespace
+}  // namespace onemoe

@@ -20,7 +20,7 @@ __device__ __forceinline__ int tokens_before_in_tile(const uint32_t (&mask)[kMas
   return rank + __popc(mask[m / 32] & ((1u << (m % 32)) - 1u));
 }
 
-// The pairs a dispatch task copies, staged in the (then idle) GEMM smem.
+// The pairs an expert-parallel dispatch task copies, staged in the (then idle) GEMM smem.
 struct DispatchSmem {
   int32_t dst_row[kTileM * kMaxTopK];       // row in the destination buffer, -1: nothing to copy
   int32_t src_token[kTileM * kMaxTopK];     // expert parallel: token within the route tile

@@ -1,7 +1,7 @@
 // Gather stage (one GPU), one task per expert tile: once every row of the tile is named (dispatch.cuh), copy
 // the named token rows of x into the tile's rows of expert_in, then publish row_tile_gathered[tile] for its
-// GEMM1 tasks. The tickets interleave gathers with GEMM1 (ticket_layout.h), so the HBM-bound copies of later
-// tiles run while earlier tiles compute, instead of every GEMM1 task waiting for the whole dispatch.
+// GEMM1 tasks. The tickets interleave gathers with GEMM1 (ticket_layout.h), so the copies of later tiles run
+// while earlier tiles compute, instead of every GEMM1 task waiting for the whole dispatch.
 //
 // Thread 0 moves the rows with bulk async copies (TMA, no tensor map) through the idle GEMM smem, a ring of
 // slots: loads run ahead into free slots while the stores drain the oldest one. A block keeps ~3/4 of its

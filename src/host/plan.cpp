@@ -57,8 +57,8 @@ OneGpuCombine one_gpu_combine(const MoeShape& s) {
 }
 
 int gather_lead(int max_expert_tiles) {
-  // Enough tiles in flight to keep the copies streaming from HBM while GEMM1 runs on the tiles before them;
-  // at 17 tickets per tile this puts the first GEMM1 tasks about 64 tiles' gathers behind the plan.
+  // Gathers run this many tiles ahead of the GEMM1 tasks that wait on them, so a GEMM1 task rarely waits for its
+  // rows. Not tuned: 64 tiles is about a quarter of the grid's blocks gathering when GEMM1 starts.
   constexpr int kLead = 64;
   return std::min(kLead, max_expert_tiles);
 }

@@ -126,8 +126,7 @@ __device__ void combine_tile(const KernelParams& p, const WaitContext& wait_ctx,
   combine_task_coords(p, task, &tile, &part);
   const PartColumns pc = combine_part_columns(p.hidden / kVec, kExpertTileN / kVec, p.gemm2_n_tiles, p.gemm2_groups,
                                               p.combine_parts, part);
-  const uint32_t want = uint32_t(gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, pc.group + 1) -
-                                 gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, pc.group));
+  const uint32_t want = uint32_t(gemm2_group_n_tiles(p.gemm2_n_tiles, p.gemm2_groups, pc.group));
   combine_task<Elem>(
       p, wait_ctx, task, ColumnPart{pc.v0, pc.vecs}, stage_smem, stage_smem_bytes, &ss.flag,
       static_cast<const Elem*>(p.expert_out), [](int64_t, int32_t slot) { return slot; },

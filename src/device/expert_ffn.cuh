@@ -154,7 +154,7 @@ __device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, void* ge
   }
 }
 
-// One GPU: GEMM tiles leave through smem in whole rows (trial: see docs/perf_notes.md).
+// One GPU: GEMM tiles leave through smem in whole rows (run_tile_storing_rows; docs/perf_notes.md, run 32).
 inline constexpr bool kStageEpilogueRows = true;
 
 __device__ inline void record_gemm_stall(const KernelParams& p, int tile) {
@@ -184,7 +184,7 @@ __device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, i
                            StageSmem& ss) {
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
   const int n_first = gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, group);
-  const int n_count = gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, group + 1) - n_first;
+  const int n_count = gemm2_group_n_tiles(p.gemm2_n_tiles, p.gemm2_groups, group);
   ExpertTile et;
   if (!locate_gemm_task(p, task, n_count, &et)) return;
   et.n_tile += n_first;

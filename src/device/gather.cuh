@@ -18,9 +18,6 @@ namespace onemoe::device {
 // Waits until every bulk store this thread committed has been performed (not only read out of smem).
 __device__ __forceinline__ void bulk_store_wait_all() { asm volatile("cp.async.bulk.wait_group 0;" ::: "memory"); }
 
-// Orders this block's earlier generic accesses of its smem before the async proxy writes it.
-__device__ __forceinline__ void fence_proxy_async_shared() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
-
 // Thread 0: copies `rows` rows of `row_bytes` (a multiple of 16) from src_row(m) to dst_row(m) through
 // smem_bytes of smem at `smem` (16-byte aligned), a ring of kGatherSlots slots: loads fill up to
 // kGatherSlots - 1 slots ahead while the stores drain the oldest. Returns false if a load passed deadline_ns.
@@ -93,7 +90,7 @@ __device__ void gather_task(const KernelParams& p, const WaitContext& wait_ctx, 
   for (int m = threadIdx.x; m < et.rows; m += blockDim.x) ss.gather_token[m] = tokens[m];
   __syncthreads();
   if (threadIdx.x == 0) {
-    fence_proxy_async_shared();  // earlier tasks wrote this smem with generic stores
+    cutlass::arch::fence_view_async_shared();  // earlier tasks wrote this smem with generic stores
     const int row_bytes = p.hidden * int(sizeof(Elem));
     const uint8_t* x = static_cast<const uint8_t*>(p.x);
     uint8_t* dst = static_cast<uint8_t*>(p.expert_in) + int64_t(tile) * kTileM * row_bytes;

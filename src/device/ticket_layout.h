@@ -22,6 +22,11 @@ ONEMOE_HOST_DEVICE inline int gemm2_group_first_n_tile(int n_tiles, int groups, 
   return int(int64_t(n_tiles) * g / groups);
 }
 
+// GEMM2 column tiles of group g.
+ONEMOE_HOST_DEVICE inline int gemm2_group_n_tiles(int n_tiles, int groups, int g) {
+  return gemm2_group_first_n_tile(n_tiles, groups, g + 1) - gemm2_group_first_n_tile(n_tiles, groups, g);
+}
+
 struct LateTicket {
   bool combine;
   int group;  // GEMM2: the column group
@@ -54,9 +59,7 @@ ONEMOE_HOST_DEVICE inline LateTicket locate_late_ticket(uint32_t i, int expert_t
   const int per_group = parts / groups;
   uint64_t start = 0;
   for (int s = 0; s <= groups; ++s) {
-    const uint64_t gemm2 = s < groups ? uint64_t(expert_tiles) * uint64_t(gemm2_group_first_n_tile(n_tiles, groups, s + 1) -
-                                                                          gemm2_group_first_n_tile(n_tiles, groups, s))
-                                      : 0;
+    const uint64_t gemm2 = s < groups ? uint64_t(expert_tiles) * uint64_t(gemm2_group_n_tiles(n_tiles, groups, s)) : 0;
     // Combine tasks here: the parts of group s - 1.
     const uint64_t combine = s == 0 ? 0 : uint64_t(route_tiles) * uint64_t(per_group);
     const uint64_t length = gemm2 + combine;

@@ -28,7 +28,7 @@ TEST(TicketLayout, EveryTaskOnceAndCombineAfterItsGroup) {
     std::vector<int> combine_seen(size_t(l.route_tiles) * l.parts, 0);
     std::vector<int64_t> last_gemm2_ticket(groups, -1), first_combine_ticket(l.parts, INT64_MAX);
     for (int g = 0; g < groups; ++g) {
-      const int n = device::gemm2_group_first_n_tile(l.n_tiles, groups, g + 1) - device::gemm2_group_first_n_tile(l.n_tiles, groups, g);
+      const int n = device::gemm2_group_n_tiles(l.n_tiles, groups, g);
       gemm2_seen[g].assign(size_t(l.expert_tiles) * n, 0);
     }
     for (uint32_t i = 0; i < total; ++i) {

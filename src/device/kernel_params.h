@@ -12,10 +12,11 @@ inline constexpr int kThreadsPerBlock = 256;
 inline constexpr int kTileM = 128;          // rows per expert tile and tokens per route tile
 inline constexpr int kTileN = 128;          // router GEMM: expert columns per tile
 #ifndef ONEMOE_EXPERT_TILE_N
-#define ONEMOE_EXPERT_TILE_N 128
+#define ONEMOE_EXPERT_TILE_N 256
 #endif
 // Expert GEMM1 (plain) and GEMM2 output columns per tile. Wider tiles re-read the token rows less: the
-// L2->SM traffic of a K-deep tile is (BM + BN) * K per BM * BN outputs (docs/perf_notes.md).
+// L2->SM traffic of a K-deep tile is (BM + BN) * K per BM * BN outputs, and the forward is L2-bound
+// (docs/perf_notes.md, runs 37-38).
 inline constexpr int kExpertTileN = ONEMOE_EXPERT_TILE_N;
 inline constexpr int kGatedTileN = kExpertTileN / 2;  // GEMM1 gated: this many columns of each of w1, w3
 inline constexpr int kMaxExperts = 256;
@@ -28,15 +29,18 @@ inline constexpr int kMaxDispatchParts = 8;
 inline constexpr uint32_t kArrivalScale = kMaxDispatchParts;
 
 // GEMM pipeline shape; overridable at build time for tuning runs with the CMake cache variable
-// ONEMOE_TUNING_DEFINITIONS (host and device code must agree; see docs/perf_notes.md).
+// ONEMOE_TUNING_DEFINITIONS (host and device code must agree; see docs/perf_notes.md). A 128x256 tile takes
+// most of the registers and 4 x 48 KB stages, so one block per SM; one wgmma batch is then kept in flight
+// across k-tiles, or the tensor pipe drains at every k-tile with no second block to fill it. Against 128x128
+// tiles at two blocks per SM: 7% slower with wait 0 (run 32), 5% faster with one batch in flight (run 38).
 #ifndef ONEMOE_GEMM_STAGES
-#define ONEMOE_GEMM_STAGES 3
+#define ONEMOE_GEMM_STAGES 4
 #endif
 #ifndef ONEMOE_GEMM_MMA_IN_FLIGHT
-#define ONEMOE_GEMM_MMA_IN_FLIGHT 0
+#define ONEMOE_GEMM_MMA_IN_FLIGHT 1
 #endif
 #ifndef ONEMOE_MIN_BLOCKS_PER_SM
-#define ONEMOE_MIN_BLOCKS_PER_SM 2
+#define ONEMOE_MIN_BLOCKS_PER_SM 1
 #endif
 inline constexpr int kGemmStages = ONEMOE_GEMM_STAGES;
 inline constexpr int kGemmMmaInFlight = ONEMOE_GEMM_MMA_IN_FLIGHT;

@@ -29,7 +29,7 @@ int max_expert_tiles(const MoeShape& s) {
 }
 
 int combine_parts(const MoeShape& s) {
-  constexpr int64_t kTargetTasks = 256;  // about the persistent grid of an H100/H200 (2 blocks per SM)
+  constexpr int64_t kTargetTasks = 256;  // about two tasks per block of an H100/H200's grid (1 block per SM)
   constexpr int64_t kMinPartColumns = 256;
   const int64_t route_tiles = std::max<int64_t>(1, num_route_tiles(s.num_tokens));
   const int64_t most = std::max<int64_t>(1, s.hidden / kMinPartColumns);
@@ -58,7 +58,7 @@ OneGpuCombine one_gpu_combine(const MoeShape& s) {
 
 int gather_lead(int max_expert_tiles) {
   // Gathers run this many tiles ahead of the GEMM1 tasks that wait on them, so a GEMM1 task rarely waits for its
-  // rows. Not tuned: 64 tiles is about a quarter of the grid's blocks gathering when GEMM1 starts.
+  // rows. Not tuned: 64 tiles is about half the grid's blocks (one per SM) gathering when GEMM1 starts.
   constexpr int kLead = 64;
   return std::min(kLead, max_expert_tiles);
 }

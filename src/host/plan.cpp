@@ -44,13 +44,16 @@ int dispatch_parts(const MoeShape& s) {
 }
 
 OneGpuCombine one_gpu_combine(const MoeShape& s) {
-  // GEMM2 column groups let the combine of the first groups overlap the GEMM2 of the later ones; that pays when
-  // the combine is long (a large T). At a small T it does not, and the groups' concurrent weight reads, one
-  // column tile of every expert at a time (8 MB apart at H = I = 2048), slowed the weight stream the GEMM2
-  // waits on from 4.2 to 3.0 TB/s (decode, docs/perf_notes.md run 32).
+  // GEMM2 column groups let the combine of the first groups overlap the GEMM2 of the later ones. With 128-column
+  // expert tiles that paid when the combine is long (a large T; docs/perf_notes.md runs 32-36). With the 128x256
+  // tiles it does not: one group was 22 us faster than two on the main row, and four or eight groups slower still
+  // (runs 39, 41). At a small T groups never pay: their concurrent weight reads, one column tile of every expert
+  // at a time (8 MB apart at H = I = 2048), slowed the weight stream the GEMM2 waits on from 4.2 to 3.0 TB/s
+  // (decode, run 32).
+  constexpr bool kGroupsPay = device::kExpertTileN < 256;
   constexpr int kGroupedMinRouteTiles = 64;
   const int base = combine_parts(s);
-  if (num_route_tiles(s.num_tokens) < kGroupedMinRouteTiles) return {1, base};
+  if (!kGroupsPay || num_route_tiles(s.num_tokens) < kGroupedMinRouteTiles) return {1, base};
   // Two parts per group where H allows (>= 256 columns each): the combine tasks after the last group, which
   // run with nothing beside them, take half as long each and fill the grid.
   return {base, s.hidden / 256 >= 2 * base ? 2 : 1};
@@ -58,8 +61,9 @@ OneGpuCombine one_gpu_combine(const MoeShape& s) {
 
 int gather_lead(int max_expert_tiles) {
   // Gathers run this many tiles ahead of the GEMM1 tasks that wait on them, so a GEMM1 task rarely waits for its
-  // rows. Not tuned: 64 tiles is about half the grid's blocks (one per SM) gathering when GEMM1 starts.
-  constexpr int kLead = 64;
+  // rows. About one tile per block of the grid (one block per SM): on the main row 128 was 11 us faster than 64,
+  // and 32 was 7 us slower (run 41).
+  constexpr int kLead = 128;
   return std::min(kLead, max_expert_tiles);
 }
 

@@ -80,9 +80,8 @@ __device__ inline void build_token_masks(const KernelParams& p, int64_t first_to
   __syncthreads();
 }
 
-__device__ inline void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx, int task, StageSmem& ss) {
-  const int tile = task / p.dispatch_parts;
-  const bool first_part = task % p.dispatch_parts == 0;
+// One GPU (dispatch_parts is 1 there: the gathers copy the rows, so one task per route tile).
+__device__ inline void dispatch_tile(const KernelParams& p, const WaitContext& wait_ctx, int tile, StageSmem& ss) {
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
   mark_task(p, ss.task_mark_ns, 0);
 
@@ -100,7 +99,6 @@ __device__ inline void dispatch_tile(const KernelParams& p, const WaitContext& w
     const int64_t position = tile_prefix[e] + tokens_before_in_tile(ss.token_masks[e], m);
     const bool kept = position < p.capacity;
     const int32_t slot = kept ? int32_t(int64_t(p.expert_tile_offset[e]) * kTileM + position) : -1;
-    if (!first_part) continue;
     p.slot_of[idx] = slot;
     if (kept) p.expert_row_token[slot] = int32_t(first_token + m);
     if (p.user_topk_ids) p.user_topk_ids[idx] = e;
@@ -119,7 +117,7 @@ __device__ inline void dispatch_tile(const KernelParams& p, const WaitContext& w
     for (int64_t row_tile = begin / kTileM; begin < end && row_tile <= (end - 1) / kTileM; ++row_tile) {
       const int64_t lo = cute::max<int64_t>(begin, row_tile * kTileM), hi = cute::min<int64_t>(end, (row_tile + 1) * kTileM);
       red_add_release_gpu(&p.row_tile_ready[p.expert_tile_offset[e] + row_tile],
-                          uint32_t(hi - lo) * (kArrivalScale / uint32_t(p.dispatch_parts)));
+                          uint32_t(hi - lo) * kArrivalScale);
     }
   }
   block_publish_add(&p.dispatch_done[tile], 1);

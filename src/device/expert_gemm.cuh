@@ -139,6 +139,9 @@ struct TmaWgmmaTile {
       }
       cutlass::arch::fence_barrier_init();
     }
+    // Earlier tasks wrote this smem with generic stores (staged epilogue rows, combine and router scratch);
+    // order those before the TMA (async proxy) overwrites it.
+    cutlass::arch::fence_view_async_shared();
     __syncthreads();
     if (tid == 0) {
       for (int s = 0; s < kStages && s < k_tiles; ++s) issue_loads(smem, a, b, s, s);

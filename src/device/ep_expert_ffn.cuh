@@ -26,7 +26,7 @@ __device__ void ep_gemm1_task(const EpKernelParams& ep, const WaitContext& wait_
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
   ExpertTile et;
   if (!ep_locate_gemm_task(ep, task, p.gemm1_n_tiles, &et)) return;
-  const int tile = et.tile, n_tile = et.n_tile;
+  const int tile = et.tile;
   const uint32_t* ready = reinterpret_cast<const uint32_t*>(es.peer_base[ep.rank] + ep.win.row_tile_ready) + tile;
   const uint32_t want = uint32_t(et.rows) * kArrivalScale;
   if (!block_wait_until(

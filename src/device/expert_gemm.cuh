@@ -172,7 +172,7 @@ struct TmaWgmmaTile {
           warpgroup_fence_operand(accum0);
           if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
           warpgroup_arrive();
-          const auto scale = tiled_mma.accumulate_;
+          [[maybe_unused]] const auto scale = tiled_mma.accumulate_;  // read only when kNumB == 2
           CUTE_UNROLL
           for (int kb = 0; kb < size<2>(tCrA); ++kb) {
             gemm(tiled_mma, tCrA(_, _, kb, stage), tCrB0(_, _, kb, stage), accum0);

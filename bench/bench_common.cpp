@@ -8,6 +8,12 @@
 
 namespace onemoe::bench {
 
+void LoopProgress::tick(int i) {
+  if (Clock::now() < next_report_) return;
+  std::fprintf(stderr, "# progress: %d of %d timed forwards done%s\n", i, iters_, label_.c_str());
+  next_report_ += std::chrono::seconds(10);
+}
+
 bool parse_dtype(const std::string& s, MoeConfig* c) {
   if (s == "bf16") c->dtype = DType::kBF16;
   else if (s == "fp16") c->dtype = DType::kFP16;

@@ -2,7 +2,9 @@
 // percentiles and the JSON envelope's fields (commit, date, escaping).
 #pragma once
 
+#include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "onemoe/onemoe.h"
@@ -20,6 +22,20 @@ double forward_flops(const MoeShape& shape, bool gated);
 
 // The q-quantile (0..1) of v, nearest rank. v must not be empty.
 double percentile(std::vector<double> v, double q);
+
+// Long timed loops (stress runs) report progress on stderr every 10 s, so a run cut short still says how far it
+// got: call tick(i) before forward i.
+class LoopProgress {
+ public:
+  LoopProgress(int iters, std::string label) : iters_(iters), label_(std::move(label)) {}
+  void tick(int i);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  int iters_;
+  std::string label_;
+  Clock::time_point next_report_ = Clock::now() + std::chrono::seconds(10);
+};
 
 std::string now_utc();
 // ONEMOE_COMMIT when set (the device copy of the tree has no .git), else `git rev-parse HEAD`.

@@ -76,14 +76,9 @@ Result time_forward(RunFn&& run, const Options& o, std::vector<double>* times_ms
   for (int i = 0; i < o.warmup; ++i)
     if (Result r = run(); !r.ok()) return r;
   if (cudaDeviceSynchronize() != cudaSuccess) return Result::error(onemoe::Status::kErrorCuda, "warm-up failed");
-  // Long loops (stress runs) report progress every 10 s on stderr, so a run cut short still says how far it got.
-  using Clock = std::chrono::steady_clock;
-  auto next_report = Clock::now() + std::chrono::seconds(10);
+  onemoe::bench::LoopProgress progress(o.iters, "");
   for (int i = 0; i < o.iters; ++i) {
-    if (Clock::now() >= next_report) {
-      std::fprintf(stderr, "# progress: %d of %d timed forwards done\n", i, o.iters);
-      next_report += std::chrono::seconds(10);
-    }
+    progress.tick(i);
     cudaEventRecord(start);
     if (Result r = run(); !r.ok()) return r;
     cudaEventRecord(stop);

@@ -1,7 +1,6 @@
 #include "multi_gpu/rank_runner.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -289,14 +288,9 @@ RankStats run_impl_on_rank(const RankContext& ctx, const Case& c, RankBuffers& b
   Traffic ignored;
   for (int i = 0; i < o.warmup && r.ok(); ++i) r = impl->run(args, ctx.stream);
   if (r.ok()) r = impl->finish(ctx.stream, &ignored);
-  // Long loops (stress runs) report progress from rank 0 every 10 s, as the one-GPU bench does.
-  using Clock = std::chrono::steady_clock;
-  auto next_report = Clock::now() + std::chrono::seconds(10);
+  bench::LoopProgress progress(o.iters, " (rank 0)");  // reported by rank 0 only
   for (int i = 0; i < o.iters; ++i) {
-    if (ctx.rank == 0 && Clock::now() >= next_report) {
-      std::fprintf(stderr, "# progress: %d of %d timed forwards done (rank 0)\n", i, o.iters);
-      next_report += std::chrono::seconds(10);
-    }
+    if (ctx.rank == 0) progress.tick(i);
     // Ranks start each timed forward together (threads of one process), so a forward's time is not inflated
     // by how late a peer thread woke up from the previous one. Every thread meets the barrier every
     // iteration, even after a failure, so none waits forever.

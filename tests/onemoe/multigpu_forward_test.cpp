@@ -288,6 +288,12 @@ const EpCase kCases[] = {
     {"R4_tf32_E32_T4096_below_max_tokens", {4096, 4096, 4096, 4096}, 32, 2, 2048, 2048, DType::kFP32,
      Fp32Math::kTF32, false, Activation::kGELU, 0, false, {}, 16384},
     {"R1_matches_context", {3000}, 32, 2, 1024, 1024},
+    // One rank (run on every 1-GPU machine): capacity drops, k = 8 gated fp16, exact fp32, the decode shape.
+    {"R1_capacity_1.25_skewed", {2000}, 16, 2, 512, 512, DType::kBF16, Fp32Math::kTF32, false, Activation::kGELU,
+     1.25f, true},
+    {"R1_k8_gated_fp16", {700}, 16, 8, 768, 512, DType::kFP16, Fp32Math::kTF32, true, Activation::kSiLU},
+    {"R1_fp32_ffma_k1_E12", {300}, 12, 1, 512, 512, DType::kFP32, Fp32Math::kFFMA},
+    {"R1_decode_T128_E32", {128}, 32, 2, 2048, 2048},
 };
 
 class ExpertParallel : public ::testing::TestWithParam<EpCase> {};

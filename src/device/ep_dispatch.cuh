@@ -118,7 +118,8 @@ __device__ void ep_dispatch_tile(const EpKernelParams& ep, const WaitContext& wa
       *dst = reinterpret_cast<int4*>(es.peer_base[ds.owner[i]] + ep.win.expert_in + int64_t(slot) * row_bytes) + v0;
       return slot >= 0;
     });
-    __threadfence_system();
+    // The barrier orders every thread's row stores before the adds below, and a release is cumulative over
+    // what it has observed, so no thread needs its own system fence (NCCL's LSA barrier publishes the same way).
     __syncthreads();
     // Arrivals per expert row tile of the owner: this tile's positions of expert e are [begin, end), clipped
     // to capacity.

@@ -69,8 +69,7 @@ __device__ void ep_gemm2_task(const EpKernelParams& ep, const WaitContext& wait_
   if (!gemm2_tile<Elem, kExactFp32, true>(p, et, gemm_smem, wait_ctx.deadline_ns,
                                          [&](int m) { return static_cast<Elem*>(es.row_dest[m]); }))
     return record_gemm_stall(p, tile);
-  __threadfence_system();
-  __syncthreads();
+  __syncthreads();  // orders every thread's row stores before thread 0's acq_rel add (cumulative, as in dispatch)
   if (threadIdx.x == 0) {
     if (remote_rows) {
       if (n_tile == 0) atomicAdd(&ep.traffic->rows_returned, (unsigned long long)remote_rows);

@@ -1,9 +1,10 @@
 #include "bench_common.h"
 
+#include "build_commit.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 
 namespace onemoe::bench {
@@ -54,13 +55,7 @@ std::string now_utc() {
 
 std::string git_commit() {
   if (const char* env = std::getenv("ONEMOE_COMMIT"); env && *env) return env;
-  std::string sha = "unknown";
-  if (FILE* f = popen("git rev-parse HEAD 2>/dev/null", "r")) {
-    char buf[64] = {};
-    if (fgets(buf, sizeof buf, f)) sha = std::string(buf, strcspn(buf, "\n"));
-    pclose(f);
-  }
-  return sha;
+  return ONEMOE_BUILD_COMMIT;  // the commit the build was made from, not the one of the directory it runs in
 }
 
 std::string json_escape(const std::string& s) {

@@ -38,7 +38,7 @@ class LoopProgress {
 };
 
 std::string now_utc();
-// ONEMOE_COMMIT when set (the device copy of the tree has no .git), else `git rev-parse HEAD`.
+// ONEMOE_COMMIT when set, else the commit the build was made from ("-dirty" if tracked files differed).
 std::string git_commit();
 std::string json_escape(const std::string& s);
 

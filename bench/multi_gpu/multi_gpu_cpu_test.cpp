@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <map>
 #include <numeric>
+#include <regex>
 #include <string>
 
+#include "bench_common.h"
 #include "multi_gpu/global_problem.h"
 #include "multi_gpu/id_file.h"
 #include "multi_gpu/launch_config.h"
@@ -241,3 +243,12 @@ TEST(RankStats, OneProcessCountsEveryRanksLaunches) {
 
 }  // namespace
 }  // namespace onemoe::multi_gpu
+
+TEST(ResultCommit, TheBuildsCommitUnlessOverridden) {
+  unsetenv("ONEMOE_COMMIT");
+  const std::string built = onemoe::bench::git_commit();
+  EXPECT_TRUE(std::regex_match(built, std::regex("[0-9a-f]{40}(-dirty)?|unknown"))) << built;
+  setenv("ONEMOE_COMMIT", "abc123", 1);
+  EXPECT_EQ(onemoe::bench::git_commit(), "abc123");
+  unsetenv("ONEMOE_COMMIT");
+}

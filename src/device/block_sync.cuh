@@ -75,7 +75,8 @@ __device__ inline bool block_wait_until(const KernelParams& p, const WaitContext
 
 // Every thread's global writes so far become visible before thread 0 publishes them with a release add.
 __device__ inline void block_publish_add(uint32_t* counter, uint32_t value) {
-  __threadfence();
+  // No fence per thread: the barrier orders every thread's stores before thread 0's release, and a release is
+  // cumulative over what it has observed (docs/protocol.md).
   __syncthreads();
   if (threadIdx.x == 0) red_add_release_gpu(counter, value);
 }

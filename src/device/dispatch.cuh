@@ -104,8 +104,7 @@ __device__ inline void dispatch_tile(const KernelParams& p, const WaitContext& w
     if (p.user_topk_ids) p.user_topk_ids[idx] = e;
     if (p.user_topk_weights) p.user_topk_weights[idx] = kept ? p.topk_weights[idx] : 0.f;
   }
-  __threadfence();
-  __syncthreads();
+  __syncthreads();  // the stores above before the release adds below (cumulative release, docs/protocol.md)
 
   // Named rows per expert row tile: this tile's positions of expert e are [begin, end), clipped to capacity.
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) {

@@ -223,8 +223,7 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
     block_publish_add(&p.counters->route_done, 1);
     return;
   }
-  __threadfence();
-  __syncthreads();
+  __syncthreads();  // the counts above before thread 0's acq_rel add (cumulative release)
   if (threadIdx.x == 0) {
     const uint32_t before = atomic_add_acq_rel_gpu(&p.counters->route_done, 1);
     ss.is_last = before == uint32_t(p.num_route_tiles - 1);

@@ -11,6 +11,12 @@ cmake --build "$build" -j "$jobs"
 gpus=0
 if command -v nvidia-smi >/dev/null 2>&1; then gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true); fi
 cd "$build"
+# A suite whose test discovery failed shows up as <name>_NOT_BUILT and carries no label, so a labelled run would
+# skip it without a word: fail instead.
+if not_built=$(ctest -N | grep -o '[A-Za-z0-9_]*_NOT_BUILT' | sort -u) && [ -n "$not_built" ]; then
+  echo "[test] error: test discovery failed for: $not_built" >&2
+  exit 1
+fi
 if [ "$gpus" -eq 0 ]; then
   echo "[test] no GPU on this machine: running the cpu label only; gpu and multigpu tests are NOT run"
   ctest -L cpu --output-on-failure -j "$jobs"

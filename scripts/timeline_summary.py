@@ -3,7 +3,8 @@
 
 For each CSV: per stage, how many tasks ran, when the stage started and ended, the busy block-time it took
 and its task durations (and, for stages with marks, the median time from task start to each mark: route =
-router GEMM done, first logits staged in smem, tokens routed; dispatch = plan seen); then, per time bucket, what share of the grid's blocks was in each stage.
+router GEMM done, first logits staged in smem, tokens routed; dispatch = plan seen; gemm1/gemm2 = inputs
+ready, tile computed, rows stored); then, per time bucket, what share of the grid's blocks was in each stage.
 Usage: timeline_summary.py [--bucket-us N] FILE.csv...
 """
 import argparse

@@ -117,7 +117,7 @@ struct TaskSpan {
   int block = 0, sm = 0;
   double start_us = 0, end_us = 0;  // from the forward's first task start, this GPU's clock
   // Marks inside the task, same clock; -1: none. Route: router GEMM done, first logits staged, tokens routed.
-  // Dispatch: plan seen (the first only).
+  // Dispatch: plan seen. Gather: rows dispatched. GEMM1 / GEMM2: inputs ready, tile computed, rows stored.
   static constexpr int kMarks = 3;
   double mark_us[kMarks] = {-1, -1, -1};
 };

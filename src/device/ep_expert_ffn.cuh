@@ -33,8 +33,10 @@ __device__ void ep_gemm1_task(const EpKernelParams& ep, const WaitContext& wait_
           p, wait_ctx, [&] { return ld_acquire_sys(ready) >= want; }, [&] { return ld_acquire_sys(ready); }, want,
           WaitSite::kPeerRowTile, tile, &ss.flag))
     return;
-
-  if (!gemm1_tile<Elem, kExactFp32>(p, et, gemm_smem, wait_ctx.deadline_ns)) return record_gemm_stall(p, tile);
+  mark_task(p, ss.task_mark_ns, 0);
+  if (!gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns,
+                                                        TileMarks{&p, ss.task_mark_ns}))
+    return record_gemm_stall(p, tile);
   block_publish_add(&p.gemm1_tiles_done[tile], 1);
 }
 
@@ -50,6 +52,7 @@ __device__ void ep_gemm2_task(const EpKernelParams& ep, const WaitContext& wait_
   if (!block_wait_at_least(p, wait_ctx, &p.gemm1_tiles_done[tile], uint32_t(p.gemm1_n_tiles),
                            WaitSite::kExpertHiddenDone, tile, &ss.flag))
     return;
+  mark_task(p, ss.task_mark_ns, 0);
 
   const int row_bytes = p.hidden * int(sizeof(Elem));
   const int cols = min(kExpertTileN, p.hidden - n_tile * kExpertTileN);
@@ -67,7 +70,8 @@ __device__ void ep_gemm2_task(const EpKernelParams& ep, const WaitContext& wait_
   const int remote_rows = __syncthreads_count(remote);
 
   if (!gemm2_tile<Elem, kExactFp32, true>(p, et, gemm_smem, wait_ctx.deadline_ns,
-                                         [&](int m) { return static_cast<Elem*>(es.row_dest[m]); }))
+                                         [&](int m) { return static_cast<Elem*>(es.row_dest[m]); },
+                                         TileMarks{&p, ss.task_mark_ns}))
     return record_gemm_stall(p, tile);
   __syncthreads();  // orders every thread's row stores before thread 0's acq_rel add (cumulative, as in dispatch)
   if (threadIdx.x == 0) {

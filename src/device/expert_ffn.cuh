@@ -52,17 +52,29 @@ __device__ inline bool locate_gemm_task(const KernelParams& p, int task, int n_t
   return true;
 }
 
+// Timeline marks of a GEMM task (mark_task): 0 its inputs are ready, 1 its tile is computed, 2 its rows are
+// stored. Empty (no marks) unless a task passes its StageSmem.
+struct TileMarks {
+  const KernelParams* p = nullptr;
+  uint64_t* marks_ns = nullptr;
+  __device__ void operator()(int which) const {
+    if (p != nullptr) mark_task(*p, marks_ns, which);
+  }
+};
+
 // Runs a GEMM tile whose epilogue stores through smem: run_tile(stage) runs the tile with an epilogue that calls
 // stage(m, n, v0, v1) for its pairs, which land in the (then idle) GEMM smem; then the valid rows leave with
 // 16-byte stores, row m's columns [0, cols) to row_dest(m). Scattered 4-byte stores from every thread write
 // half-sectors; whole rows write full ones.
 template <class Elem, class Tile, int kBN, class RunTile, class RowDest>
-__device__ bool run_tile_storing_rows(void* gemm_smem, int rows, int cols, RunTile&& run_tile, RowDest&& row_dest) {
+__device__ bool run_tile_storing_rows(void* gemm_smem, int rows, int cols, RunTile&& run_tile, RowDest&& row_dest,
+                                      TileMarks marks = {}) {
   constexpr int kVec = 16 / int(sizeof(Elem));
   constexpr int kPitch = kBN + kVec;  // one 16-byte pad per row against bank conflicts
   static_assert(kTileM * kPitch * sizeof(Elem) <= Tile::kScratchBytes, "staging stays below the tile's mbarriers");
   Elem* staged = static_cast<Elem*>(gemm_smem);
   if (!run_tile([&](int m, int n, float v0, float v1) { store_pair(staged + m * kPitch + n, v0, v1); })) return false;
+  marks(1);
   __syncthreads();
   const int vecs_per_row = cols / kVec;
   for (int i = threadIdx.x; i < rows * vecs_per_row; i += blockDim.x) {
@@ -70,6 +82,7 @@ __device__ bool run_tile_storing_rows(void* gemm_smem, int rows, int cols, RunTi
     reinterpret_cast<int4*>(row_dest(m))[v] = *reinterpret_cast<const int4*>(staged + m * kPitch + v * kVec);
   }
   __syncthreads();  // the next task may reuse the smem
+  marks(2);
   return true;
 }
 
@@ -77,7 +90,8 @@ __device__ bool run_tile_storing_rows(void* gemm_smem, int rows, int cols, RunTi
 // times C_1 when gated (kNumB == 2).
 template <class Elem, bool kExactFp32, bool kStageRows, class Tile, int kBN, int kNumB>
 __device__ bool run_gemm1(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, Elem* hidden, int64_t ld,
-                          int n0, int rows, int cols, int act, void* gemm_smem, uint64_t deadline_ns) {
+                          int n0, int rows, int cols, int act, void* gemm_smem, uint64_t deadline_ns,
+                          TileMarks marks) {
   const auto value = [](const float (&v)[kNumB][2], int i) { return kNumB == 2 ? v[0][i] * v[kNumB - 1][i] : v[0][i]; };
   if constexpr (kStageRows && !kExactFp32) {
     return run_tile_storing_rows<Elem, Tile, kBN>(
@@ -88,60 +102,86 @@ __device__ bool run_gemm1(const GemmOperand& a, const GemmOperand (&b)[kNumB], i
               [&](int m, int n, const float (&v)[kNumB][2]) { stage(m, n, value(v, 0), value(v, 1)); },
               ActivateAccumulators{act});
         },
-        [&](int m) { return hidden + int64_t(m) * ld + n0; });
+        [&](int m) { return hidden + int64_t(m) * ld + n0; }, marks);
   } else {
-    return Tile::run(
+    const bool ok = Tile::run(
         a, b, k_size, gemm_smem, deadline_ns,
         [&](int m, int n, const float (&v)[kNumB][2]) {  // v[0] is already activated
           if (m < rows && n < cols) store_pair(hidden + int64_t(m) * ld + n0 + n, value(v, 0), value(v, 1));
         },
         ActivateAccumulators{act});
+    marks(1);
+    return ok;
   }
+}
+
+// GEMM1's weight operands of one (expert tile, column tile): w1's rows of the column tile, and w3's when gated
+// (kNumB == 2); *n0 and *cols: the tile's first column of I and its valid columns.
+template <class Elem, int kNumB>
+__device__ void gemm1_weights(const KernelParams& p, const ExpertTile& et, GemmOperand (&b)[kNumB], int* n0,
+                              int* cols) {
+  constexpr int kBN = kNumB == 2 ? kGatedTileN : kExpertTileN;
+  const int wi = et.weight_index, H = p.hidden, I = p.intermediate;
+  *n0 = et.n_tile * kBN;
+  *cols = min(kBN, I - *n0);
+  const int64_t first_row = int64_t(wi) * I + *n0;
+  b[0] = {static_cast<const Elem*>(p.w1) + first_row * H, H, &p.maps.w1, int(first_row), *cols};
+  if constexpr (kNumB == 2)
+    b[1] = {static_cast<const Elem*>(p.w3) + first_row * H, H, &p.maps.w3, int(first_row), *cols};
 }
 
 // act(A·w1ᵀ) (or act(A·w1ᵀ) * (A·w3ᵀ)) of one (expert tile, column tile) into expert_hidden. kStageRows: the
 // tile leaves through smem in whole rows (run_tile_storing_rows).
 // Both tile functions return false if the GEMM pipeline passed the forward's deadline (nothing is written then).
 template <class Elem, bool kExactFp32, bool kStageRows = false>
-__device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns) {
-  const int tile = et.tile, n_tile = et.n_tile, wi = et.weight_index;
+__device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns,
+                           TileMarks marks = {}) {
+  const int tile = et.tile;
   const int H = p.hidden, I = p.intermediate;
   const GemmOperand a{static_cast<const Elem*>(p.expert_in) + int64_t(tile) * kTileM * H, H, &p.maps.expert_in,
                       tile * kTileM, et.rows};
   Elem* hidden = static_cast<Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
-  const Elem* w1 = static_cast<const Elem*>(p.w1) + int64_t(wi) * I * H;
+  int n0, cols;
   if (p.gated) {
-    const int n0 = n_tile * kGatedTileN, cols = min(kGatedTileN, I - n0);
-    const Elem* w3 = static_cast<const Elem*>(p.w3) + int64_t(wi) * I * H;
-    const GemmOperand b[2] = {{w1 + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols},
-                              {w3 + int64_t(n0) * H, H, &p.maps.w3, wi * I + n0, cols}};
+    GemmOperand b[2];
+    gemm1_weights<Elem>(p, et, b, &n0, &cols);
     return run_gemm1<Elem, kExactFp32, kStageRows, Gemm1GatedTile<Elem, kExactFp32>, kGatedTileN>(
-        a, b, H, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns);
+        a, b, H, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns, marks);
   }
-  const int n0 = n_tile * kExpertTileN, cols = min(kExpertTileN, I - n0);
-  const GemmOperand b[1] = {{w1 + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols}};
+  GemmOperand b[1];
+  gemm1_weights<Elem>(p, et, b, &n0, &cols);
   return run_gemm1<Elem, kExactFp32, kStageRows, Gemm1PlainTile<Elem, kExactFp32>, kExpertTileN>(
-      a, b, H, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns);
+      a, b, H, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns, marks);
 }
+
+// GEMM2's weight operand of one (expert tile, column tile of H): w2's rows of the column tile.
+template <class Elem>
+__device__ GemmOperand gemm2_weight(const KernelParams& p, const ExpertTile& et) {
+  const int wi = et.weight_index, H = p.hidden, I = p.intermediate;
+  const int n0 = et.n_tile * kExpertTileN;
+  return {static_cast<const Elem*>(p.w2) + (int64_t(wi) * H + n0) * I, I, &p.maps.w2, wi * H + n0,
+          min(kExpertTileN, H - n0)};
+}
+
 
 // hidden·w2ᵀ of one (expert tile, column tile); output row m goes to row_dest(m) + column. kStageRows: write
 // whole rows from smem (for rows that cross NVLink); otherwise each thread stores its own pairs.
 template <class Elem, bool kExactFp32, bool kStageRows, class RowDest>
 __device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns,
-                           RowDest&& row_dest) {
+                           RowDest&& row_dest, TileMarks marks = {}) {
   using Tile = Gemm2Tile<Elem, kExactFp32>;
-  const int tile = et.tile, wi = et.weight_index;
-  const int H = p.hidden, I = p.intermediate;
+  const int tile = et.tile, I = p.intermediate;
   const int n0 = et.n_tile * kExpertTileN;
-  const int cols = min(kExpertTileN, H - n0);
   const GemmOperand a{static_cast<const Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I, I,
                       &p.maps.expert_hidden, tile * kTileM, et.rows};
-  const GemmOperand b[1] = {
-      {static_cast<const Elem*>(p.w2) + int64_t(wi) * H * I + int64_t(n0) * I, I, &p.maps.w2, wi * H + n0, cols}};
+  const GemmOperand b[1] = {gemm2_weight<Elem>(p, et)};
+  const int cols = b[0].rows;
   if constexpr (kExactFp32 || !kStageRows) {
-    return Tile::run(a, b, I, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[1][2]) {
+    const bool ok = Tile::run(a, b, I, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[1][2]) {
       if (m < et.rows && n < cols) store_pair(row_dest(m) + n0 + n, v[0][0], v[0][1]);
     });
+    marks(1);
+    return ok;
   } else {
     // Whole rows: they may go to another GPU over NVLink, where 4-byte scattered stores waste most of each transfer.
     return run_tile_storing_rows<Elem, Tile, kExpertTileN>(
@@ -150,11 +190,12 @@ __device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, void* ge
           return Tile::run(a, b, I, gemm_smem, deadline_ns,
                            [&](int m, int n, const float (&v)[1][2]) { stage(m, n, v[0][0], v[0][1]); });
         },
-        [&](int m) { return row_dest(m) + n0; });
+        [&](int m) { return row_dest(m) + n0; }, marks);
   }
 }
 
-// One GPU: GEMM tiles leave through smem in whole rows (run_tile_storing_rows; docs/perf_notes.md, run 32).
+// GEMM tiles leave through smem in whole rows (run_tile_storing_rows; docs/perf_notes.md, run 32): every tile on
+// one GPU, and the expert-parallel GEMM1 (run 51: 39 µs faster on one rank's share of the 4-GPU main row).
 inline constexpr bool kStageEpilogueRows = true;
 
 __device__ inline void record_gemm_stall(const KernelParams& p, int tile) {
@@ -172,7 +213,9 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
   if (!block_wait_at_least(p, wait_ctx, &p.row_tile_gathered[et.tile], 1, WaitSite::kRowTileGathered, et.tile,
                            &ss.flag))
     return;
-  if (!gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns))
+  mark_task(p, ss.task_mark_ns, 0);
+  if (!gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns,
+                                                        TileMarks{&p, ss.task_mark_ns}))
     return record_gemm_stall(p, et.tile);
   block_publish_add(&p.gemm1_tiles_done[et.tile], 1);
 }
@@ -191,9 +234,11 @@ __device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, i
   if (!block_wait_at_least(p, wait_ctx, &p.gemm1_tiles_done[et.tile], uint32_t(p.gemm1_n_tiles),
                            WaitSite::kExpertHiddenDone, et.tile, &ss.flag))
     return;
+  mark_task(p, ss.task_mark_ns, 0);
   Elem* out = static_cast<Elem*>(p.expert_out) + int64_t(et.tile) * kTileM * p.hidden;
-  if (!gemm2_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns,
-                                          [&](int m) { return out + int64_t(m) * p.hidden; }))
+  if (!gemm2_tile<Elem, kExactFp32, kStageEpilogueRows>(
+          p, et, gemm_smem, wait_ctx.deadline_ns, [&](int m) { return out + int64_t(m) * p.hidden; },
+          TileMarks{&p, ss.task_mark_ns}))
     return record_gemm_stall(p, et.tile);
   block_publish_add(&p.gemm2_tiles_done[et.tile * p.gemm2_groups + group], 1);
 }

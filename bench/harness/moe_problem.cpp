@@ -1,10 +1,12 @@
 #include "harness/moe_problem.h"
 
 #include "reference/expert_ffn.h"
+#include "reference/parallel.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -44,19 +46,27 @@ std::vector<double> random_tensor(size_t n, uint64_t seed, double stddev, refere
 }  // namespace
 
 std::vector<uint8_t> encode_values(DType dtype, const double* v, size_t n) {
-  std::vector<uint8_t> bytes(n * dtype_size(dtype));
-  for (size_t i = 0; i < n; ++i) {
-    const float f = float(v[i]);
-    if (dtype == DType::kBF16) {
-      const __nv_bfloat16 b = __float2bfloat16_rn(f);
-      std::memcpy(bytes.data() + 2 * i, &b, 2);
-    } else if (dtype == DType::kFP16) {
-      const __half h = __float2half_rn(f);
-      std::memcpy(bytes.data() + 2 * i, &h, 2);
-    } else {
-      std::memcpy(bytes.data() + 4 * i, &f, 4);
+  const size_t size = dtype_size(dtype);
+  std::vector<uint8_t> bytes(n * size);
+  // In chunks on every core: E=128's weights are ~1 G values, seconds of one core per bench row. Each chunk
+  // writes its own bytes, so the result does not depend on the thread count.
+  constexpr size_t kChunk = size_t(1) << 20;
+  reference::parallel_for(int64_t((n + kChunk - 1) / kChunk), [&](int64_t chunk) {
+    const size_t end = std::min(n, size_t(chunk + 1) * kChunk);
+    for (size_t i = size_t(chunk) * kChunk; i < end; ++i) {
+      const float f = float(v[i]);
+      uint8_t* out = bytes.data() + size * i;
+      if (dtype == DType::kBF16) {
+        const __nv_bfloat16 b = __float2bfloat16_rn(f);
+        std::memcpy(out, &b, 2);
+      } else if (dtype == DType::kFP16) {
+        const __half h = __float2half_rn(f);
+        std::memcpy(out, &h, 2);
+      } else {
+        std::memcpy(out, &f, 4);
+      }
     }
-  }
+  });
   return bytes;
 }
 

@@ -53,11 +53,11 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
   if (threadIdx.x < ep.world_size)
     es.peer_base[threadIdx.x] = static_cast<char*>(ncclGetPeerPointer(ep.window, 0, int(threadIdx.x)));
 
-  for (;;) {
-    const uint32_t ticket = fetch_ticket(p, &es.base.ticket);
+  for (uint32_t ticket = fetch_ticket(p, &es.base.ticket);; ticket = take_prefetched_ticket(&es.base.ticket)) {
     int index = 0;
     const EpPhase phase = decode_ep_ticket(p, ticket, &index);
     if (phase == EpPhase::kDone) break;
+    prefetch_next_ticket(p, &es.base.ticket);
     const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
     switch (phase) {
       case EpPhase::kRoute:

@@ -42,13 +42,30 @@ __device__ inline bool locate_in_tile_list(const int32_t* offsets, int count, in
   return true;
 }
 
-// One GPU: the list is every expert.
-__device__ inline bool locate_gemm_task(const KernelParams& p, int task, int n_tiles, ExpertTile* out) {
+// One GPU, block-wide: waits for the expert plan, then keeps a copy of it in smem for the rest of the forward.
+// A block's later tasks skip both the wait and the plan's global loads: the tile search reads ~log2(E)
+// offsets one after another, each an L2 round trip when it misses L1.
+__device__ inline bool block_wait_plan(const KernelParams& p, const WaitContext& wait_ctx, uint32_t index,
+                                       StageSmem& ss) {
+  if (ss.plan_cached) return true;  // uniform: written before a barrier every thread has passed since
+  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, index, &ss.flag))
+    return false;
+  for (int e = threadIdx.x; e <= p.num_experts; e += blockDim.x) {
+    ss.expert_tile_offset[e] = p.expert_tile_offset[e];
+    if (e < p.num_experts) ss.expert_kept[e] = p.expert_kept[e];
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) ss.plan_cached = 1;  // read again only after the barriers that end this task
+  return true;
+}
+
+// One GPU: the list is every expert. After block_wait_plan.
+__device__ inline bool locate_gemm_task(const StageSmem& ss, int num_experts, int task, int n_tiles, ExpertTile* out) {
   int expert = 0;
-  if (!locate_in_tile_list(p.expert_tile_offset, p.num_experts, task, n_tiles, out, &expert)) return false;
+  if (!locate_in_tile_list(ss.expert_tile_offset, num_experts, task, n_tiles, out, &expert)) return false;
   out->expert = expert;
   out->weight_index = expert;
-  out->rows = min(kTileM, p.expert_kept[expert] - out->row_tile_of_expert * kTileM);
+  out->rows = min(kTileM, ss.expert_kept[expert] - out->row_tile_of_expert * kTileM);
   return true;
 }
 
@@ -205,10 +222,10 @@ __device__ inline void record_gemm_stall(const KernelParams& p, int tile) {
 template <class Elem, bool kExactFp32>
 __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* gemm_smem,
                            StageSmem& ss) {
-  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
+  if (!block_wait_plan(p, wait_ctx, uint32_t(task), ss)) return;
   // Row-tile-major (task = tile * n_tiles + column tile): the tile's gather precedes its tasks (ticket_layout.h).
   ExpertTile et;
-  if (!locate_gemm_task(p, task / p.gemm1_n_tiles, 1, &et)) return;
+  if (!locate_gemm_task(ss, p.num_experts, task / p.gemm1_n_tiles, 1, &et)) return;
   et.n_tile = task % p.gemm1_n_tiles;
   if (!block_wait_at_least(p, wait_ctx, &p.row_tile_gathered[et.tile], 1, WaitSite::kRowTileGathered, et.tile,
                            &ss.flag))
@@ -225,11 +242,11 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
 template <class Elem, bool kExactFp32>
 __device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, int task, int group, void* gemm_smem,
                            StageSmem& ss) {
-  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
+  if (!block_wait_plan(p, wait_ctx, uint32_t(task), ss)) return;
   const int n_first = gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, group);
   const int n_count = gemm2_group_n_tiles(p.gemm2_n_tiles, p.gemm2_groups, group);
   ExpertTile et;
-  if (!locate_gemm_task(p, task, n_count, &et)) return;
+  if (!locate_gemm_task(ss, p.num_experts, task, n_count, &et)) return;
   et.n_tile += n_first;
   if (!block_wait_at_least(p, wait_ctx, &p.gemm1_tiles_done[et.tile], uint32_t(p.gemm1_n_tiles),
                            WaitSite::kExpertHiddenDone, et.tile, &ss.flag))

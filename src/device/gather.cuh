@@ -77,9 +77,9 @@ __device__ bool bulk_copy_rows(int rows, int row_bytes, uint8_t* smem, size_t sm
 template <class Elem>
 __device__ void gather_task(const KernelParams& p, const WaitContext& wait_ctx, int tile, void* stage_smem,
                             size_t stage_smem_bytes, StageSmem& ss) {
-  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
+  if (!block_wait_plan(p, wait_ctx, uint32_t(tile), ss)) return;
   ExpertTile et;
-  if (!locate_gemm_task(p, tile, 1, &et)) return;  // past the last tile of this forward
+  if (!locate_gemm_task(ss, p.num_experts, tile, 1, &et)) return;  // past the last tile of this forward
   if (!block_wait_at_least(p, wait_ctx, &p.row_tile_ready[tile], uint32_t(et.rows) * kArrivalScale,
                            WaitSite::kRowTileDispatched, uint32_t(tile), &ss.flag))
     return;

@@ -21,13 +21,15 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
   // knowing the scratch users' accesses are shared memory (LDS/STS, not generic LD/ST).
   void* gemm_smem = dynamic_smem + ((1024u - (uint32_t(__cvta_generic_to_shared(dynamic_smem)) & 1023u)) & 1023u);
   const WaitContext wait_ctx = make_wait_context(p, global_timer_ns());
-  if (threadIdx.x == 0)
+  if (threadIdx.x == 0) {
     for (uint64_t& m : ss.task_mark_ns) m = 0;
+    ss.plan_cached = 0;
+  }
 
-  for (;;) {
-    const uint32_t ticket = fetch_ticket(p, &ss.ticket);
+  for (uint32_t ticket = fetch_ticket(p, &ss.ticket);; ticket = take_prefetched_ticket(&ss.ticket)) {
     const Task task = decode_ticket(p, ticket);
     if (task.phase == Phase::kDone) break;
+    prefetch_next_ticket(p, &ss.ticket);
     const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
     switch (task.phase) {
       case Phase::kRoute:

@@ -38,9 +38,29 @@ __device__ inline Task decode_ticket(const KernelParams& p, uint32_t ticket) {
   return decode_late_ticket(p, ticket);
 }
 
-// Block-wide: the next ticket (num_tickets once the forward is over or aborted).
+// Block-wide: the block's first ticket (num_tickets once the forward is over or aborted).
 __device__ inline uint32_t fetch_ticket(const KernelParams& p, uint32_t* s_ticket) {
   if (threadIdx.x == 0) *s_ticket = forward_aborted(p) ? p.num_tickets : atomicAdd(&p.counters->ticket, 1u);
+  __syncthreads();
+  const uint32_t ticket = *s_ticket;
+  __syncthreads();
+  return ticket;
+}
+
+// Called as a task starts: the last thread takes the block's next ticket while the task runs, so the
+// counter's atomic and the abort check (an L2 round trip each) overlap the task's own first waits instead of
+// following its end. With one block per SM nothing else covers that gap (GEMM tasks: ~2.3 µs from start to
+// inputs ready, run 51). A block then holds two tickets, the running one and the next; still deadlock-free
+// (docs/protocol.md, "Why it cannot deadlock"). Not thread 0, which issues the GEMMs' TMA loads.
+__device__ inline void prefetch_next_ticket(const KernelParams& p, uint32_t* s_ticket) {
+  if (threadIdx.x == blockDim.x - 1) {
+    const uint32_t taken = atomicAdd(&p.counters->ticket, 1u);  // both loads in flight at once
+    *s_ticket = forward_aborted(p) ? p.num_tickets : taken;
+  }
+}
+
+// Block-wide, after the task: the ticket prefetch_next_ticket took.
+__device__ inline uint32_t take_prefetched_ticket(const uint32_t* s_ticket) {
   __syncthreads();
   const uint32_t ticket = *s_ticket;
   __syncthreads();

@@ -16,7 +16,10 @@ struct StageSmem {
   uint32_t token_masks[kMaxExperts][kMaskWordsPerTile];  // dispatch: bit m set if token m chose expert e
   int32_t flag;                                          // result of a block-wide wait
   int32_t is_last;                                       // this block finished last (route / exit)
-  uint32_t ticket;
+  uint32_t ticket;                                       // the block's next ticket (scheduler.cuh)
+  int32_t plan_cached;                                   // one GPU: 1 once the copies below hold the plan
+  int32_t expert_tile_offset[kMaxExperts + 1];           // one GPU: the plan's copies (block_wait_plan)
+  int32_t expert_kept[kMaxExperts];
   uint64_t task_mark_ns[kTaskMarks];  // timeline only: when thread 0 passed the running task's marks (0: not)
   uint64_t gather_barrier[kGatherSlots];  // gather: a ring slot's bulk loads have landed
   int32_t gather_token[kTileM];           // gather: the token of each row of the tile

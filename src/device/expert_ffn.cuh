@@ -117,7 +117,7 @@ __device__ bool run_gemm1(const GemmOperand& a, const GemmOperand (&b)[kNumB], i
           return Tile::run(
               a, b, k_size, gemm_smem, deadline_ns,
               [&](int m, int n, const float (&v)[kNumB][2]) { stage(m, n, value(v, 0), value(v, 1)); },
-              ActivateAccumulators{act});
+              ActivateAccumulators<kFastActivation<Elem>>{act});
         },
         [&](int m) { return hidden + int64_t(m) * ld + n0; }, marks);
   } else {
@@ -126,7 +126,7 @@ __device__ bool run_gemm1(const GemmOperand& a, const GemmOperand (&b)[kNumB], i
         [&](int m, int n, const float (&v)[kNumB][2]) {  // v[0] is already activated
           if (m < rows && n < cols) store_pair(hidden + int64_t(m) * ld + n0 + n, value(v, 0), value(v, 1));
         },
-        ActivateAccumulators{act});
+        ActivateAccumulators<kFastActivation<Elem>>{act});
     marks(1);
     return ok;
   }

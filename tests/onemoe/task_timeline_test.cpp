@@ -60,12 +60,10 @@ TEST(TaskTimeline, OneSpanPerTaskOfTheLastForward) {
       EXPECT_LE(s.start_us, s.end_us);
       // In order, inside the task. A gather or GEMM task past the forward's last expert tile returns before its
       // first mark.
-      const bool per_tile = s.stage == "gather" || s.stage == "gemm1" || s.stage == "gemm2";
-      const bool idle = per_tile && s.mark_us[0] == -1.0;
-      const int marks = idle                                             ? 0
-                        : s.stage == "route" || s.stage == "gemm1" || s.stage == "gemm2" ? 3
-                        : s.stage == "dispatch" || s.stage == "gather"                   ? 1
-                                                                                         : 0;
+      const bool gemm = s.stage == "gemm1" || s.stage == "gemm2";
+      const bool idle = (gemm || s.stage == "gather") && s.mark_us[0] == -1.0;
+      int marks = 0;
+      if (!idle) marks = s.stage == "route" || gemm ? 3 : s.stage == "dispatch" || s.stage == "gather" ? 1 : 0;
       for (int i = 0; i < TaskSpan::kMarks; ++i) {
         if (i < marks) {
           EXPECT_GE(s.mark_us[i], i == 0 ? s.start_us : s.mark_us[i - 1]) << s.stage << " " << s.index << " mark " << i;

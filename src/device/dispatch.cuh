@@ -1,12 +1,11 @@
 // Dispatch stage. One GPU: one task per route tile gives each (token, expert) pair its row in the expert
 // buffers (token order, so capacity dropping is deterministic), names the token of each such row, and counts
 // the named rows per expert tile; the gather of a tile (gather.cuh) copies its rows once they are all named.
-// The helpers here also serve the expert-parallel dispatch (ep_dispatch.cuh), which copies rows itself, in
-// column parts: one block moves only ~10 GB/s, so a small T needs several parts per route tile.
+// The helpers here also serve the expert-parallel dispatch (ep_dispatch.cuh), which copies rows itself, one
+// task per route tile and chunk of experts.
 #pragma once
 
 #include "block_sync.cuh"
-#include "column_part.cuh"
 #include "stage_smem.cuh"
 
 namespace onemoe::device {
@@ -22,22 +21,10 @@ __device__ __forceinline__ int tokens_before_in_tile(const uint32_t (&mask)[kMas
 
 // The pairs an expert-parallel dispatch task copies, staged in the (then idle) GEMM smem.
 struct DispatchSmem {
-  int32_t dst_row[kTileM * kMaxTopK];       // row in the destination buffer, -1: nothing to copy
-  int32_t src_token[kTileM * kMaxTopK];     // expert parallel: token within the route tile
-  int32_t owner[kTileM * kMaxTopK];         // expert parallel: the rank whose window receives the row
-  int32_t slot_by_pair[kTileM * kMaxTopK];  // expert parallel: slots by (token, j) before reordering
+  int32_t dst_row[kTileM * kMaxTopK];    // row in the owner's window
+  int32_t src_token[kTileM * kMaxTopK];  // token within the route tile
+  int32_t owner[kTileM * kMaxTopK];      // the rank whose window receives the row
 };
-
-// A dispatch task's route tile and column part, and the part's 16-byte vectors [*v0, *v0 + *vecs) of a row.
-__device__ inline void dispatch_task_coords(const KernelParams& p, int task, int row_vecs, int* tile, int* v0,
-                                            int* vecs, bool* first_part) {
-  *tile = task / p.dispatch_parts;
-  const int part = task % p.dispatch_parts;
-  const ColumnPart columns = column_part(row_vecs, p.dispatch_parts, part);
-  *v0 = columns.v0;
-  *vecs = columns.vecs;
-  *first_part = part == 0;
-}
 
 // 16-byte loads each thread keeps in flight while copying rows (a row at a time per warp leaves the HBM
 // latency exposed: ~10 GB/s per block).
@@ -115,8 +102,7 @@ __device__ inline void dispatch_tile(const KernelParams& p, const WaitContext& w
     const int64_t end = cute::min<int64_t>(begin + count, p.capacity);
     for (int64_t row_tile = begin / kTileM; begin < end && row_tile <= (end - 1) / kTileM; ++row_tile) {
       const int64_t lo = cute::max<int64_t>(begin, row_tile * kTileM), hi = cute::min<int64_t>(end, (row_tile + 1) * kTileM);
-      red_add_release_gpu(&p.row_tile_ready[p.expert_tile_offset[e] + row_tile],
-                          uint32_t(hi - lo) * kArrivalScale);
+      red_add_release_gpu(&p.row_tile_ready[p.expert_tile_offset[e] + row_tile], uint32_t(hi - lo));
     }
   }
   block_publish_add(&p.dispatch_done[tile], 1);

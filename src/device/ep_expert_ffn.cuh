@@ -28,7 +28,7 @@ __device__ void ep_gemm1_task(const EpKernelParams& ep, const WaitContext& wait_
   if (!ep_locate_gemm_task(ep, task, p.gemm1_n_tiles, &et)) return;
   const int tile = et.tile;
   const uint32_t* ready = reinterpret_cast<const uint32_t*>(es.peer_base[ep.rank] + ep.win.row_tile_ready) + tile;
-  const uint32_t want = uint32_t(et.rows) * kArrivalScale;
+  const uint32_t want = uint32_t(et.rows);
   if (!block_wait_until(
           p, wait_ctx, [&] { return ld_acquire_sys(ready) >= want; }, [&] { return ld_acquire_sys(ready); }, want,
           WaitSite::kPeerRowTile, tile, &ss.flag))

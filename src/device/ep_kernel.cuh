@@ -1,8 +1,9 @@
 // The expert-parallel MoE forward: one persistent kernel per GPU runs routing, the plan exchange, dispatch
 // into the owners' windows, the owners' expert GEMMs, the return of output rows and the combine.
-// Tickets, in dependency order on every rank: [route][plan][dispatch][gemm1][gemm2][combine]. A task waits
-// only on tasks of earlier stages, here or on a peer, so with every block resident the waits cannot form a
-// cycle (docs/protocol.md, "Why it cannot deadlock").
+// Tickets, in dependency order on every rank: [route][plan][dispatch chunks and gemm1][gemm2][combine], the
+// dispatch of chunk c before every GEMM1 task of chunk c (ticket_layout.h). A task waits only on tasks of
+// earlier stages (or of its chunk's dispatch), here or on a peer, so with every block resident the waits cannot
+// form a cycle (docs/protocol.md, "Why it cannot deadlock").
 #pragma once
 
 #include <nccl_device.h>
@@ -18,19 +19,39 @@ namespace onemoe::device {
 
 enum class EpPhase { kRoute, kPlan, kDispatch, kGemm1, kGemm2, kCombine, kDone };
 
-// The plan's single ticket sits between the route tickets and first_dispatch_ticket.
-__device__ inline EpPhase decode_ep_ticket(const KernelParams& p, uint32_t ticket, int* index) {
+// Block-wide: this rank's window tiles of each dispatch chunk, from the plan (waited for once per block).
+__device__ inline bool ep_chunk_tiles(const EpKernelParams& ep, const WaitContext& wait_ctx, EpStageSmem& es) {
+  if (es.chunk_tiles_known) return true;
+  const KernelParams& p = ep.base;
+  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, 0, &es.base.flag))
+    return false;
+  if (threadIdx.x <= kEpDispatchChunks)
+    es.chunk_tile_begin[threadIdx.x] = ep.local_tile_offset[ep.local_chunk_first[threadIdx.x]];
+  if (threadIdx.x == 0) es.chunk_tiles_known = 1;
+  __syncthreads();
+  return true;
+}
+
+// The plan's single ticket sits between the route tickets and first_dispatch_ticket. Dispatch and GEMM1
+// tickets are placed by the plan's tiles (locate_ep_middle_ticket), so decoding one waits for the plan.
+// *index: the route tile, the GEMM task, the combine task, or (dispatch) chunk * route tiles + route tile.
+__device__ inline EpPhase decode_ep_ticket(const EpKernelParams& ep, const WaitContext& wait_ctx, uint32_t ticket,
+                                           int* index, EpStageSmem& es) {
+  const KernelParams& p = ep.base;
   if (ticket < uint32_t(p.num_route_tiles)) return *index = int(ticket), EpPhase::kRoute;
   if (ticket < p.first_dispatch_ticket) return *index = 0, EpPhase::kPlan;
-  const Task task = decode_ticket(p, ticket);
-  *index = task.index;
-  switch (task.phase) {
-    case Phase::kDispatch: return EpPhase::kDispatch;
-    case Phase::kGemm1: return EpPhase::kGemm1;
-    case Phase::kGemm2: return EpPhase::kGemm2;
-    case Phase::kCombine: return EpPhase::kCombine;
-    default: return EpPhase::kDone;
+  if (ticket >= p.num_tickets) return EpPhase::kDone;
+  if (ticket >= p.first_gemm2_ticket) {
+    const Task task = decode_late_ticket(p, ticket);
+    *index = task.index;
+    return task.phase == Phase::kCombine ? EpPhase::kCombine : EpPhase::kGemm2;
   }
+  if (!ep_chunk_tiles(ep, wait_ctx, es)) return EpPhase::kDone;  // the forward gave up
+  const EpMiddleTicket t = locate_ep_middle_ticket(ticket - p.first_dispatch_ticket, p.num_route_tiles,
+                                                   p.dispatch_parts, es.chunk_tile_begin, p.gemm1_n_tiles);
+  if (!t.dispatch) return *index = t.index, EpPhase::kGemm1;
+  *index = t.chunk * p.num_route_tiles + t.index;
+  return EpPhase::kDispatch;
 }
 
 template <class Elem, bool kExactFp32>
@@ -48,14 +69,16 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
   // The plan gives up first, so that a silent peer is reported as such and not as a task waiting on the plan.
   WaitContext plan_wait_ctx = wait_ctx;
   plan_wait_ctx.deadline_ns -= p.wait_timeout_ns / 8;
-  if (threadIdx.x == 0)
+  if (threadIdx.x == 0) {
     for (uint64_t& m : es.base.task_mark_ns) m = 0;
+    es.chunk_tiles_known = 0;
+  }
   if (threadIdx.x < ep.world_size)
     es.peer_base[threadIdx.x] = static_cast<char*>(ncclGetPeerPointer(ep.window, 0, int(threadIdx.x)));
 
   for (uint32_t ticket = fetch_ticket(p, &es.base.ticket);; ticket = take_prefetched_ticket(&es.base.ticket)) {
     int index = 0;
-    const EpPhase phase = decode_ep_ticket(p, ticket, &index);
+    const EpPhase phase = decode_ep_ticket(ep, wait_ctx, ticket, &index, es);
     if (phase == EpPhase::kDone) break;
     prefetch_next_ticket(p, &es.base.ticket);
     const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
@@ -67,7 +90,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
         ep_plan_task(ep, plan_wait_ctx, gemm_smem, es);
         break;
       case EpPhase::kDispatch:
-        ep_dispatch_tile<Elem>(ep, wait_ctx, index, gemm_smem, es);
+        ep_dispatch_task<Elem>(ep, wait_ctx, index / p.num_route_tiles, index % p.num_route_tiles, gemm_smem, es);
         break;
       case EpPhase::kGemm1:
         ep_gemm1_task<Elem, kExactFp32>(ep, wait_ctx, index, gemm_smem, es);
@@ -81,7 +104,11 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
       default:
         break;
     }
-    record_task_span(p, ticket, start_ns, es.base.task_mark_ns);
+    record_task_span(p, ticket, start_ns, es.base.task_mark_ns,
+                     phase == EpPhase::kDispatch ? kSpanStageDispatch
+                     : phase == EpPhase::kGemm1  ? kSpanStageGemm1
+                                                 : kSpanStageFromTicket,
+                     index);
   }
   finish_block(p, &es.base.is_last);
 }

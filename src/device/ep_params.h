@@ -12,6 +12,12 @@
 namespace onemoe::device {
 
 inline constexpr int kMaxRanks = 8;
+#ifndef ONEMOE_EP_DISPATCH_CHUNKS
+#define ONEMOE_EP_DISPATCH_CHUNKS 8
+#endif
+// Each route tile's dispatch is split by expert into this many tasks (ticket_layout.h, locate_ep_middle_ticket).
+inline constexpr int kEpDispatchChunks = ONEMOE_EP_DISPATCH_CHUNKS;
+static_assert(kEpDispatchChunks >= 1 && kEpDispatchChunks <= 32);
 
 // Byte offsets into the symmetric window; the same on every rank (docs/protocol.md, "Window").
 struct EpWindowLayout {
@@ -46,7 +52,9 @@ struct EpKernelParams {
   float capacity_factor;  // <= 0: dropless
   uint8_t expert_owner[kMaxExperts];
   uint8_t local_expert[kMaxExperts];  // global id of the i-th local expert (ascending)
-  uint8_t dispatch_order[kMaxExperts];  // experts by (index among its owner's experts, owner): dispatch order
+  // Dispatch chunk of each expert: its index among its owner's experts i, as i * chunks / (the owner's experts).
+  uint8_t expert_chunk[kMaxExperts];
+  uint16_t local_chunk_first[kEpDispatchChunks + 1];  // this rank: the first local expert of each chunk
   ncclWindow_t window;
   EpWindowLayout win;
   // The kernel reaches every window, its own included, through ncclGetPeerPointer (EpStageSmem::peer_base),

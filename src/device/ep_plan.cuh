@@ -18,7 +18,10 @@ struct EpStageSmem {
   char* peer_base[kMaxRanks];  // each rank's window, as this GPU addresses it (ncclGetPeerPointer)
   void* row_dest[kTileM];      // GEMM2: where each output row of the tile goes
   unsigned long long rows_remote, rows_local;
-  int tile_pairs;              // dispatch: (token, expert) pairs of the route tile
+  int chunk_pairs;             // dispatch: kept pairs of the task's route tile and chunk
+  // This rank's window tiles of each dispatch chunk (ticket_layout.h), copied once the plan is seen.
+  int32_t chunk_tile_begin[kEpDispatchChunks + 1];
+  int32_t chunk_tiles_known;
 };
 
 __device__ inline uint64_t* inbox_of(const EpKernelParams& ep, const EpStageSmem& es, int rank) {

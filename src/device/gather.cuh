@@ -80,7 +80,7 @@ __device__ void gather_task(const KernelParams& p, const WaitContext& wait_ctx, 
   if (!block_wait_plan(p, wait_ctx, uint32_t(tile), ss)) return;
   ExpertTile et;
   if (!locate_gemm_task(ss, p.num_experts, tile, 1, &et)) return;  // past the last tile of this forward
-  if (!block_wait_at_least(p, wait_ctx, &p.row_tile_ready[tile], uint32_t(et.rows) * kArrivalScale,
+  if (!block_wait_at_least(p, wait_ctx, &p.row_tile_ready[tile], uint32_t(et.rows),
                            WaitSite::kRowTileDispatched, uint32_t(tile), &ss.flag))
     return;
   mark_task(p, ss.task_mark_ns, 0);

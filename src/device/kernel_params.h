@@ -22,11 +22,6 @@ inline constexpr int kGatedTileN = kExpertTileN / 2;  // GEMM1 gated: this many 
 inline constexpr int kMaxExperts = 256;
 inline constexpr int kMaxTopK = 8;
 inline constexpr int kMaskWordsPerTile = kTileM / 32;
-// A route tile's dispatch is split by columns into a power-of-two number of parts, at most this many. Each
-// part adds (rows it copied) * kArrivalScale / parts to row_tile_ready, so a tile is complete at
-// rows * kArrivalScale whichever split each source used.
-inline constexpr int kMaxDispatchParts = 8;
-inline constexpr uint32_t kArrivalScale = kMaxDispatchParts;
 
 // GEMM pipeline shape; overridable at build time for tuning runs with the CMake cache variable
 // ONEMOE_TUNING_DEFINITIONS (host and device code must agree; see docs/perf_notes.md). A 128x256 tile takes
@@ -94,7 +89,13 @@ struct TaskSpanRecord {
   // 1 + ns from start to each of the task's marks (route: router GEMM done, first logits staged in smem, tokens routed;
   // dispatch: plan seen); 0: no such mark
   uint32_t mark_offset_ns[kTaskMarks];
+  // Where the ticket's task is not fixed by the ticket alone (expert parallelism: the dispatch and GEMM1 range
+  // depends on the plan), the device names it: 0 the host decodes the ticket, 1 dispatch (index = chunk *
+  // route tiles + route tile), 2 GEMM1 (index = the task).
+  uint32_t stage;
+  int32_t index;
 };
+inline constexpr uint32_t kSpanStageFromTicket = 0, kSpanStageDispatch = 1, kSpanStageGemm1 = 2;
 
 // TMA descriptors of every GEMM operand, each over a whole 2-D tensor (rows, K); encoded by the host per run.
 struct TensorMaps {
@@ -123,13 +124,15 @@ struct KernelParams {
   int max_expert_tiles;  // upper bound on sum_e ceil(kept_e / kTileM)
   int gemm1_n_tiles;     // column tiles of the GEMM1 output (I)
   int gemm2_n_tiles;     // column tiles of the GEMM2 output (H)
-  int dispatch_parts;    // column parts of a route tile's dispatch (a power of two <= kMaxDispatchParts)
+  int dispatch_parts;    // dispatch tasks per route tile: 1 on one GPU, the dispatch chunks under EP
   int combine_parts;     // column parts of a route tile's combine: one combine task each
   int gemm2_groups;      // GEMM2 column groups (ticket_layout.h): combine_parts on one GPU, 1 under EP
   int gather_lead;       // one GPU: gathers that run ahead of the GEMM1 tasks (ticket_layout.h); 0 under EP
-  // Ticket ranges, in dependency order: [route][dispatch (route tiles x parts)][gemm1, with the gathers on one
-  // GPU][gemm2 and combine (route tiles x parts), interleaved by column group], as ticket_layout.h says;
-  // first_combine_ticket is where the combine would start with one group (expert parallelism, where it does).
+  // Ticket ranges, in dependency order: [route][dispatch][gemm1, with the gathers on one GPU][gemm2 and combine
+  // (route tiles x parts), interleaved by column group], as ticket_layout.h says; first_combine_ticket is where
+  // the combine would start with one group (expert parallelism, where it does). Expert parallelism: the plan's
+  // ticket precedes first_dispatch_ticket, and the dispatch chunks and GEMM1 share [first_dispatch_ticket,
+  // first_gemm2_ticket) (locate_ep_middle_ticket); first_gemm1_ticket is first_dispatch_ticket there.
   uint32_t first_dispatch_ticket, first_gemm1_ticket, first_gemm2_ticket, first_combine_ticket, num_tickets;
 
   // Tensors.
@@ -157,7 +160,7 @@ struct KernelParams {
 
   // Persistent sync state (Context-owned, zero at rest).
   SyncCounters* counters;
-  uint32_t* row_tile_ready;     // [max_expert_tiles]: rows dispatched into the tile (one GPU: named), times kArrivalScale
+  uint32_t* row_tile_ready;     // [max_expert_tiles]: rows dispatched into the tile (one GPU: named)
   uint32_t* row_tile_gathered;  // [max_expert_tiles]: one GPU: 1 once the gather copied the tile's rows
   uint32_t* gemm1_tiles_done;   // [max_expert_tiles]
   uint32_t* gemm2_tiles_done;   // [max_expert_tiles x gemm2_groups]: column tiles done, per (tile, group)

@@ -69,11 +69,12 @@ __device__ inline uint32_t take_prefetched_ticket(const uint32_t* s_ticket) {
 
 // Thread 0: the span of the task of `ticket` into the timeline, when one is attached, with the marks the task
 // left in marks_ns (see mark_task); clears them for the next task.
-__device__ inline void record_task_span(const KernelParams& p, uint32_t ticket, uint64_t start_ns, uint64_t* marks_ns) {
+__device__ inline void record_task_span(const KernelParams& p, uint32_t ticket, uint64_t start_ns, uint64_t* marks_ns,
+                                        uint32_t stage = kSpanStageFromTicket, int32_t index = 0) {
   if (p.task_spans == nullptr || threadIdx.x != 0 || ticket >= p.num_tickets) return;
   uint32_t sm;
   asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-  TaskSpanRecord r{start_ns, global_timer_ns(), blockIdx.x, sm, p.epoch, {}};
+  TaskSpanRecord r{start_ns, global_timer_ns(), blockIdx.x, sm, p.epoch, {}, stage, index};
   for (int i = 0; i < kTaskMarks; ++i) {
     r.mark_offset_ns[i] = marks_ns[i] >= start_ns ? uint32_t(marks_ns[i] - start_ns) + 1 : 0;
     marks_ns[i] = 0;

@@ -205,12 +205,10 @@ Result Context::synchronize_and_check(cudaStream_t stream) {
   ONEMOE_CUDA_TRY(cudaMemcpy(&rec, error_ptr, sizeof(rec), cudaMemcpyDeviceToHost), "reading the error record");
   if (rec.abort_epoch == 0) return Result::success();
   ONEMOE_CUDA_TRY(cudaMemset(error_ptr, 0, sizeof(rec)), "clearing the error record");
-  // Row arrivals count in units of 1/kArrivalScale rows (dispatch parts); report rows.
-  const double unit = device::WaitSite(rec.site) == device::WaitSite::kRowTileDispatched ? device::kArrivalScale : 1;
   std::ostringstream os;
   os << "forward " << rec.abort_epoch << " gave up after " << c.options.wait_timeout_ms << " ms: block " << rec.block
-     << " waited on '" << wait_site_name(rec.site) << "' of tile " << rec.index << " (saw " << rec.have / unit
-     << ", wanted " << rec.want / unit << ")";
+     << " waited on '" << wait_site_name(rec.site) << "' of tile " << rec.index << " (saw " << rec.have
+     << ", wanted " << rec.want << ")";
   return Result::error(Status::kErrorTimeout, os.str());
 }
 

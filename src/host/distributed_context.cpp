@@ -58,7 +58,7 @@ std::string describe_failure(const device::ErrorRecord& rec, int rank, const std
       break;
     case device::WaitSite::kPeerRowTile:
       os << "token rows for expert tile " << rec.index << " did not all arrive within " << timeout_ms << " ms (saw "
-         << double(rec.have) / device::kArrivalScale << " of " << rec.want / device::kArrivalScale << ")";
+         << rec.have << " of " << rec.want << " rows)";
       break;
     case device::WaitSite::kGemmPipeline:
       os << "the TMA/MMA pipeline of expert tile " << rec.index << " stalled past " << timeout_ms << " ms";
@@ -161,14 +161,15 @@ class DistributedContextImpl {
     ep.num_local_experts = int(local_experts.size());
     for (int e = 0; e < E; ++e) ep.expert_owner[e] = uint8_t(expert_to_rank[e]);
     for (size_t i = 0; i < local_experts.size(); ++i) ep.local_expert[i] = uint8_t(local_experts[i]);
-    // Dispatch order: experts by (index among the owner's experts, owner).
-    std::vector<int> index_in_owner(E), held(world_size, 0), order(E);
+    // Dispatch chunks: every owner's experts cut into kEpDispatchChunks runs of ascending id, so chunk c holds
+    // every owner's c-th run (ticket_layout.h). Chunk of the i-th of L experts: i * C / L; the first expert of
+    // chunk c: ceil(c * L / C).
+    constexpr int C = device::kEpDispatchChunks;
+    std::vector<int> index_in_owner(E), held(world_size, 0);
     for (int e = 0; e < E; ++e) index_in_owner[e] = held[expert_to_rank[e]]++;
-    for (int e = 0; e < E; ++e) order[e] = e;
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-      return std::pair(index_in_owner[a], expert_to_rank[a]) < std::pair(index_in_owner[b], expert_to_rank[b]);
-    });
-    for (int i = 0; i < E; ++i) ep.dispatch_order[i] = uint8_t(order[i]);
+    for (int e = 0; e < E; ++e) ep.expert_chunk[e] = uint8_t(index_in_owner[e] * C / held[expert_to_rank[e]]);
+    const int local = int(local_experts.size());
+    for (int c = 0; c <= C; ++c) ep.local_chunk_first[c] = uint16_t((c * local + C - 1) / C);
     ep.window = window;
     ep.win = window_layout;
     ep.source_base = reinterpret_cast<int32_t*>(ws + l.source_base);

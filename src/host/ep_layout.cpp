@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "device/ticket_layout.h"
 #include "host/plan.h"
 
 namespace onemoe::host {
@@ -68,12 +69,13 @@ void fill_ep_plan(const MoeShape& s, const MoeConfig& c, const EpSizes& z, devic
   p->max_expert_tiles = z.max_expert_tiles;
   p->gemm2_groups = 1;  // the expert-parallel combine waits on its own stamps, after all of GEMM2
   p->combine_parts = combine_parts(s);
-  p->dispatch_parts = dispatch_parts(s);  // the dispatch copies the rows itself: no gathers
+  p->dispatch_parts = device::kEpDispatchChunks;  // the dispatch copies the rows itself: no gathers
   p->gather_lead = 0;
   const uint32_t route = uint32_t(p->num_route_tiles);
   p->first_dispatch_ticket = route + 1;  // the plan's ticket is `route`
-  p->first_gemm1_ticket = p->first_dispatch_ticket + route * uint32_t(p->dispatch_parts);
-  p->first_gemm2_ticket = p->first_gemm1_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm1_n_tiles);
+  p->first_gemm1_ticket = p->first_dispatch_ticket;  // dispatch and GEMM1 share a range (ticket_layout.h)
+  p->first_gemm2_ticket = p->first_dispatch_ticket + device::ep_middle_range_tickets(p->num_route_tiles, p->dispatch_parts,
+                                                                                     p->max_expert_tiles, p->gemm1_n_tiles);
   p->first_combine_ticket = p->first_gemm2_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm2_n_tiles);
   p->num_tickets = p->first_combine_ticket + route * uint32_t(p->combine_parts);
   ep->capacity_factor = c.capacity_factor;

@@ -36,13 +36,6 @@ int combine_parts(const MoeShape& s) {
   return int(std::clamp<int64_t>(ceil_div(kTargetTasks, route_tiles), 1, most));
 }
 
-int dispatch_parts(const MoeShape& s) {
-  const int most = std::min(combine_parts(s), device::kMaxDispatchParts);
-  int parts = 1;
-  while (parts * 2 <= most) parts *= 2;
-  return parts;
-}
-
 OneGpuCombine one_gpu_combine(const MoeShape& s) {
   // GEMM2 column groups let the combine of the first groups overlap the GEMM2 of the later ones. With 128-column
   // expert tiles that paid when the combine is long (a large T; docs/perf_notes.md runs 32-36). With the 128x256

@@ -34,9 +34,6 @@ int max_expert_tiles(const MoeShape& shape);
 // Column parts each route tile's combine is split into: enough tasks to spread a small T over the grid, each
 // part at least 256 columns wide.
 int combine_parts(const MoeShape& shape);
-// The same for the dispatch, rounded down to a power of two <= device::kMaxDispatchParts. (Expert parallelism;
-// on one GPU the dispatch only names rows, in one part per route tile, and the gathers copy them.)
-int dispatch_parts(const MoeShape& shape);
 // One GPU: GEMM2 column groups and combine parts per group (ticket_layout.h); combine_parts = their product.
 struct OneGpuCombine {
   int groups, parts_per_group;

@@ -52,7 +52,9 @@ Result TaskTimeline::read(std::vector<TaskSpan>* out) const {
     const device::TaskSpanRecord& r = records[t];
     if (r.epoch != p.epoch) continue;  // not reached: the forward gave up before this ticket
     TaskSpan s;
-    if (t < route_end) s.stage = "route", s.index = int(t);
+    if (r.stage == device::kSpanStageDispatch) s.stage = "dispatch", s.index = r.index;
+    else if (r.stage == device::kSpanStageGemm1) s.stage = "gemm1", s.index = r.index;
+    else if (t < route_end) s.stage = "route", s.index = int(t);
     else if (t < p.first_dispatch_ticket) s.stage = "plan", s.index = int(t - route_end);
     else if (t < p.first_gemm1_ticket) s.stage = "dispatch", s.index = int(t - p.first_dispatch_ticket);
     else if (t < p.first_gemm2_ticket) {

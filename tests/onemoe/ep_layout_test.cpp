@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "device/ticket_layout.h"
 #include "host/ep_layout.h"
 #include "host/plan.h"
 #include "onemoe/distributed.h"
@@ -70,20 +71,19 @@ TEST(EpLayout, WindowRegionsAreAlignedDisjointAndCovered) {
   EXPECT_EQ(w.total_bytes % (uint64_t(1) << 21), 0u);
 }
 
-TEST(Plan, DispatchAndCombinePartsSpreadSmallTOverTheGrid) {
+TEST(Plan, CombinePartsSpreadSmallTOverTheGrid) {
   struct Expect {
     int64_t T;
-    int H, dispatch, combine;
+    int H, combine;
     int groups, one_gpu_combine;  // one GPU: GEMM2 groups (T >= 64 route tiles) and combine parts
   };
-  // ceil(256 / route tiles), at most H / 256; the dispatch rounded down to a power of two <= 8. One GPU with
+  // ceil(256 / route tiles), at most H / 256. One GPU with
   // 128-column expert tiles (a tuning build), from 64 route tiles on: that many GEMM2 groups, each with two
   // combine parts where H has room. With the default 128x256 tiles: one group and the plain combine parts.
-  for (const Expect& x : {Expect{16384, 2048, 2, 2, 2, 4}, Expect{8192, 2048, 4, 4, 4, 8}, Expect{128, 2048, 8, 8, 1, 8},
-                          Expect{1000, 2048, 8, 8, 1, 8}, Expect{1000, 1536, 4, 6, 1, 6}, Expect{128, 512, 2, 2, 1, 2},
-                          Expect{128, 64, 1, 1, 1, 1}, Expect{65536, 2048, 1, 1, 1, 2}, Expect{8192, 768, 2, 3, 3, 3}}) {
+  for (const Expect& x : {Expect{16384, 2048, 2, 2, 4}, Expect{8192, 2048, 4, 4, 8}, Expect{128, 2048, 8, 1, 8},
+                          Expect{1000, 2048, 8, 1, 8}, Expect{1000, 1536, 6, 1, 6}, Expect{128, 512, 2, 1, 2},
+                          Expect{128, 64, 1, 1, 1}, Expect{65536, 2048, 1, 1, 2}, Expect{8192, 768, 3, 3, 3}}) {
     const MoeShape shape{x.T, 8, 2, x.H, 512};
-    EXPECT_EQ(host::dispatch_parts(shape), x.dispatch) << "T=" << x.T << " H=" << x.H;
     EXPECT_EQ(host::combine_parts(shape), x.combine) << "T=" << x.T << " H=" << x.H;
     device::KernelParams p{};
     host::fill_plan(shape, MoeConfig{}, &p);
@@ -114,18 +114,15 @@ TEST(EpLayout, TicketsHaveOnePlanTaskBetweenRouteAndDispatch) {
     EXPECT_EQ(uint32_t(p.num_route_tiles), route);
     EXPECT_EQ(p.first_dispatch_ticket, route + 1);  // ticket `route` is the plan
     EXPECT_EQ(p.gather_lead, 0);                     // the expert-parallel dispatch copies rows itself
-    EXPECT_EQ(p.dispatch_parts, host::dispatch_parts(shape));
+    EXPECT_EQ(p.dispatch_parts, device::kEpDispatchChunks);  // a dispatch task per route tile and chunk
     EXPECT_EQ(p.combine_parts, host::combine_parts(shape));
-    EXPECT_EQ(p.first_gemm1_ticket, p.first_dispatch_ticket + route * uint32_t(p.dispatch_parts));
-    EXPECT_EQ(p.first_gemm2_ticket - p.first_gemm1_ticket, uint32_t(sizes.max_expert_tiles * p.gemm1_n_tiles));
+    // The dispatch chunks and GEMM1 share one range (locate_ep_middle_ticket).
+    EXPECT_EQ(p.first_gemm1_ticket, p.first_dispatch_ticket);
+    EXPECT_EQ(p.first_gemm2_ticket - p.first_dispatch_ticket,
+              device::ep_middle_range_tickets(int(route), p.dispatch_parts, sizes.max_expert_tiles, p.gemm1_n_tiles));
     EXPECT_EQ(p.first_combine_ticket - p.first_gemm2_ticket, uint32_t(sizes.max_expert_tiles * p.gemm2_n_tiles));
     EXPECT_EQ(p.num_tickets, p.first_combine_ticket + route * uint32_t(p.combine_parts));
     EXPECT_GE(p.combine_parts, 1);
-    // Dispatch parts are a power of two that divides the arrival scale, so every source's parts add up to
-    // rows * kArrivalScale whatever its T.
-    EXPECT_GE(p.dispatch_parts, 1);
-    EXPECT_EQ(device::kArrivalScale % uint32_t(p.dispatch_parts), 0u);
-    EXPECT_EQ(p.dispatch_parts & (p.dispatch_parts - 1), 0);
     EXPECT_EQ(p.max_expert_tiles, sizes.max_expert_tiles);
   }
 }

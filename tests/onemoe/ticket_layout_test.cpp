@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "device/ticket_layout.h"
@@ -110,6 +111,58 @@ TEST(TicketLayout, Gemm1RangeEveryTaskOnceAndGatherBeforeItsTile) {
     if (r.lead > 0)
       for (int tile = 0; tile < r.expert_tiles; ++tile)
         EXPECT_LT(gather_ticket[size_t(tile)], first_gemm1_ticket[size_t(tile)]) << "tile " << tile;
+  }
+}
+
+// Expert parallelism: every dispatch task (chunk, route tile) and every GEMM1 task once; the dispatch of chunk c
+// before every GEMM1 task of chunk c's tiles; GEMM1 tasks of the forward's tiles in tile order.
+TEST(TicketLayout, EpMiddleRangeEveryTaskOnceAndDispatchBeforeItsChunk) {
+  struct Range {
+    int route_tiles, chunks, max_tiles, n_tiles;
+    std::vector<int32_t> chunk_tile_begin;  // chunks + 1 entries
+  };
+  const std::vector<Range> ranges = {
+      {128, 8, 320, 8, {0, 32, 64, 96, 128, 160, 192, 224, 256}},  // two GPUs, main row
+      {1, 8, 68, 8, {0, 8, 16, 24, 32, 40, 48, 56, 64}},            // decode
+      {128, 8, 1056, 8, {0, 32, 64, 96, 128, 160, 192, 224, 256}},  // four GPUs: most tiles never used
+      {3, 4, 20, 5, {0, 0, 7, 7, 9}},                                // empty chunks
+      {0, 8, 10, 4, {0, 2, 2, 3, 5, 5, 8, 9, 10}},                   // no tokens on this rank
+      {5, 1, 6, 3, {0, 6}},                                          // one chunk
+      {2, 2, 4, 2, {0, 0, 0}},                                       // no tiles at all
+  };
+  for (const Range& r : ranges) {
+    SCOPED_TRACE("route tiles " + std::to_string(r.route_tiles) + ", chunks " + std::to_string(r.chunks));
+    const uint32_t total = device::ep_middle_range_tickets(r.route_tiles, r.chunks, r.max_tiles, r.n_tiles);
+    std::vector<int> dispatch_seen(size_t(r.route_tiles) * r.chunks, 0), gemm1_seen(size_t(r.max_tiles) * r.n_tiles, 0);
+    std::vector<int64_t> last_dispatch_of_chunk(size_t(r.chunks), -1);
+    std::vector<int64_t> first_gemm1_of_chunk(size_t(r.chunks), INT64_MAX);
+    int last_gemm1_task = -1;
+    for (uint32_t i = 0; i < total; ++i) {
+      const device::EpMiddleTicket t =
+          device::locate_ep_middle_ticket(i, r.route_tiles, r.chunks, r.chunk_tile_begin.data(), r.n_tiles);
+      if (t.dispatch) {
+        ASSERT_GE(t.chunk, 0);
+        ASSERT_LT(t.chunk, r.chunks);
+        ASSERT_GE(t.index, 0);
+        ASSERT_LT(t.index, r.route_tiles);
+        ++dispatch_seen[size_t(t.chunk) * r.route_tiles + t.index];
+        last_dispatch_of_chunk[size_t(t.chunk)] = i;
+        continue;
+      }
+      ASSERT_GE(t.index, 0);
+      ASSERT_LT(t.index, int(gemm1_seen.size()));
+      ++gemm1_seen[size_t(t.index)];
+      EXPECT_GT(t.index, last_gemm1_task) << "GEMM1 tasks in tile order";
+      last_gemm1_task = t.index;
+      const int tile = t.index / r.n_tiles;
+      for (int c = 0; c < r.chunks; ++c)
+        if (tile >= r.chunk_tile_begin[size_t(c)] && tile < r.chunk_tile_begin[size_t(c) + 1])
+          first_gemm1_of_chunk[size_t(c)] = std::min<int64_t>(first_gemm1_of_chunk[size_t(c)], i);
+    }
+    for (int c : dispatch_seen) EXPECT_EQ(c, 1);
+    for (int c : gemm1_seen) EXPECT_EQ(c, 1);
+    for (int c = 0; c < r.chunks; ++c)
+      EXPECT_LT(last_dispatch_of_chunk[size_t(c)], first_gemm1_of_chunk[size_t(c)]) << "chunk " << c;
   }
 }
 

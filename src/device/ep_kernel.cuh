@@ -47,8 +47,9 @@ __device__ inline EpPhase decode_ep_ticket(const EpKernelParams& ep, const WaitC
     return task.phase == Phase::kCombine ? EpPhase::kCombine : EpPhase::kGemm2;
   }
   if (!ep_chunk_tiles(ep, wait_ctx, es)) return EpPhase::kDone;  // the forward gave up
-  const EpMiddleTicket t = locate_ep_middle_ticket(ticket - p.first_dispatch_ticket, p.num_route_tiles,
-                                                   p.dispatch_parts, es.chunk_tile_begin, p.gemm1_n_tiles);
+  const EpMiddleTicket t =
+      locate_ep_middle_ticket(ticket - p.first_dispatch_ticket, p.num_route_tiles, p.dispatch_parts,
+                              ep.dispatch_lead_chunks, es.chunk_tile_begin, p.gemm1_n_tiles);
   if (!t.dispatch) return *index = t.index, EpPhase::kGemm1;
   *index = t.chunk * p.num_route_tiles + t.index;
   return EpPhase::kDispatch;

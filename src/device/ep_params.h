@@ -55,6 +55,7 @@ struct EpKernelParams {
   // Dispatch chunk of each expert: its index among its owner's experts i, as i * chunks / (the owner's experts).
   uint8_t expert_chunk[kMaxExperts];
   uint16_t local_chunk_first[kEpDispatchChunks + 1];  // this rank: the first local expert of each chunk
+  int dispatch_lead_chunks;  // chunks whose dispatch precedes every GEMM1 task (ticket_layout.h)
   ncclWindow_t window;
   EpWindowLayout win;
   // The kernel reaches every window, its own included, through ncclGetPeerPointer (EpStageSmem::peer_base),

@@ -114,11 +114,11 @@ ONEMOE_HOST_DEVICE inline EarlyTicket locate_gemm1_ticket(uint32_t i, int expert
 // `chunks` tasks: chunk c sends the route tile's pairs whose expert is in chunk c (by its index among its
 // owner's experts), so every owner's first experts are complete early, from every source. This rank's GEMM1
 // tiles of chunk c are the window tiles [chunk_tile_begin[c], chunk_tile_begin[c + 1]), known once the plan is.
-// Layout: the dispatch of chunks 0 and 1 (every route tile) first; then, for each chunk c, its GEMM1 tasks
-// (tile-major) with the dispatch of chunk c + 2 spread evenly among them; then the GEMM1 tickets past the
-// forward's last tile (max_tiles bounds the tiles). So the dispatch of chunk c precedes every GEMM1 task of
-// chunk c on every rank (the deadlock argument of docs/protocol.md), and later chunks are copied while
-// earlier ones compute, on part of the grid instead of all of it.
+// Layout: the dispatch of the first `lead` chunks (every route tile) first; then, for each chunk c, its GEMM1
+// tasks (tile-major) with the dispatch of chunk c + lead spread evenly among them; then the GEMM1 tickets past
+// the forward's last tile (max_tiles bounds the tiles). So the dispatch of chunk c precedes every GEMM1 task of
+// chunk c on every rank (lead >= 1; the deadlock argument of docs/protocol.md), and later chunks are copied
+// while earlier ones compute, on part of the grid instead of all of it.
 struct EpMiddleTicket {
   bool dispatch;
   int chunk;  // dispatch: the chunk
@@ -131,16 +131,15 @@ ONEMOE_HOST_DEVICE inline uint32_t ep_middle_range_tickets(int route_tiles, int 
 }
 
 // i: ticket - first_dispatch_ticket, below ep_middle_range_tickets(...). chunk_tile_begin: chunks + 1
-// nondecreasing tile numbers from 0, the last <= max_tiles.
-ONEMOE_HOST_DEVICE inline EpMiddleTicket locate_ep_middle_ticket(uint32_t i, int route_tiles, int chunks,
-                                                               const int32_t* chunk_tile_begin, int n_tiles) {
-  const int head_chunks = chunks < 2 ? chunks : 2;
-  const uint32_t head = uint32_t(route_tiles) * uint32_t(head_chunks);
+// nondecreasing tile numbers from 0, the last <= max_tiles. 1 <= lead <= chunks.
+ONEMOE_HOST_DEVICE inline EpMiddleTicket locate_ep_middle_ticket(uint32_t i, int route_tiles, int chunks, int lead,
+                                                                 const int32_t* chunk_tile_begin, int n_tiles) {
+  const uint32_t head = uint32_t(route_tiles) * uint32_t(lead);
   if (i < head) return {true, int(i / uint32_t(route_tiles)), int(i % uint32_t(route_tiles))};
   uint64_t start = head;
   for (int c = 0; c < chunks; ++c) {
     const uint64_t gemm = uint64_t(chunk_tile_begin[c + 1] - chunk_tile_begin[c]) * uint64_t(n_tiles);
-    const uint64_t copies = c + 2 < chunks ? uint64_t(route_tiles) : 0;
+    const uint64_t copies = c + lead < chunks ? uint64_t(route_tiles) : 0;
     const uint64_t length = gemm + copies;
     if (i >= start + length) {
       start += length;
@@ -149,7 +148,7 @@ ONEMOE_HOST_DEVICE inline EpMiddleTicket locate_ep_middle_ticket(uint32_t i, int
     const uint64_t local = i - start;
     // Bresenham: the dispatch tickets among the first local + 1 of the segment.
     const uint64_t copies_through = (local + 1) * copies / length;
-    if (copies_through > local * copies / length) return {true, c + 2, int(copies_through - 1)};
+    if (copies_through > local * copies / length) return {true, c + lead, int(copies_through - 1)};
     return {false, 0, int(uint64_t(chunk_tile_begin[c]) * uint64_t(n_tiles) + local - copies_through)};
   }
   // Past the forward's last tile: GEMM1 tasks that return at once.

@@ -241,6 +241,7 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
   impl->grid_blocks = prop.multiProcessorCount * impl->resources.max_blocks_per_sm;
 
   impl->sizes = host::ep_sizes(max_shape, impl->world_size, impl->expert_to_rank);
+  impl->sizes.grid_blocks = impl->grid_blocks;
   impl->window_layout = host::ep_window_layout(max_shape, config, impl->sizes);
   impl->local_layout = host::ep_local_layout(max_shape, config, impl->sizes, int(impl->local_experts.size()));
 

@@ -63,6 +63,12 @@ EpLocalLayout ep_local_layout(const MoeShape& s, const MoeConfig& c, const EpSiz
   return l;
 }
 
+int ep_dispatch_lead_chunks(int route_tiles, int grid_blocks) {
+  constexpr int C = device::kEpDispatchChunks;
+  const int wave = route_tiles > 0 ? int(ceil_div(int64_t(std::max(1, grid_blocks)), int64_t(route_tiles))) : C;
+  return std::clamp(wave, std::min(2, C), C);
+}
+
 void fill_ep_plan(const MoeShape& s, const MoeConfig& c, const EpSizes& z, device::EpKernelParams* ep) {
   device::KernelParams* p = &ep->base;
   fill_plan(s, c, p);
@@ -74,8 +80,10 @@ void fill_ep_plan(const MoeShape& s, const MoeConfig& c, const EpSizes& z, devic
   const uint32_t route = uint32_t(p->num_route_tiles);
   p->first_dispatch_ticket = route + 1;  // the plan's ticket is `route`
   p->first_gemm1_ticket = p->first_dispatch_ticket;  // dispatch and GEMM1 share a range (ticket_layout.h)
-  p->first_gemm2_ticket = p->first_dispatch_ticket + device::ep_middle_range_tickets(p->num_route_tiles, p->dispatch_parts,
-                                                                                     p->max_expert_tiles, p->gemm1_n_tiles);
+  ep->dispatch_lead_chunks = ep_dispatch_lead_chunks(p->num_route_tiles, z.grid_blocks);
+  p->first_gemm2_ticket =
+      p->first_dispatch_ticket +
+      device::ep_middle_range_tickets(p->num_route_tiles, p->dispatch_parts, p->max_expert_tiles, p->gemm1_n_tiles);
   p->first_combine_ticket = p->first_gemm2_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm2_n_tiles);
   p->num_tickets = p->first_combine_ticket + route * uint32_t(p->combine_parts);
   ep->capacity_factor = c.capacity_factor;

@@ -17,6 +17,7 @@ struct EpSizes {
   int max_local_experts;  // over all ranks (sizes the window the same everywhere)
   int max_expert_tiles;   // expert tiles one rank's window holds
   int max_route_tiles;
+  int grid_blocks;  // blocks of this rank's grid (0 until the kernel is prepared)
 };
 
 struct EpLocalLayout {  // cudaMalloc'd per rank, never touched by peers
@@ -30,6 +31,11 @@ EpSizes ep_sizes(const MoeShape& max_shape, int world_size, const std::vector<in
 device::EpWindowLayout ep_window_layout(const MoeShape& max_shape, const MoeConfig& config, const EpSizes& sizes);
 EpLocalLayout ep_local_layout(const MoeShape& max_shape, const MoeConfig& config, const EpSizes& sizes,
                               int num_local_experts);
+
+// Dispatch chunks to send before any GEMM1 task (ticket_layout.h): about one wave of the grid, at least two
+// chunks (so the first GEMM1 tiles of every owner are ready when their tasks start), every chunk when a rank has
+// few route tiles (decode: the copies are short, and delaying any of them delays its experts' GEMM1).
+int ep_dispatch_lead_chunks(int route_tiles, int grid_blocks);
 
 // Shapes, tiling and tickets of one forward with shape.num_tokens = this rank's T (may be 0).
 void fill_ep_plan(const MoeShape& shape, const MoeConfig& config, const EpSizes& sizes, device::EpKernelParams* ep);

@@ -1,5 +1,7 @@
 // Host-side sizing of the expert-parallel forward: the window regions, the worst-case expert tiles a rank can
 // receive, and the ticket ranges (docs/protocol.md). No GPU needed.
+#include "host/ep_layout.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "device/ticket_layout.h"
-#include "host/ep_layout.h"
 #include "host/plan.h"
 #include "onemoe/distributed.h"
 
@@ -56,12 +57,9 @@ TEST(EpLayout, WindowRegionsAreAlignedDisjointAndCovered) {
   struct Region {
     uint64_t offset, bytes;
   };
-  std::vector<Region> regions = {{w.inbox, 4ull * (64 + 1) * 8},
-                                 {w.output_done, tiles * 4},
-                                 {w.row_source, rows * 8},
-                                 {w.row_tile_ready, tiles * 4},
-                                 {w.expert_in, rows * 2048 * 2},
-                                 {w.returned, 4096ull * 2 * 2048 * 2}};
+  std::vector<Region> regions = {{w.inbox, 4ull * (64 + 1) * 8}, {w.output_done, tiles * 4},
+                                 {w.row_source, rows * 8},       {w.row_tile_ready, tiles * 4},
+                                 {w.expert_in, rows * 2048 * 2}, {w.returned, 4096ull * 2 * 2048 * 2}};
   std::sort(regions.begin(), regions.end(), [](const Region& a, const Region& b) { return a.offset < b.offset; });
   for (size_t i = 0; i < regions.size(); ++i) {
     EXPECT_EQ(regions[i].offset % 256, 0u);
@@ -100,6 +98,20 @@ TEST(Plan, CombinePartsSpreadSmallTOverTheGrid) {
   }
 }
 
+TEST(EpLayout, DispatchLeadIsAboutOneWaveAndEveryChunkForFewRouteTiles) {
+  constexpr int C = device::kEpDispatchChunks;
+  EXPECT_EQ(host::ep_dispatch_lead_chunks(128, 132), std::min(2, C));  // T = 16384: two chunks, 256 tasks
+  EXPECT_EQ(host::ep_dispatch_lead_chunks(64, 132), std::min(3, C));
+  EXPECT_EQ(host::ep_dispatch_lead_chunks(1, 132), C);  // decode: every chunk first
+  EXPECT_EQ(host::ep_dispatch_lead_chunks(0, 132), C);  // no tokens: no dispatch tasks at all
+  EXPECT_EQ(host::ep_dispatch_lead_chunks(1000, 132), std::min(2, C));
+  for (int route_tiles : {0, 1, 7, 64, 128, 5000}) {
+    const int lead = host::ep_dispatch_lead_chunks(route_tiles, 132);
+    EXPECT_GE(lead, 1);
+    EXPECT_LE(lead, C);
+  }
+}
+
 TEST(EpLayout, TicketsHaveOnePlanTaskBetweenRouteAndDispatch) {
   const MoeShape max_shape{1000, 32, 2, 1024, 768};
   const MoeConfig config;
@@ -112,8 +124,8 @@ TEST(EpLayout, TicketsHaveOnePlanTaskBetweenRouteAndDispatch) {
     const device::KernelParams& p = ep.base;
     const uint32_t route = uint32_t((tokens + device::kTileM - 1) / device::kTileM);
     EXPECT_EQ(uint32_t(p.num_route_tiles), route);
-    EXPECT_EQ(p.first_dispatch_ticket, route + 1);  // ticket `route` is the plan
-    EXPECT_EQ(p.gather_lead, 0);                     // the expert-parallel dispatch copies rows itself
+    EXPECT_EQ(p.first_dispatch_ticket, route + 1);           // ticket `route` is the plan
+    EXPECT_EQ(p.gather_lead, 0);                             // the expert-parallel dispatch copies rows itself
     EXPECT_EQ(p.dispatch_parts, device::kEpDispatchChunks);  // a dispatch task per route tile and chunk
     EXPECT_EQ(p.combine_parts, host::combine_parts(shape));
     // The dispatch chunks and GEMM1 share one range (locate_ep_middle_ticket).

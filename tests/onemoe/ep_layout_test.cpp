@@ -1,7 +1,5 @@
 // Host-side sizing of the expert-parallel forward: the window regions, the worst-case expert tiles a rank can
 // receive, and the ticket ranges (docs/protocol.md). No GPU needed.
-#include "host/ep_layout.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +8,7 @@
 #include <vector>
 
 #include "device/ticket_layout.h"
+#include "host/ep_layout.h"
 #include "host/plan.h"
 #include "onemoe/distributed.h"
 
@@ -57,9 +56,12 @@ TEST(EpLayout, WindowRegionsAreAlignedDisjointAndCovered) {
   struct Region {
     uint64_t offset, bytes;
   };
-  std::vector<Region> regions = {{w.inbox, 4ull * (64 + 1) * 8}, {w.output_done, tiles * 4},
-                                 {w.row_source, rows * 8},       {w.row_tile_ready, tiles * 4},
-                                 {w.expert_in, rows * 2048 * 2}, {w.returned, 4096ull * 2 * 2048 * 2}};
+  std::vector<Region> regions = {{w.inbox, 4ull * (64 + 1) * 8},
+                                 {w.output_done, tiles * 4},
+                                 {w.row_source, rows * 8},
+                                 {w.row_tile_ready, tiles * 4},
+                                 {w.expert_in, rows * 2048 * 2},
+                                 {w.returned, 4096ull * 2 * 2048 * 2}};
   std::sort(regions.begin(), regions.end(), [](const Region& a, const Region& b) { return a.offset < b.offset; });
   for (size_t i = 0; i < regions.size(); ++i) {
     EXPECT_EQ(regions[i].offset % 256, 0u);

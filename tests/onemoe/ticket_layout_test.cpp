@@ -3,13 +3,13 @@
 // group c, its only GEMM2 dependency. The GEMM1 range (gathers interleaved): every gather and GEMM1 task gets
 // exactly one ticket, and a tile's gather comes before each of its GEMM1 tasks. (The scheduler's no-cycle
 // argument needs waits on smaller tickets only.)
-#include "device/ticket_layout.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <string>
 #include <vector>
+
+#include "device/ticket_layout.h"
 
 namespace onemoe {
 namespace {
@@ -19,10 +19,10 @@ struct Layout {
 };
 
 TEST(TicketLayout, EveryTaskOnceAndCombineAfterItsGroup) {
-  for (const Layout& l :
-       {Layout{3, 16, 2, 2, 2}, Layout{263, 16, 1, 8, 8}, Layout{384, 16, 128, 2, 2}, Layout{384, 16, 128, 4, 2},
-        Layout{5, 11, 3, 4, 4}, Layout{5, 11, 3, 6, 3}, Layout{7, 16, 4, 2, 1}, Layout{130, 16, 1, 8, 1},
-        Layout{1, 2, 1, 1, 1}, Layout{0, 16, 1, 8, 8}, Layout{0, 16, 1, 8, 4}}) {
+  for (const Layout& l : {Layout{3, 16, 2, 2, 2}, Layout{263, 16, 1, 8, 8}, Layout{384, 16, 128, 2, 2},
+                          Layout{384, 16, 128, 4, 2}, Layout{5, 11, 3, 4, 4}, Layout{5, 11, 3, 6, 3},
+                          Layout{7, 16, 4, 2, 1}, Layout{130, 16, 1, 8, 1}, Layout{1, 2, 1, 1, 1},
+                          Layout{0, 16, 1, 8, 8}, Layout{0, 16, 1, 8, 4}}) {
     const int groups = l.groups, per_group = l.parts / l.groups;
     const uint32_t total = uint32_t(l.expert_tiles * l.n_tiles + l.route_tiles * l.parts);
     std::vector<std::vector<int>> gemm2_seen(groups);
@@ -33,8 +33,7 @@ TEST(TicketLayout, EveryTaskOnceAndCombineAfterItsGroup) {
       gemm2_seen[g].assign(size_t(l.expert_tiles) * n, 0);
     }
     for (uint32_t i = 0; i < total; ++i) {
-      const device::LateTicket t =
-          device::locate_late_ticket(i, l.expert_tiles, l.n_tiles, groups, l.route_tiles, l.parts);
+      const device::LateTicket t = device::locate_late_ticket(i, l.expert_tiles, l.n_tiles, groups, l.route_tiles, l.parts);
       if (t.combine) {
         ASSERT_GE(t.index, 0);
         ASSERT_LT(t.index, int(combine_seen.size()));
@@ -92,8 +91,7 @@ TEST(TicketLayout, Gemm1RangeEveryTaskOnceAndGatherBeforeItsTile) {
     const uint32_t total = device::gemm1_range_tickets(r.expert_tiles, r.n_tiles, r.lead);
     EXPECT_EQ(total, uint32_t(r.expert_tiles * (r.n_tiles + (r.lead > 0 ? 1 : 0))));
     std::vector<int> gemm1_seen(size_t(r.expert_tiles) * r.n_tiles, 0), gather_seen(size_t(r.expert_tiles), 0);
-    std::vector<int64_t> gather_ticket(size_t(r.expert_tiles), -1),
-        first_gemm1_ticket(size_t(r.expert_tiles), INT64_MAX);
+    std::vector<int64_t> gather_ticket(size_t(r.expert_tiles), -1), first_gemm1_ticket(size_t(r.expert_tiles), INT64_MAX);
     for (uint32_t i = 0; i < total; ++i) {
       const device::EarlyTicket t = device::locate_gemm1_ticket(i, r.expert_tiles, r.n_tiles, r.lead);
       ASSERT_GE(t.index, 0);
@@ -117,35 +115,36 @@ TEST(TicketLayout, Gemm1RangeEveryTaskOnceAndGatherBeforeItsTile) {
 }
 
 // Expert parallelism: every dispatch task (chunk, route tile) and every GEMM1 task once; the dispatch of chunk c
-// before every GEMM1 task of chunk c's tiles; GEMM1 tasks of the forward's tiles in tile order.
+// before every GEMM1 task of chunk c's tiles, and the lead chunks' before everything else; GEMM1 tasks in tile
+// order.
 TEST(TicketLayout, EpMiddleRangeEveryTaskOnceAndDispatchBeforeItsChunk) {
   struct Range {
     int route_tiles, chunks, max_tiles, n_tiles;
     std::vector<int32_t> chunk_tile_begin;  // chunks + 1 entries
   };
   const std::vector<Range> ranges = {
-      {128, 8, 320, 8, {0, 32, 64, 96, 128, 160, 192, 224, 256}},   // two GPUs, main row
+      {128, 8, 320, 8, {0, 32, 64, 96, 128, 160, 192, 224, 256}},  // two GPUs, main row
       {1, 8, 68, 8, {0, 8, 16, 24, 32, 40, 48, 56, 64}},            // decode
       {128, 8, 1056, 8, {0, 32, 64, 96, 128, 160, 192, 224, 256}},  // four GPUs: most tiles never used
-      {3, 4, 20, 5, {0, 0, 7, 7, 9}},                               // empty chunks
-      {0, 8, 10, 4, {0, 2, 2, 3, 5, 5, 8, 9, 10}},                  // no tokens on this rank
-      {5, 1, 6, 3, {0, 6}},                                         // one chunk
-      {2, 2, 4, 2, {0, 0, 0}},                                      // no tiles at all
+      {3, 4, 20, 5, {0, 0, 7, 7, 9}},                                // empty chunks
+      {0, 8, 10, 4, {0, 2, 2, 3, 5, 5, 8, 9, 10}},                   // no tokens on this rank
+      {5, 1, 6, 3, {0, 6}},                                          // one chunk
+      {2, 2, 4, 2, {0, 0, 0}},                                       // no tiles at all
   };
-  for (int lead : {1, 2, 3, 8})
+  for (int lead : {1, 2, 3, 8}) {
     for (const Range& r : ranges) {
       if (lead > r.chunks) continue;
-      SCOPED_TRACE("route tiles " + std::to_string(r.route_tiles) + ", chunks " + std::to_string(r.chunks) + ", lead " +
-                   std::to_string(lead));
+      SCOPED_TRACE("route tiles " + std::to_string(r.route_tiles) + ", chunks " + std::to_string(r.chunks) +
+                   ", lead " + std::to_string(lead));
       const uint32_t total = device::ep_middle_range_tickets(r.route_tiles, r.chunks, r.max_tiles, r.n_tiles);
-      std::vector<int> dispatch_seen(size_t(r.route_tiles) * r.chunks, 0),
-          gemm1_seen(size_t(r.max_tiles) * r.n_tiles, 0);
+      std::vector<int> dispatch_seen(size_t(r.route_tiles) * r.chunks, 0), gemm1_seen(size_t(r.max_tiles) * r.n_tiles, 0);
       std::vector<int64_t> last_dispatch_of_chunk(size_t(r.chunks), -1);
       std::vector<int64_t> first_gemm1_of_chunk(size_t(r.chunks), INT64_MAX);
       int last_gemm1_task = -1;
       for (uint32_t i = 0; i < total; ++i) {
         const device::EpMiddleTicket t =
-            device::locate_ep_middle_ticket(i, r.route_tiles, r.chunks, lead, r.chunk_tile_begin.data(), r.n_tiles);
+            device::locate_ep_middle_ticket(i, r.route_tiles, r.chunks, lead, r.chunk_tile_begin.data(),
+                                            r.n_tiles);
         if (t.dispatch) {
           ASSERT_GE(t.chunk, 0);
           ASSERT_LT(t.chunk, r.chunks);
@@ -170,9 +169,10 @@ TEST(TicketLayout, EpMiddleRangeEveryTaskOnceAndDispatchBeforeItsChunk) {
       for (int c = 0; c < r.chunks; ++c) {
         EXPECT_LT(last_dispatch_of_chunk[size_t(c)], first_gemm1_of_chunk[size_t(c)]) << "chunk " << c;
         if (c < lead && r.route_tiles > 0)  // the lead chunks come first
-          EXPECT_LT(last_dispatch_of_chunk[size_t(c)], uint32_t(r.route_tiles * lead)) << "chunk " << c;
+          EXPECT_LT(last_dispatch_of_chunk[size_t(c)], int64_t(r.route_tiles) * lead) << "chunk " << c;
       }
     }
+  }
 }
 
 }  // namespace

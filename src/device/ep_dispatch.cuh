@@ -66,6 +66,7 @@ __device__ void ep_dispatch_task(const EpKernelParams& ep, const WaitContext& wa
     (owner == ep.rank ? local : remote) += 1;
   }
   __syncthreads();
+  mark_task(p, ss.task_mark_ns, 1);
 
   block_copy_rows(0, es.chunk_pairs, row_bytes / 16, [&](int i, const int4** src, int4** dst) {
     *src = reinterpret_cast<const int4*>(static_cast<const Elem*>(p.x) + (first_token + ds.src_token[i]) * p.hidden);
@@ -75,6 +76,7 @@ __device__ void ep_dispatch_task(const EpKernelParams& ep, const WaitContext& wa
   // The barrier orders every thread's row stores before the adds below, and a release is cumulative over what it
   // has observed, so no thread needs its own system fence (NCCL's LSA barrier publishes the same way).
   __syncthreads();
+  mark_task(p, ss.task_mark_ns, 2);
   // Arrivals per expert row tile of the owner: this tile's positions of expert e are [begin, end), clipped to
   // capacity.
   unsigned long long flag_writes = 0;

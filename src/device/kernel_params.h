@@ -87,7 +87,7 @@ struct TaskSpanRecord {
   uint32_t block, sm;
   uint32_t epoch;  // the forward that wrote it: older records are stale
   // 1 + ns from start to each of the task's marks (route: router GEMM done, first logits staged in smem, tokens routed;
-  // dispatch: plan seen); 0: no such mark
+  // dispatch: plan seen, rows listed, rows copied; GEMM: inputs ready, tile computed, rows stored); 0: no such mark
   uint32_t mark_offset_ns[kTaskMarks];
   // Where the ticket's task is not fixed by the ticket alone (expert parallelism: the dispatch and GEMM1 range
   // depends on the plan), the device names it: 0 the host decodes the ticket, 1 dispatch (index = chunk *

@@ -25,7 +25,8 @@ __device__ void ep_gemm1_task(const EpKernelParams& ep, const WaitContext& wait_
   StageSmem& ss = es.base;
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
   ExpertTile et;
-  if (!ep_locate_gemm_task(ep, task, p.gemm1_n_tiles, &et)) return;
+  // Past the last tile: only such GEMM1 tasks follow in the range (locate_ep_middle_ticket).
+  if (!ep_locate_gemm_task(ep, task, p.gemm1_n_tiles, &et)) return skip_empty_gemm_tickets(p, p.first_gemm2_ticket);
   const int tile = et.tile;
   const uint32_t* ready = reinterpret_cast<const uint32_t*>(es.peer_base[ep.rank] + ep.win.row_tile_ready) + tile;
   const uint32_t want = uint32_t(et.rows);
@@ -47,7 +48,8 @@ __device__ void ep_gemm2_task(const EpKernelParams& ep, const WaitContext& wait_
   StageSmem& ss = es.base;
   if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
   ExpertTile et;
-  if (!ep_locate_gemm_task(ep, task, p.gemm2_n_tiles, &et)) return;
+  // Past the last tile: one GEMM2 group, tile-major, then the combine.
+  if (!ep_locate_gemm_task(ep, task, p.gemm2_n_tiles, &et)) return skip_empty_gemm_tickets(p, p.first_combine_ticket);
   const int tile = et.tile, n_tile = et.n_tile;
   if (!block_wait_at_least(p, wait_ctx, &p.gemm1_tiles_done[tile], uint32_t(p.gemm1_n_tiles),
                            WaitSite::kExpertHiddenDone, tile, &ss.flag))

@@ -204,7 +204,9 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
   if (!block_wait_plan(p, wait_ctx, uint32_t(task), ss)) return;
   // Row-tile-major (task = tile * n_tiles + column tile): the tile's gather precedes its tasks (ticket_layout.h).
   ExpertTile et;
-  if (!locate_gemm_task(ss, p.num_experts, task / p.gemm1_n_tiles, 1, &et)) return;
+  // Past the last tile: the rest of the GEMM1 range is past it too (ticket_layout.h).
+  if (!locate_gemm_task(ss, p.num_experts, task / p.gemm1_n_tiles, 1, &et))
+    return skip_empty_gemm_tickets(p, p.first_gemm2_ticket);
   et.n_tile = task % p.gemm1_n_tiles;
   if (!block_wait_at_least(p, wait_ctx, &p.row_tile_gathered[et.tile], 1, WaitSite::kRowTileGathered, et.tile,
                            &ss.flag))
@@ -225,7 +227,11 @@ __device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, i
   const int n_first = gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, group);
   const int n_count = gemm2_group_n_tiles(p.gemm2_n_tiles, p.gemm2_groups, group);
   ExpertTile et;
-  if (!locate_gemm_task(ss, p.num_experts, task, n_count, &et)) return;
+  if (!locate_gemm_task(ss, p.num_experts, task, n_count, &et)) {
+    // With one group the GEMM2 tasks are tile-major and the combine follows them all.
+    if (p.gemm2_groups == 1) skip_empty_gemm_tickets(p, p.first_combine_ticket);
+    return;
+  }
   et.n_tile += n_first;
   if (!block_wait_at_least(p, wait_ctx, &p.gemm1_tiles_done[et.tile], uint32_t(p.gemm1_n_tiles),
                            WaitSite::kExpertHiddenDone, et.tile, &ss.flag))

@@ -135,13 +135,23 @@ __device__ bool run_gemm1(const GemmOperand& a, const GemmOperand (&b)[kNumB], i
 // act(A·w1ᵀ) (or act(A·w1ᵀ) * (A·w3ᵀ)) of one (expert tile, column tile) into expert_hidden. kStageRows: the
 // tile leaves through smem in whole rows (run_tile_storing_rows).
 // Both tile functions return false if the GEMM pipeline passed the forward's deadline (nothing is written then).
+// The A operand of expert tile rows [row0, row0 + rows): loaded with the shortest TMA box that holds the valid
+// rows (32, 64 or all 128), so a decode-sized tile does not pull 128 rows of padding through L2 at every k-step.
+// The smem rows past the box keep stale data, which only feeds output rows the epilogue ignores.
+__device__ inline GemmOperand expert_rows_operand(const void* base, int64_t ld, const CUtensorMap& full,
+                                                  const CUtensorMap (&short_boxes)[2], int row0, int rows) {
+  for (int i = 0; i < 2; ++i)
+    if (rows <= kShortBoxRows[i]) return {base, ld, &short_boxes[i], row0, rows, kShortBoxRows[i]};
+  return {base, ld, &full, row0, rows, kTileM};
+}
+
 template <class Elem, bool kExactFp32, bool kStageRows = false>
 __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns,
                            TileMarks marks = {}) {
   const int tile = et.tile, n_tile = et.n_tile, wi = et.weight_index;
   const int H = p.hidden, I = p.intermediate;
-  const GemmOperand a{static_cast<const Elem*>(p.expert_in) + int64_t(tile) * kTileM * H, H, &p.maps.expert_in,
-                      tile * kTileM, et.rows};
+  const GemmOperand a = expert_rows_operand(static_cast<const Elem*>(p.expert_in) + int64_t(tile) * kTileM * H, H,
+                                            p.maps.expert_in, p.maps.expert_in_short, tile * kTileM, et.rows);
   Elem* hidden = static_cast<Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
   const Elem* w1 = static_cast<const Elem*>(p.w1) + int64_t(wi) * I * H;
   if (p.gated) {
@@ -168,8 +178,8 @@ __device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, void* ge
   const int H = p.hidden, I = p.intermediate;
   const int n0 = et.n_tile * kExpertTileN;
   const int cols = min(kExpertTileN, H - n0);
-  const GemmOperand a{static_cast<const Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I, I,
-                      &p.maps.expert_hidden, tile * kTileM, et.rows};
+  const GemmOperand a = expert_rows_operand(static_cast<const Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I, I,
+                                            p.maps.expert_hidden, p.maps.expert_hidden_short, tile * kTileM, et.rows);
   const GemmOperand b[1] = {
       {static_cast<const Elem*>(p.w2) + int64_t(wi) * H * I + int64_t(n0) * I, I, &p.maps.w2, wi * H + n0, cols}};
   if constexpr (kExactFp32 || !kStageRows) {

@@ -54,6 +54,7 @@ struct GemmOperand {
   const CUtensorMap* map;  // TMA descriptor of the whole 2-D tensor (TMA path)
   int row0;                // the tile's first row in that tensor (TMA path)
   int rows;                // valid rows
+  int box_rows = kTileM;   // A operand: rows the TMA box of `map` loads (TMA path); the rest of the smem tile is stale
 };
 
 // Waits for an mbarrier phase until deadline_ns (%globaltimer). After a timeout *failed is set and every later
@@ -85,7 +86,7 @@ struct TmaWgmmaTile {
   static constexpr int kMmaInFlight = kGemmMmaInFlight;  // wgmma batches left running across k-tiles
   static_assert(kMmaInFlight < kStages, "a stage still read by a running batch cannot be refilled");
   static constexpr int kConsumerWarpgroups = kThreadsPerBlock / 128;
-  static constexpr uint32_t kStageBytes = uint32_t((kBM + kNumB * kBN) * kBK * sizeof(Elem));
+  static constexpr uint32_t kStageBBytes = uint32_t(kNumB * kBN * kBK * sizeof(Elem));
 
   using SmemAtom = decltype(cute::GMMA::Layout_K_SW128_Atom<Operand>{});
   using SmemLayoutA = decltype(cute::tile_to_shape(
@@ -111,7 +112,8 @@ struct TmaWgmmaTile {
   __device__ static void issue_loads(Smem& smem, const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_tile,
                                      int stage) {
     using cutlass::arch::ClusterTransactionBarrier;
-    ClusterTransactionBarrier::arrive_and_expect_tx(&smem.full[stage], kStageBytes);
+    ClusterTransactionBarrier::arrive_and_expect_tx(&smem.full[stage],
+                                                    kStageBBytes + uint32_t(a.box_rows * kBK * sizeof(Elem)));
     const int k0 = k_tile * kBK;
     cute::SM90_TMA_LOAD_2D::copy(a.map, &smem.full[stage], 0, smem.a + stage * (kBM * kBK), k0, a.row0);
 #pragma unroll

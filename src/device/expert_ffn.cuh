@@ -141,7 +141,7 @@ __device__ bool run_gemm1(const GemmOperand& a, const GemmOperand (&b)[kNumB], i
 __device__ inline GemmOperand expert_rows_operand(const void* base, int64_t ld, const CUtensorMap& full,
                                                   const CUtensorMap (&short_boxes)[2], int row0, int rows) {
   for (int i = 0; i < 2; ++i)
-    if (rows <= kShortBoxRows[i]) return {base, ld, &short_boxes[i], row0, rows, kShortBoxRows[i]};
+    if (rows <= kShortBoxRows << i) return {base, ld, &short_boxes[i], row0, rows, kShortBoxRows << i};
   return {base, ld, &full, row0, rows, kTileM};
 }
 

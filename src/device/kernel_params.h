@@ -98,8 +98,9 @@ struct TaskSpanRecord {
 inline constexpr uint32_t kSpanStageFromTicket = 0, kSpanStageDispatch = 1, kSpanStageGemm1 = 2;
 
 // TMA descriptors of every GEMM operand, each over a whole 2-D tensor (rows, K); encoded by the host per run.
-// Shorter TMA boxes for the A operand of expert tiles with few rows (expert_rows_operand, expert_ffn.cuh).
-inline constexpr int kShortBoxRows[2] = {32, 64};
+// Shorter TMA boxes for the A operand of expert tiles with few rows (expert_rows_operand, expert_ffn.cuh):
+// kShortBoxRows and twice that.
+inline constexpr int kShortBoxRows = 32;
 
 struct TensorMaps {
   CUtensorMap x;              // [T, H]
@@ -109,7 +110,7 @@ struct TensorMaps {
   CUtensorMap w3;             // [E * I, H] (gated)
   CUtensorMap expert_hidden;  // [max_expert_tiles * kTileM, I]
   CUtensorMap w2;             // [E * H, I]
-  CUtensorMap expert_in_short[2];      // expert_in with boxes of kShortBoxRows rows
+  CUtensorMap expert_in_short[2];      // expert_in with boxes of kShortBoxRows << i rows
   CUtensorMap expert_hidden_short[2];  // expert_hidden likewise
 };
 

@@ -56,10 +56,10 @@ Result encode_tensor_maps(DType dtype, device::KernelParams* p, int weight_exper
       {"w3", &p->maps.w3, p->gated ? p->w3 : p->w1, W * I, H, gemm1_box},
       {"expert_hidden", &p->maps.expert_hidden, p->expert_hidden, rows, I, device::kTileM},
       {"w2", &p->maps.w2, p->w2, W * H, I, device::kExpertTileN},
-      {"expert_in (32-row box)", &p->maps.expert_in_short[0], p->expert_in, rows, H, device::kShortBoxRows[0]},
-      {"expert_in (64-row box)", &p->maps.expert_in_short[1], p->expert_in, rows, H, device::kShortBoxRows[1]},
-      {"expert_hidden (32-row box)", &p->maps.expert_hidden_short[0], p->expert_hidden, rows, I, device::kShortBoxRows[0]},
-      {"expert_hidden (64-row box)", &p->maps.expert_hidden_short[1], p->expert_hidden, rows, I, device::kShortBoxRows[1]},
+      {"expert_in (32-row box)", &p->maps.expert_in_short[0], p->expert_in, rows, H, device::kShortBoxRows},
+      {"expert_in (64-row box)", &p->maps.expert_in_short[1], p->expert_in, rows, H, 2 * device::kShortBoxRows},
+      {"expert_hidden (32-row box)", &p->maps.expert_hidden_short[0], p->expert_hidden, rows, I, device::kShortBoxRows},
+      {"expert_hidden (64-row box)", &p->maps.expert_hidden_short[1], p->expert_hidden, rows, I, 2 * device::kShortBoxRows},
   };
   for (const Tensor2D& t : tensors) {
     if (t.rows == 0) continue;  // no tokens, or no experts on this rank: the kernel never reads it

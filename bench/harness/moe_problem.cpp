@@ -294,6 +294,18 @@ Result DeviceProblem::set_token_nan(int64_t token) {
                      "upload NaN row");
 }
 
+Result DeviceProblem::copy_router_row(int from, int to) {
+  const int64_t H = shape_.hidden;
+  if (from < 0 || to < 0 || from >= shape_.num_experts || to >= shape_.num_experts)
+    return Result::error(Status::kErrorInvalidArgument, "copy_router_row: expert out of range");
+  std::copy_n(in_.w_router.begin() + from * H, H, in_.w_router.begin() + to * H);
+  const size_t elem = dtype_size(config_.dtype);
+  return cuda_result(cudaMemcpy(static_cast<char*>(d_w_router_) + to * H * elem,
+                                static_cast<const char*>(d_w_router_) + from * H * elem, H * elem,
+                                cudaMemcpyDeviceToDevice),
+                     "copy router row");
+}
+
 Result DeviceProblem::download_output_bytes(std::vector<uint8_t>* out) const {
   out->resize(size_t(shape_.num_tokens) * shape_.hidden * dtype_size(config_.dtype));
   return cuda_result(cudaMemcpy(out->data(), d_out_, out->size(), cudaMemcpyDeviceToHost), "download out");

@@ -73,6 +73,8 @@ class DeviceProblem {
   Result poison_outputs(cudaStream_t stream);
   // Sets every element of token `token`'s input row to NaN (for the NaN-propagation test).
   Result set_token_nan(int64_t token);
+  // Makes expert `to`'s router row a copy of expert `from`'s, so the two tie on every token (the tie-break test).
+  Result copy_router_row(int from, int to);
   Result download_output(std::vector<float>* out) const;
   Result download_output_bytes(std::vector<uint8_t>* out) const;
   Result download_topk_ids(std::vector<int32_t>* out) const;

@@ -13,11 +13,10 @@
 namespace onemoe::device {
 
 template <class Elem>
-__device__ void ep_dispatch_task(const EpKernelParams& ep, const WaitContext& wait_ctx, int chunk, int tile,
-                                 void* stage_smem, EpStageSmem& es) {
+__device__ void ep_dispatch_task(const EpKernelParams& ep, int chunk, int tile, void* stage_smem, EpStageSmem& es) {
   const KernelParams& p = ep.base;
   StageSmem& ss = es.base;
-  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, tile, &ss.flag)) return;
+  // The plan is known: decoding this task's ticket waited for it (ep_chunk_tiles).
   mark_task(p, ss.task_mark_ns, 0);
 
   const int64_t first_token = int64_t(tile) * kTileM;

@@ -23,7 +23,7 @@ __device__ void ep_gemm1_task(const EpKernelParams& ep, const WaitContext& wait_
                               EpStageSmem& es) {
   const KernelParams& p = ep.base;
   StageSmem& ss = es.base;
-  if (!block_wait_at_least(p, wait_ctx, &p.counters->plan_ready, 1, WaitSite::kPlanReady, task, &ss.flag)) return;
+  // The plan is known: decoding this task's ticket waited for it (ep_chunk_tiles).
   ExpertTile et;
   // Past the last tile: only such GEMM1 tasks follow in the range (locate_ep_middle_ticket).
   if (!ep_locate_gemm_task(ep, task, p.gemm1_n_tiles, &et)) return skip_empty_gemm_tickets(p, p.first_gemm2_ticket);

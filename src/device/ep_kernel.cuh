@@ -55,6 +55,14 @@ __device__ inline EpPhase decode_ep_ticket(const EpKernelParams& ep, const WaitC
   return EpPhase::kDispatch;
 }
 
+// The timeline's stage of a task: dispatch and GEMM1 tickets interleave (the plan places them), so those two
+// stages are named here; every other stage follows from the ticket's range.
+__device__ inline uint32_t span_stage(EpPhase phase) {
+  if (phase == EpPhase::kDispatch) return kSpanStageDispatch;
+  if (phase == EpPhase::kGemm1) return kSpanStageGemm1;
+  return kSpanStageFromTicket;
+}
+
 template <class Elem, bool kExactFp32>
 __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forward_kernel(const __grid_constant__ EpKernelParams ep) {
   static_assert(sizeof(DispatchSmem) <= gemm_smem_scratch_bytes<Elem, kExactFp32>() &&
@@ -91,7 +99,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
         ep_plan_task(ep, plan_wait_ctx, gemm_smem, es);
         break;
       case EpPhase::kDispatch:
-        ep_dispatch_task<Elem>(ep, wait_ctx, index / p.num_route_tiles, index % p.num_route_tiles, gemm_smem, es);
+        ep_dispatch_task<Elem>(ep, index / p.num_route_tiles, index % p.num_route_tiles, gemm_smem, es);
         break;
       case EpPhase::kGemm1:
         ep_gemm1_task<Elem, kExactFp32>(ep, wait_ctx, index, gemm_smem, es);
@@ -105,11 +113,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
       default:
         break;
     }
-    record_task_span(p, ticket, start_ns, es.base.task_mark_ns,
-                     phase == EpPhase::kDispatch ? kSpanStageDispatch
-                     : phase == EpPhase::kGemm1  ? kSpanStageGemm1
-                                                 : kSpanStageFromTicket,
-                     index);
+    record_task_span(p, ticket, start_ns, es.base.task_mark_ns, span_stage(phase), index);
   }
   finish_block(p, &es.base.is_last);
 }

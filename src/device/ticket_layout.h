@@ -27,6 +27,17 @@ ONEMOE_HOST_DEVICE inline int gemm2_group_n_tiles(int n_tiles, int groups, int g
   return gemm2_group_first_n_tile(n_tiles, groups, g + 1) - gemm2_group_first_n_tile(n_tiles, groups, g);
 }
 
+// Bresenham spread of `spread` tickets evenly among a segment of `length` tickets (spread <= length): whether
+// ticket `local` (< length) of the segment is one of them, and how many of them are among tickets [0, local].
+struct SpreadSlot {
+  bool spread;
+  uint64_t spread_through;
+};
+ONEMOE_HOST_DEVICE inline SpreadSlot spread_slot(uint64_t local, uint64_t spread, uint64_t length) {
+  const uint64_t through = (local + 1) * spread / length;
+  return {through > local * spread / length, through};
+}
+
 struct LateTicket {
   bool combine;
   int group;  // GEMM2: the column group
@@ -68,12 +79,10 @@ ONEMOE_HOST_DEVICE inline LateTicket locate_late_ticket(uint32_t i, int expert_t
       continue;
     }
     const uint64_t local = i - start;
-    // Bresenham: the combine tickets among the first local + 1 of the segment.
-    const uint64_t combines_through = length == 0 ? 0 : (local + 1) * combine / length;
-    const bool is_combine = combines_through > local * combine / length;
-    if (!is_combine) return {false, s, int(local - combines_through)};
+    const SpreadSlot slot = spread_slot(local, combine, length);
+    if (!slot.spread) return {false, s, int(local - slot.spread_through)};
     // Tile-major over (route tile, part of the group); the combine numbers its tasks tile * parts + part.
-    const int j = int(combines_through - 1);
+    const int j = int(slot.spread_through - 1);
     return {true, 0, (j / per_group) * parts + (s - 1) * per_group + j % per_group};
   }
   return {true, 0, -1};  // past the end: not a ticket of this forward
@@ -146,10 +155,9 @@ ONEMOE_HOST_DEVICE inline EpMiddleTicket locate_ep_middle_ticket(uint32_t i, int
       continue;
     }
     const uint64_t local = i - start;
-    // Bresenham: the dispatch tickets among the first local + 1 of the segment.
-    const uint64_t copies_through = (local + 1) * copies / length;
-    if (copies_through > local * copies / length) return {true, c + lead, int(copies_through - 1)};
-    return {false, 0, int(uint64_t(chunk_tile_begin[c]) * uint64_t(n_tiles) + local - copies_through)};
+    const SpreadSlot slot = spread_slot(local, copies, length);
+    if (slot.spread) return {true, c + lead, int(slot.spread_through - 1)};
+    return {false, 0, int(uint64_t(chunk_tile_begin[c]) * uint64_t(n_tiles) + local - slot.spread_through)};
   }
   // Past the forward's last tile: GEMM1 tasks that return at once.
   return {false, 0, int(uint64_t(chunk_tile_begin[chunks]) * uint64_t(n_tiles) + (i - start))};

@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -108,6 +109,38 @@ TEST_F(RunGuards, NanInputPropagatesToItsTokenOnly) {
       }
     }
   }
+}
+
+// Experts with the same router row tie on every token; a tie goes to the lower expert id, so of a tied group the
+// chosen members are always its lowest ids. The groups span both lanes of a token's top-k scan (odd and even ids).
+TEST_F(RunGuards, RouterTiesGoToTheLowerExpert) {
+  const std::vector<std::vector<int>> groups = {{3, 7, 8}, {10, 11}};
+  for (const auto& g : groups)
+    for (size_t i = 1; i < g.size(); ++i) ASSERT_TRUE(problem_->copy_router_row(g[0], g[i]).ok());
+  ASSERT_TRUE(problem_->poison_outputs(nullptr).ok());
+  ASSERT_TRUE(ctx_->run(problem_->run_args(), nullptr).ok());
+  ASSERT_TRUE(ctx_->synchronize_and_check(nullptr).ok());
+  std::vector<int32_t> ids;
+  ASSERT_TRUE(problem_->download_topk_ids(&ids).ok());
+  int tokens_with_two_tied_picks = 0;
+  for (int64_t t = 0; t < shape_.num_tokens; ++t) {
+    for (const auto& g : groups) {
+      int chosen = 0;
+      bool gap = false;  // a member chosen after an unchosen lower one
+      for (size_t i = 0; i < g.size(); ++i) {
+        const bool picked =
+            std::count(ids.begin() + t * shape_.top_k, ids.begin() + (t + 1) * shape_.top_k, g[i]) == 1;
+        if (picked && chosen < int(i)) gap = true;
+        chosen += picked;
+      }
+      EXPECT_FALSE(gap) << "token " << t << " skipped a lower tied expert of the group led by " << g[0];
+      tokens_with_two_tied_picks += chosen >= 2;
+    }
+  }
+  EXPECT_GT(tokens_with_two_tied_picks, 0) << "no token picked two tied experts: the test checked nothing";
+  harness::CheckReport report;
+  ASSERT_TRUE(problem_->check(0, &report).ok());
+  EXPECT_TRUE(report.pass) << report.summary();
 }
 
 TEST_F(RunGuards, OneKernelLaunchPerForward) {

@@ -30,7 +30,10 @@ int max_expert_tiles(const MoeShape& s) {
 
 int combine_parts(const MoeShape& s) {
   constexpr int64_t kTargetTasks = 256;  // about two tasks per block of an H100/H200's grid (1 block per SM)
-  constexpr int64_t kMinPartColumns = 256;
+  // At a small T the combine tasks run after the last GEMM2 with nothing beside them, each a latency-bound
+  // stream of one block; 64-column parts (128 B of a bf16 row, one L2 line) put 4x more blocks on them than
+  // 256-column parts did (decode: 8 tasks, ~14 us after GEMM2's end, run 51).
+  constexpr int64_t kMinPartColumns = 64;
   const int64_t route_tiles = std::max<int64_t>(1, num_route_tiles(s.num_tokens));
   const int64_t most = std::max<int64_t>(1, s.hidden / kMinPartColumns);
   return int(std::clamp<int64_t>(ceil_div(kTargetTasks, route_tiles), 1, most));

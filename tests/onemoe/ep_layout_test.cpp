@@ -77,12 +77,12 @@ TEST(Plan, CombinePartsSpreadSmallTOverTheGrid) {
     int H, combine;
     int groups, one_gpu_combine;  // one GPU: GEMM2 groups (T >= 64 route tiles) and combine parts
   };
-  // ceil(256 / route tiles), at most H / 256. One GPU with
+  // ceil(256 / route tiles), at most H / 64. One GPU with
   // 128-column expert tiles (a tuning build), from 64 route tiles on: that many GEMM2 groups, each with two
   // combine parts where H has room. With the default 128x256 tiles: one group and the plain combine parts.
-  for (const Expect& x : {Expect{16384, 2048, 2, 2, 4}, Expect{8192, 2048, 4, 4, 8}, Expect{128, 2048, 8, 1, 8},
-                          Expect{1000, 2048, 8, 1, 8}, Expect{1000, 1536, 6, 1, 6}, Expect{128, 512, 2, 1, 2},
-                          Expect{128, 64, 1, 1, 1}, Expect{65536, 2048, 1, 1, 2}, Expect{8192, 768, 3, 3, 3}}) {
+  for (const Expect& x : {Expect{16384, 2048, 2, 2, 4}, Expect{8192, 2048, 4, 4, 8}, Expect{128, 2048, 32, 1, 32},
+                          Expect{1000, 2048, 32, 1, 32}, Expect{1000, 1536, 24, 1, 24}, Expect{128, 512, 8, 1, 8},
+                          Expect{128, 64, 1, 1, 1}, Expect{65536, 2048, 1, 1, 2}, Expect{8192, 768, 4, 4, 4}}) {
     const MoeShape shape{x.T, 8, 2, x.H, 512};
     EXPECT_EQ(host::combine_parts(shape), x.combine) << "T=" << x.T << " H=" << x.H;
     device::KernelParams p{};

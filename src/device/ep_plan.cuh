@@ -38,15 +38,10 @@ __device__ inline void ep_plan_task(const EpKernelParams& ep, const WaitContext&
   if (!block_wait_at_least(p, wait_ctx, &p.counters->route_done, uint32_t(p.num_route_tiles), WaitSite::kPlanReady,
                            0, &ss.flag))
     return;
-  mark_task(p, ss.task_mark_ns, 0);
   int32_t* counts = static_cast<int32_t*>(scratch);  // [R][E + 1]
-  int32_t* tile_offset = counts + R * row;            // [E]: each expert's first tile in its owner's window
-  int32_t* owner = tile_offset + E;                   // [E]: ep.expert_owner, read by lanes of distinct experts
-  int32_t* group_sums = owner + E;                    // [blockDim]
-  for (int e = threadIdx.x; e < E; e += blockDim.x) owner[e] = ep.expert_owner[e];
 
   // This rank's counts: exclusive prefix over route tiles in place (dispatch reads it), the total kept here.
-  prefix_over_route_tiles(p, counts + me * row, group_sums);
+  for (int e = threadIdx.x; e < E; e += blockDim.x) counts[me * row + e] = prefix_over_route_tiles(p, e);
   if (threadIdx.x == 0) {
     counts[me * row + E] = int32_t(p.num_tokens);
     *ep.traffic = EpTraffic{};
@@ -77,7 +72,6 @@ __device__ inline void ep_plan_task(const EpKernelParams& ep, const WaitContext&
   }
   __syncthreads();
   if (forward_aborted(p)) return;
-  mark_task(p, ss.task_mark_ns, 1);
 
   // The plan, computed identically on every rank from the same counts. Global token order is rank-major, so
   // capacity drops the same (token, expert) pairs as one GPU holding all the tokens would.
@@ -98,26 +92,21 @@ __device__ inline void ep_plan_task(const EpKernelParams& ep, const WaitContext&
     ss.expert_counts[e] = (kept + kTileM - 1) / kTileM;
   }
   __syncthreads();
-  // Each expert's tiles follow those of the lower experts of the same owner: one warp scan per owner.
-  if (threadIdx.x < 32) {
-    for (int r = 0; r < R; ++r) {
-      const int32_t tiles = warp_exclusive_scan(
-          E, [&](int e) { return owner[e] == r ? ss.expert_counts[e] : 0; },
-          [&](int e, int32_t offset) {
-            if (owner[e] == r) tile_offset[e] = offset;
-          });
-      if (threadIdx.x == 0) {
-        if (r == me) ep.local_tile_offset[ep.num_local_experts] = tiles;
-        if (tiles > p.max_expert_tiles)
-          record_failure(p, WaitSite::kPlanOverflow, uint32_t(r), uint32_t(tiles), uint32_t(p.max_expert_tiles));
-      }
+  if (threadIdx.x == 0) {
+    int32_t next_tile[kMaxRanks] = {};
+    for (int e = 0; e < E; ++e) {
+      const int owner = ep.expert_owner[e];
+      p.expert_tile_offset[e] = next_tile[owner];
+      next_tile[owner] += ss.expert_counts[e];
     }
-    if (threadIdx.x == 0) *ep.capacity = capacity;
+    for (int i = 0; i < ep.num_local_experts; ++i) ep.local_tile_offset[i] = p.expert_tile_offset[ep.local_expert[i]];
+    ep.local_tile_offset[ep.num_local_experts] = next_tile[me];
+    *ep.capacity = capacity;
+    for (int r = 0; r < R; ++r) {
+      if (next_tile[r] > p.max_expert_tiles)
+        record_failure(p, WaitSite::kPlanOverflow, uint32_t(r), uint32_t(next_tile[r]), uint32_t(p.max_expert_tiles));
+    }
   }
-  __syncthreads();
-  for (int e = threadIdx.x; e < E; e += blockDim.x) p.expert_tile_offset[e] = tile_offset[e];
-  for (int i = threadIdx.x; i < ep.num_local_experts; i += blockDim.x)
-    ep.local_tile_offset[i] = tile_offset[ep.local_expert[i]];
   block_publish_add(&p.counters->plan_ready, 1);
 }
 

@@ -77,13 +77,12 @@ struct KeepAccumulators {
   __device__ void operator()(ForEach&&) const {}
 };
 
-// kStagesInRing: the ring's depth; narrower tiles fit more stages in the same smem.
-template <class Elem, int kBN, int kNumB, int kStagesInRing = kGemmStages>
+template <class Elem, int kBN, int kNumB>
 struct TmaWgmmaTile {
   using Operand = typename MmaOperand<Elem>::type;
   static constexpr int kBM = kTileM;
   static constexpr int kBK = 128 / int(sizeof(Elem));  // one 128-byte swizzle row per tile row
-  static constexpr int kStages = kStagesInRing;
+  static constexpr int kStages = kGemmStages;
   static constexpr int kMmaInFlight = kGemmMmaInFlight;  // wgmma batches left running across k-tiles
   static_assert(kMmaInFlight < kStages, "a stage still read by a running batch cannot be refilled");
   static constexpr int kConsumerWarpgroups = kThreadsPerBlock / 128;

@@ -19,52 +19,18 @@ __device__ __forceinline__ bool ranks_before(float key_a, int expert_a, float ke
 }
 __device__ __forceinline__ float rank_key(float score) { return isnan(score) ? -INFINITY : score; }
 
-// A token's running top k, best first, in registers (indexed only by unrolled constants). Slots past top_k
-// keep the sentinel (-inf, INT_MAX), which ranks after every real expert, so they never move.
-struct TopKList {
-  float key[kMaxTopK];
-  int expert[kMaxTopK];
-  float worst_key;  // slot top_k - 1: a candidate must rank before it to enter
-  int worst_expert;
-};
-
-__device__ __forceinline__ void init_top_k(TopKList& list) {
-#pragma unroll
-  for (int j = 0; j < kMaxTopK; ++j) list.key[j] = -INFINITY, list.expert[j] = INT_MAX;
-  list.worst_key = -INFINITY, list.worst_expert = INT_MAX;
-}
-
-// Inserts (key, expert) at its rank; the entry at slot top_k - 1 falls off. Most candidates fail the first
-// comparison, so a scan costs about one compare per expert.
-__device__ __forceinline__ void offer_top_k(TopKList& list, int top_k, float key, int expert) {
-  if (!ranks_before(key, expert, list.worst_key, list.worst_expert)) return;
-#pragma unroll
-  for (int j = 0; j < kMaxTopK; ++j) {
-    if (j < top_k && ranks_before(key, expert, list.key[j], list.expert[j])) {
-      const float k = list.key[j];
-      const int e = list.expert[j];
-      list.key[j] = key, list.expert[j] = expert;
-      key = k, expert = e;
-    }
-  }
-  // The new last entry, found by comparisons: selecting slot top_k - 1 by index would move the list to local
-  // memory (the compiler turns that selection into an indexed load).
-  list.worst_key = list.key[0], list.worst_expert = list.expert[0];
-#pragma unroll
-  for (int j = 1; j < kMaxTopK; ++j) {
-    if (j < top_k && ranks_before(list.worst_key, list.worst_expert, list.key[j], list.expert[j]))
-      list.worst_key = list.key[j], list.worst_expert = list.expert[j];
-  }
-}
-
 // Two adjacent lanes route one token from its logits `row` (shared memory, left unchanged), each over every
-// other expert (e = half, half + 2, ...). Scores are monotonic in the logits (softmax and sigmoid alike), so
-// the experts are ranked by logit and only the k picks' scores are computed:
-//   1. one pass keeps each lane's top k (loads unrolled: the pass is a latency chain on a block of 8 warps);
-//      the lanes then swap lists and merge, so both hold the token's top k (a strict total order: any merge
-//      order gives the same list);
-//   2. softmax only: the denominator, sum of exp(logit - max) with the max being the first pick's logit, in
-//      four partial sums per lane (a NaN anywhere makes it NaN, so a NaN logit still poisons the token);
+// other expert (e = half, half + 2, ...); one shuffle joins their halves after each pass. Scores are monotonic
+// in the logits (softmax and sigmoid alike), so the experts are ranked by logit and only the k picks' scores
+// are computed:
+//   1. top_k passes over the logits, each picking the best expert ranking after the previous pick (nothing is
+//      marked); the picks stay in registers (arrays indexed only by unrolled constants). A pass keeps kChains
+//      independent running bests over interleaved experts, merged at its end: with 8 warps on the SM the pass is
+//      a latency chain, and one running best made it ~10 us per route tile (timelines, run 62). The order is a
+//      strict total order, so any merge order gives the same pick. (A running top-k list in one pass was 2.4x
+//      slower: its insertions diverge the warp at almost every expert, run 62.);
+//   2. softmax only: the denominator, one pass of exp(logit - max) with the max being the first pick's logit, in
+//      kChains partial sums (a NaN anywhere makes it NaN, so a NaN logit still poisons the token, as before);
 //   3. lane `half == 0` writes the picks in ascending id (the combine order), each at its rank among them, with
 //      their scores (renormalized by the picks' sum, added best first).
 // The shuffles name only the pair's two lanes, so pairs without a token need not take part.
@@ -72,50 +38,53 @@ __device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t 
   const int num_experts = p.num_experts, top_k = p.top_k, half = threadIdx.x & 1;
   const unsigned pair_mask = 3u << (threadIdx.x & 30u);
   const auto join = [pair_mask](auto a) { return __shfl_xor_sync(pair_mask, a, 1); };
-  constexpr int kUnroll = 4;
-  static_assert(kUnroll == 4, "the softmax denominator below adds four partial sums");
 
-  TopKList list;
-  init_top_k(list);
-  for (int e0 = half; e0 < num_experts; e0 += 2 * kUnroll) {
-    float logit[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) logit[u] = e0 + 2 * u < num_experts ? row[e0 + 2 * u] : 0.f;
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u)
-      if (e0 + 2 * u < num_experts) offer_top_k(list, top_k, rank_key(logit[u]), e0 + 2 * u);
-  }
-  float other_key[kMaxTopK];
-  int other_expert[kMaxTopK];
-#pragma unroll
-  for (int j = 0; j < kMaxTopK; ++j) {
-    if (j >= top_k) break;
-    other_key[j] = join(list.key[j]);
-    other_expert[j] = join(list.expert[j]);
-  }
-#pragma unroll
-  for (int j = 0; j < kMaxTopK; ++j) {
-    if (j >= top_k) break;
-    offer_top_k(list, top_k, other_key[j], other_expert[j]);
-  }
+  constexpr int kChains = 4;
   int pick[kMaxTopK] = {};
   float pick_logit[kMaxTopK] = {};
+  float last_key = INFINITY;  // the previous pick (none yet: ranks before everything)
+  int last_expert = -1;
 #pragma unroll
   for (int j = 0; j < kMaxTopK; ++j) {
     if (j >= top_k) break;
-    pick[j] = list.expert[j];
-    pick_logit[j] = row[pick[j]];  // the logit itself: a NaN must reach the score
+    float best_key[kChains];
+    int best_expert[kChains];
+#pragma unroll
+    for (int c = 0; c < kChains; ++c) best_key[c] = -INFINITY, best_expert[c] = INT_MAX;
+    for (int e0 = half; e0 < num_experts; e0 += 2 * kChains) {
+#pragma unroll
+      for (int c = 0; c < kChains; ++c) {
+        const int e = e0 + 2 * c;
+        const float key = e < num_experts ? rank_key(row[e]) : -INFINITY;
+        if (e < num_experts && ranks_before(last_key, last_expert, key, e) &&
+            ranks_before(key, e, best_key[c], best_expert[c]))
+          best_key[c] = key, best_expert[c] = e;
+      }
+    }
+#pragma unroll
+    for (int c = 1; c < kChains; ++c) {
+      if (ranks_before(best_key[c], best_expert[c], best_key[0], best_expert[0]))
+        best_key[0] = best_key[c], best_expert[0] = best_expert[c];
+    }
+    const float other_key = join(best_key[0]);
+    const int other_expert = join(best_expert[0]);
+    if (ranks_before(other_key, other_expert, best_key[0], best_expert[0]))
+      best_key[0] = other_key, best_expert[0] = other_expert;
+    last_key = best_key[0], last_expert = best_expert[0];
+    pick[j] = best_expert[0];
+    pick_logit[j] = row[best_expert[0]];  // the logit itself: a NaN must reach the score
   }
 
   float denominator = 1.f;  // softmax: sum of exp(logit - max) over every expert
   if (p.scoring == 0) {
     const float max_logit = pick_logit[0];
-    float part[kUnroll] = {};
-    for (int e0 = half; e0 < num_experts; e0 += 2 * kUnroll) {
+    float part[kChains] = {};
+    for (int e0 = half; e0 < num_experts; e0 += 2 * kChains) {
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u)
-        if (e0 + 2 * u < num_experts) part[u] += expf(row[e0 + 2 * u] - max_logit);
+      for (int c = 0; c < kChains; ++c)
+        if (e0 + 2 * c < num_experts) part[c] += expf(row[e0 + 2 * c] - max_logit);
     }
+    static_assert(kChains == 4, "the partial sums are added as a balanced tree of four");
     const float mine = (part[0] + part[1]) + (part[2] + part[3]);
     const float other = join(mine);
     denominator = half == 0 ? mine + other : other + mine;  // the same bits on both lanes
@@ -185,90 +154,45 @@ __device__ inline void route_tokens(const KernelParams& p, int64_t first_token, 
   }
 }
 
-// Every expert's per-route-tile counts become exclusive prefixes over the tiles, in place (dispatch reads them),
-// and totals[e] (smem) gets expert e's total. The whole block takes part: the threads form blockDim / E groups
-// of E, each over a contiguous run of tiles, so the chain of dependent L2 round trips behind one expert is that
-// many times shorter (E = 128: two groups). Loads go in batches: one round trip per tile would cost ~0.7 µs
-// each, on the critical path of every forward. group_sums: smem, blockDim ints. Ends with a barrier.
-__device__ inline void prefix_over_route_tiles(const KernelParams& p, int32_t* totals, int32_t* group_sums) {
-  static_assert(kMaxExperts <= kThreadsPerBlock, "one thread per expert at least");
+// Expert e's per-route-tile counts become exclusive prefixes over the tiles (in place: dispatch reads them);
+// returns the expert's total.
+// Loads a batch of tiles' counts before storing their prefixes: one dependent L2 round trip per tile would
+// cost ~0.7 µs each, on the critical path of every forward.
+__device__ inline int32_t prefix_over_route_tiles(const KernelParams& p, int e) {
   constexpr int kBatch = 16;
-  const int num_experts = p.num_experts, tiles = p.num_route_tiles;
-  const int groups = max(1, int(blockDim.x) / num_experts);
-  const int e = int(threadIdx.x) % num_experts, group = int(threadIdx.x) / num_experts;
-  const int per_group = (tiles + groups - 1) / groups;
-  const int begin = min(tiles, group * per_group), end = min(tiles, begin + per_group);
-  int32_t* counts = p.route_tile_counts;
-  if (group < groups && groups > 1) {
-    int32_t sum = 0;
-    for (int tile0 = begin; tile0 < end; tile0 += kBatch) {
-      int32_t count[kBatch];
+  int32_t running = 0;
+  for (int tile0 = 0; tile0 < p.num_route_tiles; tile0 += kBatch) {
+    int32_t count[kBatch];
 #pragma unroll
-      for (int i = 0; i < kBatch; ++i) count[i] = tile0 + i < end ? counts[int64_t(tile0 + i) * num_experts + e] : 0;
+    for (int i = 0; i < kBatch; ++i)
+      count[i] = tile0 + i < p.num_route_tiles ? p.route_tile_counts[int64_t(tile0 + i) * p.num_experts + e] : 0;
 #pragma unroll
-      for (int i = 0; i < kBatch; ++i) sum += count[i];
+    for (int i = 0; i < kBatch; ++i) {
+      if (tile0 + i < p.num_route_tiles) p.route_tile_counts[int64_t(tile0 + i) * p.num_experts + e] = running;
+      running += count[i];
     }
-    group_sums[group * num_experts + e] = sum;
   }
-  __syncthreads();
-  if (group < groups) {
-    int32_t running = 0;
-    for (int g = 0; g < group; ++g) running += group_sums[g * num_experts + e];
-    for (int tile0 = begin; tile0 < end; tile0 += kBatch) {
-      int32_t count[kBatch];
-#pragma unroll
-      for (int i = 0; i < kBatch; ++i) count[i] = tile0 + i < end ? counts[int64_t(tile0 + i) * num_experts + e] : 0;
-#pragma unroll
-      for (int i = 0; i < kBatch; ++i) {
-        if (tile0 + i < end) counts[int64_t(tile0 + i) * num_experts + e] = running;
-        running += count[i];
-      }
-    }
-    if (group == groups - 1) totals[e] = running;
-  }
-  __syncthreads();
-}
-
-// Warp 0 only: store(i, sum of value(j) for j < i) for every i < n, in one pass of ceil(n / 32) items per lane
-// and a shuffle scan; returns the sum of all n on every lane. (A loop on one thread costs a dependent smem or
-// global access per item: ~2 µs at E = 128, on the critical path.)
-template <class Value, class Store>
-__device__ inline int32_t warp_exclusive_scan(int n, Value&& value, Store&& store) {
-  const int lane = int(threadIdx.x) & 31, per_lane = (n + 31) / 32, first = lane * per_lane;
-  int32_t mine = 0;
-  for (int i = first; i < first + per_lane && i < n; ++i) mine += value(i);
-  int32_t inclusive = mine;
-#pragma unroll
-  for (int d = 1; d < 32; d <<= 1) {
-    const int32_t below = __shfl_up_sync(~0u, inclusive, d);
-    if (lane >= d) inclusive += below;
-  }
-  int32_t running = inclusive - mine;
-  for (int i = first; i < first + per_lane && i < n; ++i) {
-    const int32_t v = value(i);
-    store(i, running);
-    running += v;
-  }
-  return __shfl_sync(~0u, inclusive, 31);
+  return running;
 }
 
 // After every route tile has published its counts: exclusive prefix over tiles (in place), kept rows and
-// tile offsets per expert. Runs in the one block that finished routing last; scratch: smem, blockDim ints.
-__device__ inline void build_expert_plan(const KernelParams& p, void* scratch, StageSmem& ss) {
+// tile offsets per expert. Runs in the one block that finished routing last.
+__device__ inline void build_expert_plan(const KernelParams& p, StageSmem& ss) {
   const int num_experts = p.num_experts;
-  prefix_over_route_tiles(p, ss.expert_counts, static_cast<int32_t*>(scratch));
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) {
-    const int32_t running = ss.expert_counts[e];
+    const int32_t running = prefix_over_route_tiles(p, e);
     const int32_t kept = int32_t(running < p.capacity ? running : p.capacity);
     p.expert_kept[e] = kept;
     ss.expert_counts[e] = (kept + kTileM - 1) / kTileM;
   }
   __syncthreads();
-  if (threadIdx.x < 32) {
-    const int32_t tiles = warp_exclusive_scan(
-        num_experts, [&](int e) { return ss.expert_counts[e]; },
-        [&](int e, int32_t offset) { p.expert_tile_offset[e] = offset; });
-    if (threadIdx.x == 0) p.expert_tile_offset[num_experts] = tiles;
+  if (threadIdx.x == 0) {
+    int32_t offset = 0;
+    for (int e = 0; e < num_experts; ++e) {
+      p.expert_tile_offset[e] = offset;
+      offset += ss.expert_counts[e];
+    }
+    p.expert_tile_offset[num_experts] = offset;
   }
   block_publish_add(&p.counters->plan_ready, 1);
 }
@@ -330,7 +254,7 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
   __syncthreads();
   if (ss.is_last) {
     __threadfence();  // every route tile's counts are visible from here on
-    build_expert_plan(p, gemm_smem, ss);
+    build_expert_plan(p, ss);
   }
   __syncthreads();
 }

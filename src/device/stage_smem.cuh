@@ -3,7 +3,6 @@
 
 #include <cstdint>
 #include <initializer_list>
-#include <type_traits>
 
 #include "expert_gemm.cuh"
 #include "kernel_params.h"
@@ -36,15 +35,9 @@ struct TileFor<float, true, kBN, kNumB> {
   using type = SimtTile<kBN, kNumB>;
 };
 
-// The router tile is narrower (kTileN columns) than the expert tiles, so the smem of their rings holds more of
-// its stages. At decode sizes one block runs the only route tile while the grid waits for the plan, and its
-// GEMM is a latency-bound stream from L2/DRAM: more stages keep more loads in flight.
-inline constexpr int kRouterStages = kGemmStages * (kTileM + kExpertTileN) / (kTileM + kTileN);
-
 // The router always runs in full precision for fp32 (it is ~1% of the FLOPs; routing must match the reference).
 template <class Elem, bool kExactFp32>
-using RouterTile = std::conditional_t<kExactFp32 || std::is_same_v<Elem, float>, SimtTile<kTileN, 1>,
-                                      TmaWgmmaTile<Elem, kTileN, 1, kRouterStages>>;
+using RouterTile = typename TileFor<Elem, kExactFp32 || std::is_same_v<Elem, float>, kTileN, 1>::type;
 template <class Elem, bool kExactFp32>
 using Gemm1PlainTile = typename TileFor<Elem, kExactFp32, kExpertTileN, 1>::type;
 template <class Elem, bool kExactFp32>

@@ -36,7 +36,7 @@ __device__ void ep_gemm1_task(const EpKernelParams& ep, const WaitContext& wait_
     return;
   mark_task(p, ss.task_mark_ns, 0);
   if (!gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns,
-                                                        TileMarks{&p, ss.task_mark_ns}))
+                                                        TileMarks{&p, ss.task_mark_ns, &ss.ticket}))
     return record_gemm_stall(p, tile);
   block_publish_add(&p.gemm1_tiles_done[tile], 1);
 }
@@ -73,7 +73,7 @@ __device__ void ep_gemm2_task(const EpKernelParams& ep, const WaitContext& wait_
 
   if (!gemm2_tile<Elem, kExactFp32, true>(p, et, gemm_smem, wait_ctx.deadline_ns,
                                          [&](int m) { return static_cast<Elem*>(es.row_dest[m]); },
-                                         TileMarks{&p, ss.task_mark_ns}))
+                                         TileMarks{&p, ss.task_mark_ns, &ss.ticket}))
     return record_gemm_stall(p, tile);
   __syncthreads();  // orders every thread's row stores before thread 0's acq_rel add (cumulative, as in dispatch)
   if (threadIdx.x == 0) {

@@ -85,11 +85,12 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
   if (threadIdx.x < ep.world_size)
     es.peer_base[threadIdx.x] = static_cast<char*>(ncclGetPeerPointer(ep.window, 0, int(threadIdx.x)));
 
-  for (uint32_t ticket = fetch_ticket(p, &es.base.ticket);; ticket = take_prefetched_ticket(&es.base.ticket)) {
+  for (uint32_t ticket = fetch_ticket(p, &es.base.ticket);; ticket = take_prefetched_ticket(p, &es.base.ticket)) {
     int index = 0;
     const EpPhase phase = decode_ep_ticket(ep, wait_ctx, ticket, &index, es);
     if (phase == EpPhase::kDone) break;
-    prefetch_next_ticket(p, &es.base.ticket);
+    if (phase == EpPhase::kGemm1 || phase == EpPhase::kGemm2) defer_next_ticket(&es.base.ticket);
+    else prefetch_next_ticket(p, &es.base.ticket);
     const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
     switch (phase) {
       case EpPhase::kRoute:

@@ -5,6 +5,7 @@
 
 #include "block_sync.cuh"
 #include "numeric.cuh"
+#include "scheduler.cuh"
 #include "stage_smem.cuh"
 #include "ticket_layout.h"
 
@@ -71,11 +72,16 @@ __device__ inline bool locate_gemm_task(const StageSmem& ss, int num_experts, in
 
 // Timeline marks of a GEMM task (mark_task): 0 its inputs are ready, 1 its tile is computed, 2 its rows are
 // stored. Empty (no marks) unless a task passes its StageSmem.
+// Called by every thread as a GEMM tile passes its marks (1: mainloop done, 2: rows stored): the timeline marks,
+// and at mainloop end the block's deferred next ticket (scheduler.cuh).
 struct TileMarks {
   const KernelParams* p = nullptr;
   uint64_t* marks_ns = nullptr;
+  uint32_t* deferred_ticket = nullptr;
   __device__ void operator()(int which) const {
-    if (p != nullptr) mark_task(*p, marks_ns, which);
+    if (p == nullptr) return;
+    mark_task(*p, marks_ns, which);
+    if (which == 1 && deferred_ticket != nullptr) take_deferred_ticket(*p, deferred_ticket);
   }
 };
 
@@ -223,7 +229,7 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
     return;
   mark_task(p, ss.task_mark_ns, 0);
   if (!gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns,
-                                                        TileMarks{&p, ss.task_mark_ns}))
+                                                        TileMarks{&p, ss.task_mark_ns, &ss.ticket}))
     return record_gemm_stall(p, et.tile);
   block_publish_add(&p.gemm1_tiles_done[et.tile], 1);
 }
@@ -250,7 +256,7 @@ __device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, i
   Elem* out = static_cast<Elem*>(p.expert_out) + int64_t(et.tile) * kTileM * p.hidden;
   if (!gemm2_tile<Elem, kExactFp32, kStageEpilogueRows>(
           p, et, gemm_smem, wait_ctx.deadline_ns, [&](int m) { return out + int64_t(m) * p.hidden; },
-          TileMarks{&p, ss.task_mark_ns}))
+          TileMarks{&p, ss.task_mark_ns, &ss.ticket}))
     return record_gemm_stall(p, et.tile);
   block_publish_add(&p.gemm2_tiles_done[et.tile * p.gemm2_groups + group], 1);
 }

@@ -26,10 +26,11 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
     ss.plan_cached = 0;
   }
 
-  for (uint32_t ticket = fetch_ticket(p, &ss.ticket);; ticket = take_prefetched_ticket(&ss.ticket)) {
+  for (uint32_t ticket = fetch_ticket(p, &ss.ticket);; ticket = take_prefetched_ticket(p, &ss.ticket)) {
     const Task task = decode_ticket(p, ticket);
     if (task.phase == Phase::kDone) break;
-    prefetch_next_ticket(p, &ss.ticket);
+    if (task.phase == Phase::kGemm1 || task.phase == Phase::kGemm2) defer_next_ticket(&ss.ticket);
+    else prefetch_next_ticket(p, &ss.ticket);
     const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
     switch (task.phase) {
       case Phase::kRoute:

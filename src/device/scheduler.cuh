@@ -59,8 +59,22 @@ __device__ inline void prefetch_next_ticket(const KernelParams& p, uint32_t* s_t
   }
 }
 
-// Block-wide, after the task: the ticket prefetch_next_ticket took.
-__device__ inline uint32_t take_prefetched_ticket(const uint32_t* s_ticket) {
+// GEMM tasks take their next ticket late instead: when the mainloop is done (TileMarks, ~2 µs before the task
+// ends), so the atomic still overlaps the epilogue but the ticket is not held through the ~30 µs task. Held from
+// the start, the last tickets of a stage waited behind busy blocks while other blocks had nothing to take (decode:
+// two of the 32 combine tasks started after GEMM2's end and ran 6 µs past the others, run 62).
+inline constexpr uint32_t kTicketDeferred = 0xFFFFFFFFu;
+__device__ inline void defer_next_ticket(uint32_t* s_ticket) {
+  if (threadIdx.x == blockDim.x - 1) *s_ticket = kTicketDeferred;  // the only thread that writes it in a task
+}
+__device__ inline void take_deferred_ticket(const KernelParams& p, uint32_t* s_ticket) {
+  if (threadIdx.x == blockDim.x - 1 && *s_ticket == kTicketDeferred) prefetch_next_ticket(p, s_ticket);
+}
+
+// Block-wide, after the task: the ticket prefetch_next_ticket took (taken now if the task deferred it and
+// returned before its mainloop).
+__device__ inline uint32_t take_prefetched_ticket(const KernelParams& p, uint32_t* s_ticket) {
+  take_deferred_ticket(p, s_ticket);
   __syncthreads();
   const uint32_t ticket = *s_ticket;
   __syncthreads();

@@ -24,13 +24,10 @@ __device__ __forceinline__ float rank_key(float score) { return isnan(score) ? -
 // in the logits (softmax and sigmoid alike), so the experts are ranked by logit and only the k picks' scores
 // are computed:
 //   1. top_k passes over the logits, each picking the best expert ranking after the previous pick (nothing is
-//      marked); the picks stay in registers (arrays indexed only by unrolled constants). A pass keeps kChains
-//      independent running bests over interleaved experts, merged at its end: with 8 warps on the SM the pass is
-//      a latency chain, and one running best made it ~10 us per route tile (timelines, run 62). The order is a
-//      strict total order, so any merge order gives the same pick. (A running top-k list in one pass was 2.4x
-//      slower: its insertions diverge the warp at almost every expert, run 62.);
-//   2. softmax only: the denominator, one pass of exp(logit - max) with the max being the first pick's logit, in
-//      kChains partial sums (a NaN anywhere makes it NaN, so a NaN logit still poisons the token, as before);
+//      marked); the picks stay in registers (arrays indexed only by unrolled constants). Both a running top-k
+//      list in one pass and passes with four independent running bests were slower (runs 62, 63);
+//   2. softmax only: the denominator, one pass of exp(logit - max) with the max being the first pick's logit
+//      (a NaN anywhere makes it NaN, so a NaN logit still poisons the token, as before);
 //   3. lane `half == 0` writes the picks in ascending id (the combine order), each at its rank among them, with
 //      their scores (renormalized by the picks' sum, added best first).
 // The shuffles name only the pair's two lanes, so pairs without a token need not take part.
@@ -39,7 +36,6 @@ __device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t 
   const unsigned pair_mask = 3u << (threadIdx.x & 30u);
   const auto join = [pair_mask](auto a) { return __shfl_xor_sync(pair_mask, a, 1); };
 
-  constexpr int kChains = 4;
   int pick[kMaxTopK] = {};
   float pick_logit[kMaxTopK] = {};
   float last_key = INFINITY;  // the previous pick (none yet: ranks before everything)
@@ -47,47 +43,29 @@ __device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t 
 #pragma unroll
   for (int j = 0; j < kMaxTopK; ++j) {
     if (j >= top_k) break;
-    float best_key[kChains];
-    int best_expert[kChains];
-#pragma unroll
-    for (int c = 0; c < kChains; ++c) best_key[c] = -INFINITY, best_expert[c] = INT_MAX;
-    for (int e0 = half; e0 < num_experts; e0 += 2 * kChains) {
-#pragma unroll
-      for (int c = 0; c < kChains; ++c) {
-        const int e = e0 + 2 * c;
-        const float key = e < num_experts ? rank_key(row[e]) : -INFINITY;
-        if (e < num_experts && ranks_before(last_key, last_expert, key, e) &&
-            ranks_before(key, e, best_key[c], best_expert[c]))
-          best_key[c] = key, best_expert[c] = e;
-      }
+    float best_key = -INFINITY, best_logit = 0.f;
+    int best_expert = INT_MAX;
+    for (int e = half; e < num_experts; e += 2) {
+      const float logit = row[e], key = rank_key(logit);
+      if (ranks_before(last_key, last_expert, key, e) && ranks_before(key, e, best_key, best_expert))
+        best_key = key, best_logit = logit, best_expert = e;
     }
-#pragma unroll
-    for (int c = 1; c < kChains; ++c) {
-      if (ranks_before(best_key[c], best_expert[c], best_key[0], best_expert[0]))
-        best_key[0] = best_key[c], best_expert[0] = best_expert[c];
-    }
-    const float other_key = join(best_key[0]);
-    const int other_expert = join(best_expert[0]);
-    if (ranks_before(other_key, other_expert, best_key[0], best_expert[0]))
-      best_key[0] = other_key, best_expert[0] = other_expert;
-    last_key = best_key[0], last_expert = best_expert[0];
-    pick[j] = best_expert[0];
-    pick_logit[j] = row[best_expert[0]];  // the logit itself: a NaN must reach the score
+    const float other_key = join(best_key), other_logit = join(best_logit);
+    const int other_expert = join(best_expert);
+    if (ranks_before(other_key, other_expert, best_key, best_expert))
+      best_key = other_key, best_logit = other_logit, best_expert = other_expert;
+    last_key = best_key, last_expert = best_expert;
+    pick[j] = best_expert;
+    pick_logit[j] = best_logit;
   }
 
   float denominator = 1.f;  // softmax: sum of exp(logit - max) over every expert
   if (p.scoring == 0) {
     const float max_logit = pick_logit[0];
-    float part[kChains] = {};
-    for (int e0 = half; e0 < num_experts; e0 += 2 * kChains) {
-#pragma unroll
-      for (int c = 0; c < kChains; ++c)
-        if (e0 + 2 * c < num_experts) part[c] += expf(row[e0 + 2 * c] - max_logit);
-    }
-    static_assert(kChains == 4, "the partial sums are added as a balanced tree of four");
-    const float mine = (part[0] + part[1]) + (part[2] + part[3]);
-    const float other = join(mine);
-    denominator = half == 0 ? mine + other : other + mine;  // the same bits on both lanes
+    float part = 0.f;
+    for (int e = half; e < num_experts; e += 2) part += expf(row[e] - max_logit);
+    const float other = join(part);
+    denominator = half == 0 ? part + other : other + part;  // the same bits on both lanes
   }
   if (half != 0) return;
   const auto score_of = [&](int j) {

@@ -9,6 +9,7 @@
 #include "block_sync.cuh"
 #include "column_part.cuh"
 #include "numeric.cuh"
+#include "scheduler.cuh"
 #include "stage_smem.cuh"
 #include "ticket_layout.h"
 
@@ -88,15 +89,17 @@ __device__ void combine_rows(const KernelParams& p, int64_t first_token, int row
 // One combine task: wait for the route tile's dispatch, stage its pairs (row_of(idx, slot): the pair's row in
 // row_base), wait for every kept pair's expert output (wait_pair(idx, slot), one thread per pair, which
 // records its own failure), then sum the part's columns (`columns`). Shared by the one-GPU and the
-// expert-parallel combine. stage_smem: the idle GEMM smem, stage_smem_bytes of it.
+// expert-parallel combine. stage_smem: the idle GEMM smem, stage_smem_bytes of it. The block's next ticket
+// is taken once the waits are over (scheduler.cuh): held while waiting, the last combine tickets ran only after
+// the blocks holding them finished their own combine (decode, run 63).
 template <class Elem, class RowOf, class WaitPair>
 __device__ void combine_task(const KernelParams& p, const WaitContext& wait_ctx, int task, ColumnPart columns,
-                             void* stage_smem, size_t stage_smem_bytes, int* s_flag, const Elem* row_base,
+                             void* stage_smem, size_t stage_smem_bytes, StageSmem& ss, const Elem* row_base,
                              RowOf&& row_of, WaitPair&& wait_pair) {
   int tile, part;
   combine_task_coords(p, task, &tile, &part);
   if (!block_wait_at_least(p, wait_ctx, &p.dispatch_done[tile], uint32_t(p.dispatch_parts), WaitSite::kDispatchDone,
-                           tile, s_flag))
+                           tile, &ss.flag))
     return;
 
   const int64_t first_token = int64_t(tile) * kTileM;
@@ -111,6 +114,7 @@ __device__ void combine_task(const KernelParams& p, const WaitContext& wait_ctx,
     if (slot >= 0 && ready) ready = wait_pair(idx, slot);
   }
   if (!__syncthreads_and(ready)) return;
+  take_deferred_ticket(p, &ss.ticket);
   combine_rows<Elem>(p, first_token, rows, columns, cs, row_base,
                      reinterpret_cast<int4*>(static_cast<char*>(stage_smem) + sizeof(CombineSmem)),
                      int((stage_smem_bytes - sizeof(CombineSmem)) / sizeof(int4)));
@@ -128,7 +132,7 @@ __device__ void combine_tile(const KernelParams& p, const WaitContext& wait_ctx,
                                               p.combine_parts, part);
   const uint32_t want = uint32_t(gemm2_group_n_tiles(p.gemm2_n_tiles, p.gemm2_groups, pc.group));
   combine_task<Elem>(
-      p, wait_ctx, task, ColumnPart{pc.v0, pc.vecs}, stage_smem, stage_smem_bytes, &ss.flag,
+      p, wait_ctx, task, ColumnPart{pc.v0, pc.vecs}, stage_smem, stage_smem_bytes, ss,
       static_cast<const Elem*>(p.expert_out), [](int64_t, int32_t slot) { return slot; },
       [&](int64_t, int32_t slot) {
         const uint32_t* flag = &p.gemm2_tiles_done[(slot / kTileM) * p.gemm2_groups + pc.group];

@@ -18,7 +18,7 @@ __device__ void ep_combine_tile(const EpKernelParams& ep, const WaitContext& wai
   combine_task_coords(p, task, &tile, &part);
   combine_task<Elem>(
       p, wait_ctx, task, column_part(p.hidden * int(sizeof(Elem)) / 16, p.combine_parts, part), stage_smem,
-      stage_smem_bytes, &es.base.flag,
+      stage_smem_bytes, es.base,
       reinterpret_cast<const Elem*>(es.peer_base[ep.rank] + ep.win.returned),
       [](int64_t idx, int32_t) { return int32_t(idx); },
       [&](int64_t idx, int32_t slot) {

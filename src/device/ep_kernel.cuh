@@ -89,7 +89,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
     int index = 0;
     const EpPhase phase = decode_ep_ticket(ep, wait_ctx, ticket, &index, es);
     if (phase == EpPhase::kDone) break;
-    if (phase == EpPhase::kGemm1 || phase == EpPhase::kGemm2) defer_next_ticket(&es.base.ticket);
+    if (phase == EpPhase::kGemm1 || phase == EpPhase::kGemm2 || phase == EpPhase::kCombine)
+      defer_next_ticket(&es.base.ticket);
     else prefetch_next_ticket(p, &es.base.ticket);
     const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
     switch (phase) {

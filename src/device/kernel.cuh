@@ -29,7 +29,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
   for (uint32_t ticket = fetch_ticket(p, &ss.ticket);; ticket = take_prefetched_ticket(p, &ss.ticket)) {
     const Task task = decode_ticket(p, ticket);
     if (task.phase == Phase::kDone) break;
-    if (task.phase == Phase::kGemm1 || task.phase == Phase::kGemm2) defer_next_ticket(&ss.ticket);
+    if (task.phase == Phase::kGemm1 || task.phase == Phase::kGemm2 || task.phase == Phase::kCombine)
+      defer_next_ticket(&ss.ticket);
     else prefetch_next_ticket(p, &ss.ticket);
     const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
     switch (task.phase) {

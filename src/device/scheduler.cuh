@@ -59,10 +59,11 @@ __device__ inline void prefetch_next_ticket(const KernelParams& p, uint32_t* s_t
   }
 }
 
-// GEMM tasks take their next ticket late instead: when the mainloop is done (TileMarks, ~2 µs before the task
-// ends), so the atomic still overlaps the epilogue but the ticket is not held through the ~30 µs task. Held from
-// the start, the last tickets of a stage waited behind busy blocks while other blocks had nothing to take (decode:
-// two of the 32 combine tasks started after GEMM2's end and ran 6 µs past the others, run 62).
+// GEMM and combine tasks take their next ticket late instead, after their last wait: a GEMM task when its
+// mainloop is done (TileMarks, ~2 µs before it ends, so the atomic still overlaps the epilogue), a combine task
+// when its rows are ready. Held from the start, through a ~30 µs GEMM or a combine's wait for the last GEMM2, the
+// last tickets of a stage waited behind busy blocks while other blocks had nothing to take (decode: two of the 32
+// combine tasks started after GEMM2's end and ran 6 µs past the others, run 62).
 inline constexpr uint32_t kTicketDeferred = 0xFFFFFFFFu;
 __device__ inline void defer_next_ticket(uint32_t* s_ticket) {
   if (threadIdx.x == blockDim.x - 1) *s_ticket = kTicketDeferred;  // the only thread that writes it in a task

@@ -216,11 +216,19 @@ struct TmaWgmmaTile {
     // Every TMA has landed and every wgmma retired: smem may be reused by the next tile.
     if (__syncthreads_or(failed)) return false;
 
+    Tensor tCcC = thr_mma.partition_C(make_identity_tensor(Shape<Int<kBM>, Int<kBN>>{}));
+    // A warp whose accumulator rows (16 of the tile's) are all past the valid rows skips the transform and the
+    // epilogue: at decode sizes, a few rows per tile, that is 7 of the 8 warps, and the GEMM1 activation of
+    // 128 x 256 values was spent on rows nobody reads.
+    bool thread_has_rows = false;
+    CUTE_UNROLL
+    for (int i = 0; i < size(accum0); ++i) thread_has_rows |= int(get<0>(tCcC(i))) < a.rows;
+    if (!__any_sync(0xffffffffu, thread_has_rows)) return true;
+
     transform0([&](auto&& f) {
       CUTE_UNROLL
       for (int i = 0; i < size(accum0); ++i) accum0(i) = f(accum0(i));
     });
-    Tensor tCcC = thr_mma.partition_C(make_identity_tensor(Shape<Int<kBM>, Int<kBN>>{}));
     CUTE_UNROLL
     for (int i = 0; i < size(accum0); i += 2) {
       float v[kNumB][2];

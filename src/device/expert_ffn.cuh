@@ -71,9 +71,8 @@ __device__ inline bool locate_gemm_task(const StageSmem& ss, int num_experts, in
 }
 
 // Timeline marks of a GEMM task (mark_task): 0 its inputs are ready, 1 its tile is computed, 2 its rows are
-// stored. Empty (no marks) unless a task passes its StageSmem.
-// Called by every thread as a GEMM tile passes its marks (1: mainloop done, 2: rows stored): the timeline marks,
-// and at mainloop end the block's deferred next ticket (scheduler.cuh).
+// stored; called by every thread as the tile passes marks 1 and 2. At mark 1 it also takes the block's deferred
+// next ticket (scheduler.cuh). Empty (no marks) unless a task passes its StageSmem.
 struct TileMarks {
   const KernelParams* p = nullptr;
   uint64_t* marks_ns = nullptr;
@@ -138,9 +137,21 @@ __device__ bool run_gemm1(const GemmOperand& a, const GemmOperand (&b)[kNumB], i
   }
 }
 
-// act(A·w1ᵀ) (or act(A·w1ᵀ) * (A·w3ᵀ)) of one (expert tile, column tile) into expert_hidden. kStageRows: the
-// tile leaves through smem in whole rows (run_tile_storing_rows).
-// Both tile functions return false if the GEMM pipeline passed the forward's deadline (nothing is written then).
+// GEMM1's weight operands of one (expert tile, column tile): w1's rows of the column tile, and w3's when gated
+// (kNumB == 2); *n0 and *cols: the tile's first column of I and its valid columns.
+template <class Elem, int kNumB>
+__device__ void gemm1_weights(const KernelParams& p, const ExpertTile& et, GemmOperand (&b)[kNumB], int* n0,
+                              int* cols) {
+  constexpr int kBN = kNumB == 2 ? kGatedTileN : kExpertTileN;
+  const int wi = et.weight_index, H = p.hidden, I = p.intermediate;
+  *n0 = et.n_tile * kBN;
+  *cols = min(kBN, I - *n0);
+  const int64_t first_row = int64_t(wi) * I + *n0;
+  b[0] = {static_cast<const Elem*>(p.w1) + first_row * H, H, &p.maps.w1, int(first_row), *cols};
+  if constexpr (kNumB == 2)
+    b[1] = {static_cast<const Elem*>(p.w3) + first_row * H, H, &p.maps.w3, int(first_row), *cols};
+}
+
 // The A operand of expert tile rows [row0, row0 + rows): loaded with the shortest TMA box that holds the valid
 // rows (32, 64 or all 128), so a decode-sized tile does not pull 128 rows of padding through L2 at every k-step.
 // The smem rows past the box keep stale data, which only feeds output rows the epilogue ignores.
@@ -151,27 +162,37 @@ __device__ inline GemmOperand expert_rows_operand(const void* base, int64_t ld, 
   return {base, ld, &full, row0, rows, kTileM};
 }
 
+// act(A·w1ᵀ) (or act(A·w1ᵀ) * (A·w3ᵀ)) of one (expert tile, column tile) into expert_hidden. kStageRows: the
+// tile leaves through smem in whole rows (run_tile_storing_rows).
+// Both tile functions return false if the GEMM pipeline passed the forward's deadline (nothing is written then).
 template <class Elem, bool kExactFp32, bool kStageRows = false>
 __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns,
                            TileMarks marks = {}) {
-  const int tile = et.tile, n_tile = et.n_tile, wi = et.weight_index;
+  const int tile = et.tile;
   const int H = p.hidden, I = p.intermediate;
   const GemmOperand a = expert_rows_operand(static_cast<const Elem*>(p.expert_in) + int64_t(tile) * kTileM * H, H,
                                             p.maps.expert_in, p.maps.expert_in_short, tile * kTileM, et.rows);
   Elem* hidden = static_cast<Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
-  const Elem* w1 = static_cast<const Elem*>(p.w1) + int64_t(wi) * I * H;
+  int n0, cols;
   if (p.gated) {
-    const int n0 = n_tile * kGatedTileN, cols = min(kGatedTileN, I - n0);
-    const Elem* w3 = static_cast<const Elem*>(p.w3) + int64_t(wi) * I * H;
-    const GemmOperand b[2] = {{w1 + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols},
-                              {w3 + int64_t(n0) * H, H, &p.maps.w3, wi * I + n0, cols}};
+    GemmOperand b[2];
+    gemm1_weights<Elem>(p, et, b, &n0, &cols);
     return run_gemm1<Elem, kExactFp32, kStageRows, Gemm1GatedTile<Elem, kExactFp32>, kGatedTileN>(
         a, b, H, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns, marks);
   }
-  const int n0 = n_tile * kExpertTileN, cols = min(kExpertTileN, I - n0);
-  const GemmOperand b[1] = {{w1 + int64_t(n0) * H, H, &p.maps.w1, wi * I + n0, cols}};
+  GemmOperand b[1];
+  gemm1_weights<Elem>(p, et, b, &n0, &cols);
   return run_gemm1<Elem, kExactFp32, kStageRows, Gemm1PlainTile<Elem, kExactFp32>, kExpertTileN>(
       a, b, H, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns, marks);
+}
+
+// GEMM2's weight operand of one (expert tile, column tile of H): w2's rows of the column tile.
+template <class Elem>
+__device__ GemmOperand gemm2_weight(const KernelParams& p, const ExpertTile& et) {
+  const int wi = et.weight_index, H = p.hidden, I = p.intermediate;
+  const int n0 = et.n_tile * kExpertTileN;
+  return {static_cast<const Elem*>(p.w2) + (int64_t(wi) * H + n0) * I, I, &p.maps.w2, wi * H + n0,
+          min(kExpertTileN, H - n0)};
 }
 
 // hidden·w2ᵀ of one (expert tile, column tile); output row m goes to row_dest(m) + column. kStageRows: write
@@ -180,14 +201,12 @@ template <class Elem, bool kExactFp32, bool kStageRows, class RowDest>
 __device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns,
                            RowDest&& row_dest, TileMarks marks = {}) {
   using Tile = Gemm2Tile<Elem, kExactFp32>;
-  const int tile = et.tile, wi = et.weight_index;
-  const int H = p.hidden, I = p.intermediate;
+  const int tile = et.tile, I = p.intermediate;
   const int n0 = et.n_tile * kExpertTileN;
-  const int cols = min(kExpertTileN, H - n0);
   const GemmOperand a = expert_rows_operand(static_cast<const Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I, I,
                                             p.maps.expert_hidden, p.maps.expert_hidden_short, tile * kTileM, et.rows);
-  const GemmOperand b[1] = {
-      {static_cast<const Elem*>(p.w2) + int64_t(wi) * H * I + int64_t(n0) * I, I, &p.maps.w2, wi * H + n0, cols}};
+  const GemmOperand b[1] = {gemm2_weight<Elem>(p, et)};
+  const int cols = b[0].rows;
   if constexpr (kExactFp32 || !kStageRows) {
     const bool ok = Tile::run(a, b, I, gemm_smem, deadline_ns, [&](int m, int n, const float (&v)[1][2]) {
       if (m < et.rows && n < cols) store_pair(row_dest(m) + n0 + n, v[0][0], v[0][1]);

@@ -87,6 +87,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
 
   for (uint32_t ticket = fetch_ticket(p, &es.base.ticket);; ticket = take_prefetched_ticket(p, &es.base.ticket)) {
     int index = 0;
+    if (ticket >= p.first_dispatch_ticket && ticket < p.num_tickets)  // before decoding: that waits for the plan
+      warm_gemm1_code<Elem, kExactFp32>(p, ticket - p.first_dispatch_ticket, gemm_smem, wait_ctx.deadline_ns);
     const EpPhase phase = decode_ep_ticket(ep, wait_ctx, ticket, &index, es);
     if (phase == EpPhase::kDone) break;
     if (phase == EpPhase::kGemm1 || phase == EpPhase::kGemm2 || phase == EpPhase::kCombine)

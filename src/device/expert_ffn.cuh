@@ -165,11 +165,13 @@ __device__ inline GemmOperand expert_rows_operand(const void* base, int64_t ld, 
 // act(A·w1ᵀ) (or act(A·w1ᵀ) * (A·w3ᵀ)) of one (expert tile, column tile) into expert_hidden. kStageRows: the
 // tile leaves through smem in whole rows (run_tile_storing_rows).
 // Both tile functions return false if the GEMM pipeline passed the forward's deadline (nothing is written then).
+// k_steps: the first k_steps k-steps of the product only (the warm-up); 0: all of H.
 template <class Elem, bool kExactFp32, bool kStageRows = false>
 __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns,
-                           TileMarks marks = {}) {
+                           TileMarks marks = {}, int k_steps = 0) {
   const int tile = et.tile;
   const int H = p.hidden, I = p.intermediate;
+  const int k_size = k_steps > 0 ? min(H, k_steps * (128 / int(sizeof(Elem)))) : H;
   const GemmOperand a = expert_rows_operand(static_cast<const Elem*>(p.expert_in) + int64_t(tile) * kTileM * H, H,
                                             p.maps.expert_in, p.maps.expert_in_short, tile * kTileM, et.rows);
   Elem* hidden = static_cast<Elem*>(p.expert_hidden) + int64_t(tile) * kTileM * I;
@@ -178,12 +180,12 @@ __device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* ge
     GemmOperand b[2];
     gemm1_weights<Elem>(p, et, b, &n0, &cols);
     return run_gemm1<Elem, kExactFp32, kStageRows, Gemm1GatedTile<Elem, kExactFp32>, kGatedTileN>(
-        a, b, H, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns, marks);
+        a, b, k_size, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns, marks);
   }
   GemmOperand b[1];
   gemm1_weights<Elem>(p, et, b, &n0, &cols);
   return run_gemm1<Elem, kExactFp32, kStageRows, Gemm1PlainTile<Elem, kExactFp32>, kExpertTileN>(
-      a, b, H, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns, marks);
+      a, b, k_size, hidden, I, n0, et.rows, cols, p.activation, gemm_smem, deadline_ns, marks);
 }
 
 // GEMM2's weight operand of one (expert tile, column tile of H): w2's rows of the column tile.
@@ -228,6 +230,22 @@ __device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, void* ge
 // GEMM tiles leave through smem in whole rows (run_tile_storing_rows; docs/perf_notes.md, run 32): every tile on
 // one GPU, and the expert-parallel GEMM1 (run 51: 39 µs faster on one rank's share of the 4-GPU main row).
 inline constexpr bool kStageEpilogueRows = true;
+
+// Decode sizes: the first GEMM1 wave's mainloops took ~12 µs longer than later waves' at every H (18 against 7 µs
+// at H = 128, 52 against 37 at H = 2048; run 72 timelines), as if the 132 blocks fetched the tile's cold code
+// from L2 all at once. So a block that takes one of the first grid's worth of tickets after the route range,
+// which then waits for the plan, first runs the GEMM1 tile code once: two k-steps of weight 0's first column
+// tile on zero rows (the A box lies past every filled tile: TMA fills it with zeros), one row stored in
+// expert_hidden's scratch tile. The exact-fp32 tile reads its rows with plain loads, so it is never warmed.
+template <class Elem, bool kExactFp32>
+__device__ inline void warm_gemm1_code(const KernelParams& p, uint32_t slot, void* gemm_smem, uint64_t deadline_ns) {
+  if constexpr (kExactFp32) return;
+  if (!p.warm_gemm1 || slot >= gridDim.x) return;
+  ExpertTile et{};
+  et.tile = p.max_expert_tiles;  // the scratch tile
+  et.rows = 1;
+  gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, deadline_ns, TileMarks{}, 2);
+}
 
 __device__ inline void record_gemm_stall(const KernelParams& p, int tile) {
   if (threadIdx.x == 0 && !forward_aborted(p)) record_failure(p, WaitSite::kGemmPipeline, uint32_t(tile), 0, 0);

@@ -32,6 +32,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_forward
     if (task.phase == Phase::kGemm1 || task.phase == Phase::kGemm2 || task.phase == Phase::kCombine)
       defer_next_ticket(&ss.ticket);
     else prefetch_next_ticket(p, &ss.ticket);
+    if (ticket >= p.first_dispatch_ticket)
+      warm_gemm1_code<Elem, kExactFp32>(p, ticket - p.first_dispatch_ticket, gemm_smem, wait_ctx.deadline_ns);
     const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
     switch (task.phase) {
       case Phase::kRoute:

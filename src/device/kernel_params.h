@@ -127,6 +127,7 @@ struct KernelParams {
 
   // Tiling derived from the shapes.
   int num_route_tiles;   // ceil(T / kTileM)
+  int warm_gemm1;        // 1: blocks waiting for the plan run the GEMM1 tile code once first (expert_ffn.cuh)
   int max_expert_tiles;  // upper bound on sum_e ceil(kept_e / kTileM)
   int gemm1_n_tiles;     // column tiles of the GEMM1 output (I)
   int gemm2_n_tiles;     // column tiles of the GEMM2 output (H)
@@ -161,7 +162,7 @@ struct KernelParams {
   int32_t* expert_tile_offset;// [E + 1]
   void* expert_in;            // [max_expert_tiles * kTileM, H]  dispatched token rows
   int32_t* expert_row_token;  // [max_expert_tiles * kTileM]  one GPU: the token of each kept expert row
-  void* expert_hidden;        // [max_expert_tiles * kTileM, I]  act(GEMM1)
+  void* expert_hidden;        // [(max_expert_tiles + 1) * kTileM, I]  act(GEMM1); the last tile: warm-up scratch
   void* expert_out;           // [max_expert_tiles * kTileM, H]  GEMM2 rows, combined at the source
 
   // Persistent sync state (Context-owned, zero at rest).

@@ -55,6 +55,15 @@ OneGpuCombine one_gpu_combine(const MoeShape& s) {
   return {base, s.hidden / 256 >= 2 * base ? 2 : 1};
 }
 
+bool warm_gemm1(const MoeShape& s, const MoeConfig& c) {
+  // A small T: the route phase leaves the grid idle long enough (~30 µs) to run the warm-up, and the first GEMM1
+  // wave starts all at once. Larger T stagger their first GEMM1 tasks behind the route and dispatch tiles. The
+  // exact-fp32 tiles are never warmed (warm_gemm1_code).
+  constexpr int kWarmMaxRouteTiles = 8;
+  const bool exact_fp32 = c.dtype == DType::kFP32 && c.fp32_math == Fp32Math::kFFMA;
+  return !exact_fp32 && num_route_tiles(s.num_tokens) <= kWarmMaxRouteTiles;
+}
+
 int gather_lead(int max_expert_tiles) {
   // Gathers run this many tiles ahead of the GEMM1 tasks that wait on them, so a GEMM1 task rarely waits for its
   // rows. About one tile per block of the grid (one block per SM): on the main row 128 was 11 us faster than 64,
@@ -78,7 +87,8 @@ WorkspaceLayout workspace_layout(const MoeShape& s, const MoeConfig& c) {
   l.expert_tile_offset = take_region(&cursor, (E + 1) * sizeof(int32_t));
   l.expert_in = take_region(&cursor, rows * size_t(s.hidden) * elem);
   l.expert_row_token = take_region(&cursor, rows * sizeof(int32_t));
-  l.expert_hidden = take_region(&cursor, rows * size_t(s.intermediate) * elem);
+  // One tile more than any forward fills: the GEMM1 warm-up writes its row there (warm_gemm1_code).
+  l.expert_hidden = take_region(&cursor, (rows + device::kTileM) * size_t(s.intermediate) * elem);
   l.expert_out = take_region(&cursor, rows * size_t(s.hidden) * elem);
   l.total_bytes = cursor;
   return l;
@@ -125,6 +135,7 @@ void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {
   p->capacity = expert_capacity(s, c);
 
   p->num_route_tiles = num_route_tiles(s.num_tokens);
+  p->warm_gemm1 = warm_gemm1(s, c) ? 1 : 0;
   p->max_expert_tiles = max_expert_tiles(s);
   p->gemm1_n_tiles = c.gated ? int(ceil_div(s.intermediate, device::kGatedTileN))
                              : int(ceil_div(s.intermediate, device::kExpertTileN));

@@ -39,6 +39,8 @@ struct OneGpuCombine {
   int groups, parts_per_group;
 };
 OneGpuCombine one_gpu_combine(const MoeShape& shape);
+// Whether the blocks that wait for the plan first run the GEMM1 tile code once (warm_gemm1_code).
+bool warm_gemm1(const MoeShape& shape, const MoeConfig& config);
 // One GPU: gathers that run ahead of the GEMM1 tasks (ticket_layout.h), at most the expert tiles.
 int gather_lead(int max_expert_tiles);
 WorkspaceLayout workspace_layout(const MoeShape& shape, const MoeConfig& config);

@@ -100,6 +100,22 @@ TEST(Plan, CombinePartsSpreadSmallTOverTheGrid) {
   }
 }
 
+TEST(EpLayout, GemmCodeIsWarmedOnlyAtASmallTOnTmaTiles) {
+  MoeConfig config;  // bf16
+  EXPECT_TRUE(host::warm_gemm1(MoeShape{128, 128, 2, 2048, 2048}, config));
+  EXPECT_TRUE(host::warm_gemm1(MoeShape{1024, 128, 2, 2048, 2048}, config));
+  EXPECT_FALSE(host::warm_gemm1(MoeShape{1025, 128, 2, 2048, 2048}, config));
+  config.dtype = DType::kFP32;  // TF32: TMA tiles
+  EXPECT_TRUE(host::warm_gemm1(MoeShape{128, 128, 2, 2048, 2048}, config));
+  config.fp32_math = Fp32Math::kFFMA;  // exact fp32: plain loads, never warmed
+  EXPECT_FALSE(host::warm_gemm1(MoeShape{128, 128, 2, 2048, 2048}, config));
+  // The warm-up's scratch tile: one tile of expert_hidden past the most any forward fills.
+  const MoeShape shape{128, 128, 2, 2048, 1024};
+  const host::WorkspaceLayout l = host::workspace_layout(shape, config);
+  EXPECT_GE(l.expert_out - l.expert_hidden,
+            size_t(host::max_expert_tiles(shape) + 1) * device::kTileM * 1024 * dtype_size(config.dtype));
+}
+
 TEST(EpLayout, DispatchLeadIsAboutOneWaveAndEveryChunkForFewRouteTiles) {
   constexpr int C = device::kEpDispatchChunks;
   EXPECT_EQ(host::ep_dispatch_lead_chunks(128, 132), std::min(2, C));  // T = 16384: two chunks, 256 tasks

@@ -23,22 +23,28 @@ __device__ void ep_gemm1_task(const EpKernelParams& ep, const WaitContext& wait_
                               EpStageSmem& es) {
   const KernelParams& p = ep.base;
   StageSmem& ss = es.base;
-  // The plan is known: decoding this task's ticket waited for it (ep_chunk_tiles).
-  ExpertTile et;
-  // Past the last tile: only such GEMM1 tasks follow in the range (locate_ep_middle_ticket).
-  if (!ep_locate_gemm_task(ep, task, p.gemm1_n_tiles, &et)) return skip_empty_gemm_tickets(p, p.first_gemm2_ticket);
-  const int tile = et.tile;
-  const uint32_t* ready = reinterpret_cast<const uint32_t*>(es.peer_base[ep.rank] + ep.win.row_tile_ready) + tile;
-  const uint32_t want = uint32_t(et.rows);
-  if (!block_wait_until(
-          p, wait_ctx, [&] { return ld_acquire_sys(ready) >= want; }, [&] { return ld_acquire_sys(ready); }, want,
-          WaitSite::kPeerRowTile, tile, &ss.flag))
-    return;
-  mark_task(p, ss.task_mark_ns, 0);
-  if (!gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns,
-                                                        TileMarks{&p, ss.task_mark_ns, &ss.ticket}))
-    return record_gemm_stall(p, tile);
-  block_publish_add(&p.gemm1_tiles_done[tile], 1);
+  const bool warm = task == kWarmGemm1Task;  // the warm-up pass (warm_gemm1_first)
+  ExpertTile et = warm_gemm1_tile(p);
+  if (!warm) {
+    // The plan is known: decoding this task's ticket waited for it (ep_chunk_tiles).
+    // Past the last tile: only such GEMM1 tasks follow in the range (locate_ep_middle_ticket).
+    if (!ep_locate_gemm_task(ep, task, p.gemm1_n_tiles, &et))
+      return skip_empty_gemm_tickets(p, p.first_gemm2_ticket);
+    const uint32_t* ready =
+        reinterpret_cast<const uint32_t*>(es.peer_base[ep.rank] + ep.win.row_tile_ready) + et.tile;
+    const uint32_t want = uint32_t(et.rows);
+    if (!block_wait_until(
+            p, wait_ctx, [&] { return ld_acquire_sys(ready) >= want; }, [&] { return ld_acquire_sys(ready); }, want,
+            WaitSite::kPeerRowTile, et.tile, &ss.flag))
+      return;
+    mark_task(p, ss.task_mark_ns, 0);
+  }
+  const bool ok = gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(
+      p, et, gemm_smem, wait_ctx.deadline_ns, warm ? TileMarks{} : TileMarks{&p, ss.task_mark_ns, &ss.ticket},
+      warm ? kWarmGemm1KSteps : 0);
+  if (warm) return;
+  if (!ok) return record_gemm_stall(p, et.tile);
+  block_publish_add(&p.gemm1_tiles_done[et.tile], 1);
 }
 
 template <class Elem, bool kExactFp32>

@@ -86,38 +86,50 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
     es.peer_base[threadIdx.x] = static_cast<char*>(ncclGetPeerPointer(ep.window, 0, int(threadIdx.x)));
 
   for (uint32_t ticket = fetch_ticket(p, &es.base.ticket);; ticket = take_prefetched_ticket(p, &es.base.ticket)) {
-    int index = 0;
-    if (ticket >= p.first_dispatch_ticket && ticket < p.num_tickets)  // before decoding: that waits for the plan
-      warm_gemm1_code<Elem, kExactFp32>(p, ticket - p.first_dispatch_ticket, gemm_smem, wait_ctx.deadline_ns);
-    const EpPhase phase = decode_ep_ticket(ep, wait_ctx, ticket, &index, es);
-    if (phase == EpPhase::kDone) break;
-    if (phase == EpPhase::kGemm1 || phase == EpPhase::kGemm2 || phase == EpPhase::kCombine)
-      defer_next_ticket(&es.base.ticket);
-    else prefetch_next_ticket(p, &es.base.ticket);
-    const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
-    switch (phase) {
-      case EpPhase::kRoute:
-        route_tile<Elem, kExactFp32, false>(p, wait_ctx, index, gemm_smem, es.base);
+    bool done = false;
+    // A warm-up pass through the GEMM1 case first where it applies (warm_gemm1_first), before decoding the
+    // ticket (which waits for the plan), then the ticket's task.
+    for (bool warm = ticket < p.num_tickets && warm_gemm1_first(p, ticket);; warm = false) {
+      int index = kWarmGemm1Task;
+      const EpPhase phase = warm ? EpPhase::kGemm1 : decode_ep_ticket(ep, wait_ctx, ticket, &index, es);
+      if (phase == EpPhase::kDone) {
+        done = true;
         break;
-      case EpPhase::kPlan:
-        ep_plan_task(ep, plan_wait_ctx, gemm_smem, es);
+      }
+      if (!warm) {
+        if (phase == EpPhase::kGemm1 || phase == EpPhase::kGemm2 || phase == EpPhase::kCombine)
+          defer_next_ticket(&es.base.ticket);
+        else prefetch_next_ticket(p, &es.base.ticket);
+      }
+      const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
+      switch (phase) {
+        case EpPhase::kRoute:
+          route_tile<Elem, kExactFp32, false>(p, wait_ctx, index, gemm_smem, es.base);
+          break;
+        case EpPhase::kPlan:
+          ep_plan_task(ep, plan_wait_ctx, gemm_smem, es);
+          break;
+        case EpPhase::kDispatch:
+          ep_dispatch_task<Elem>(ep, index / p.num_route_tiles, index % p.num_route_tiles, gemm_smem, es);
+          break;
+        case EpPhase::kGemm1:
+          ep_gemm1_task<Elem, kExactFp32>(ep, wait_ctx, index, gemm_smem, es);
+          break;
+        case EpPhase::kGemm2:
+          ep_gemm2_task<Elem, kExactFp32>(ep, wait_ctx, index, gemm_smem, es);
+          break;
+        case EpPhase::kCombine:
+          ep_combine_tile<Elem>(ep, wait_ctx, index, gemm_smem, gemm_smem_scratch_bytes<Elem, kExactFp32>(), es);
+          break;
+        default:
+          break;
+      }
+      if (!warm) {
+        record_task_span(p, ticket, start_ns, es.base.task_mark_ns, span_stage(phase), index);
         break;
-      case EpPhase::kDispatch:
-        ep_dispatch_task<Elem>(ep, index / p.num_route_tiles, index % p.num_route_tiles, gemm_smem, es);
-        break;
-      case EpPhase::kGemm1:
-        ep_gemm1_task<Elem, kExactFp32>(ep, wait_ctx, index, gemm_smem, es);
-        break;
-      case EpPhase::kGemm2:
-        ep_gemm2_task<Elem, kExactFp32>(ep, wait_ctx, index, gemm_smem, es);
-        break;
-      case EpPhase::kCombine:
-        ep_combine_tile<Elem>(ep, wait_ctx, index, gemm_smem, gemm_smem_scratch_bytes<Elem, kExactFp32>(), es);
-        break;
-      default:
-        break;
+      }
     }
-    record_task_span(p, ticket, start_ns, es.base.task_mark_ns, span_stage(phase), index);
+    if (done) break;
   }
   finish_block(p, &es.base.is_last);
 }

@@ -234,40 +234,51 @@ inline constexpr bool kStageEpilogueRows = true;
 // Decode sizes: the first GEMM1 wave's mainloops took ~12 µs longer than later waves' at every H (18 against 7 µs
 // at H = 128, 52 against 37 at H = 2048; run 72 timelines), as if the 132 blocks fetched the tile's cold code
 // from L2 all at once. So a block that takes one of the first grid's worth of tickets after the route range,
-// which then waits for the plan, first runs the GEMM1 tile code once: two k-steps of weight 0's first column
-// tile on zero rows (the A box lies past every filled tile: TMA fills it with zeros), one row stored in
-// expert_hidden's scratch tile. The exact-fp32 tile reads its rows with plain loads, so it is never warmed.
-template <class Elem, bool kExactFp32>
-__device__ inline void warm_gemm1_code(const KernelParams& p, uint32_t slot, void* gemm_smem, uint64_t deadline_ns) {
-  if constexpr (kExactFp32) return;
-  if (!p.warm_gemm1 || slot >= gridDim.x) return;
-  ExpertTile et{};
-  et.tile = p.max_expert_tiles;  // the scratch tile
-  et.rows = 1;
-  gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, deadline_ns, TileMarks{}, 2);
+// which then waits for the plan, first passes once through its kernel's GEMM1 task with the task index
+// kWarmGemm1Task: the same inlined code (one call site of gemm1_tile per kernel), on two k-steps of weight 0's
+// first column tile and zero rows (the A box lies past every filled tile: TMA fills it with zeros), storing one
+// row in expert_hidden's scratch tile. No waits, no flags. The exact-fp32 tile reads its rows with plain loads, so
+// it is never warmed (fill_plan).
+inline constexpr int kWarmGemm1Task = -1;
+__device__ inline bool warm_gemm1_first(const KernelParams& p, uint32_t ticket) {
+  return p.warm_gemm1 && ticket >= p.first_dispatch_ticket && ticket - p.first_dispatch_ticket < gridDim.x;
 }
+// The warm-up's tile (the scratch tile) and k-steps.
+__device__ inline ExpertTile warm_gemm1_tile(const KernelParams& p) {
+  ExpertTile et{};
+  et.tile = p.max_expert_tiles;
+  et.rows = 1;
+  return et;
+}
+inline constexpr int kWarmGemm1KSteps = 2;
 
 __device__ inline void record_gemm_stall(const KernelParams& p, int tile) {
   if (threadIdx.x == 0 && !forward_aborted(p)) record_failure(p, WaitSite::kGemmPipeline, uint32_t(tile), 0, 0);
 }
 
+// task == kWarmGemm1Task: the warm-up pass (warm_gemm1_first).
 template <class Elem, bool kExactFp32>
 __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* gemm_smem,
                            StageSmem& ss) {
-  if (!block_wait_plan(p, wait_ctx, uint32_t(task), ss)) return;
-  // Row-tile-major (task = tile * n_tiles + column tile): the tile's gather precedes its tasks (ticket_layout.h).
-  ExpertTile et;
-  // Past the last tile: the rest of the GEMM1 range is past it too (ticket_layout.h).
-  if (!locate_gemm_task(ss, p.num_experts, task / p.gemm1_n_tiles, 1, &et))
-    return skip_empty_gemm_tickets(p, p.first_gemm2_ticket);
-  et.n_tile = task % p.gemm1_n_tiles;
-  if (!block_wait_at_least(p, wait_ctx, &p.row_tile_gathered[et.tile], 1, WaitSite::kRowTileGathered, et.tile,
-                           &ss.flag))
-    return;
-  mark_task(p, ss.task_mark_ns, 0);
-  if (!gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(p, et, gemm_smem, wait_ctx.deadline_ns,
-                                                        TileMarks{&p, ss.task_mark_ns, &ss.ticket}))
-    return record_gemm_stall(p, et.tile);
+  const bool warm = task == kWarmGemm1Task;
+  ExpertTile et = warm_gemm1_tile(p);
+  if (!warm) {
+    if (!block_wait_plan(p, wait_ctx, uint32_t(task), ss)) return;
+    // Row-tile-major (task = tile * n_tiles + column tile): the tile's gather precedes its tasks (ticket_layout.h).
+    // Past the last tile: the rest of the GEMM1 range is past it too (ticket_layout.h).
+    if (!locate_gemm_task(ss, p.num_experts, task / p.gemm1_n_tiles, 1, &et))
+      return skip_empty_gemm_tickets(p, p.first_gemm2_ticket);
+    et.n_tile = task % p.gemm1_n_tiles;
+    if (!block_wait_at_least(p, wait_ctx, &p.row_tile_gathered[et.tile], 1, WaitSite::kRowTileGathered, et.tile,
+                             &ss.flag))
+      return;
+    mark_task(p, ss.task_mark_ns, 0);
+  }
+  const bool ok = gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(
+      p, et, gemm_smem, wait_ctx.deadline_ns, warm ? TileMarks{} : TileMarks{&p, ss.task_mark_ns, &ss.ticket},
+      warm ? kWarmGemm1KSteps : 0);
+  if (warm) return;
+  if (!ok) return record_gemm_stall(p, et.tile);
   block_publish_add(&p.gemm1_tiles_done[et.tile], 1);
 }
 

@@ -232,9 +232,10 @@ __device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, void* ge
 inline constexpr bool kStageEpilogueRows = true;
 
 // Decode sizes: the first GEMM1 wave's mainloops took ~12 µs longer than later waves' at every H (18 against 7 µs
-// at H = 128, 52 against 37 at H = 2048; run 72 timelines), as if the 132 blocks fetched the tile's cold code
-// from L2 all at once. So a block that takes one of the first grid's worth of tickets after the route range,
-// which then waits for the plan, first passes once through its kernel's GEMM1 task with the task index
+// at H = 128, 52 against 37 at H = 2048; run 72 timelines): the 132 blocks start the tile's cold code all at
+// once. A pass through that code while the route runs takes it off (run 73: first wave 51 -> 37 µs at decode).
+// So a block that takes one of the first grid's worth of tickets after the route range, which then waits for
+// the plan, first passes once through its kernel's GEMM1 task with the task index
 // kWarmGemm1Task: the same inlined code (one call site of gemm1_tile per kernel), on two k-steps of weight 0's
 // first column tile and zero rows (the A box lies past every filled tile: TMA fills it with zeros), storing one
 // row in expert_hidden's scratch tile. No waits, no flags. The exact-fp32 tile reads its rows with plain loads, so

@@ -53,7 +53,7 @@ EpLocalLayout ep_local_layout(const MoeShape& s, const MoeConfig& c, const EpSiz
   l.local_tile_offset = take_region(&cursor, size_t(num_local_experts + 1) * sizeof(int32_t));
   l.capacity = take_region(&cursor, sizeof(int64_t));
   l.traffic = take_region(&cursor, sizeof(device::EpTraffic));
-  // One tile more than any forward fills: the GEMM1 warm-up writes its row there (warm_gemm1_code).
+  // One tile more than any forward fills: the GEMM1 warm-up writes its row there (kWarmGemm1Task).
   l.expert_hidden = take_region(&cursor, (rows + device::kTileM) * size_t(s.intermediate) * elem);
   l.counters = take_region(&cursor, sizeof(device::SyncCounters));
   l.gemm1_tiles_done = take_region(&cursor, size_t(z.max_expert_tiles) * sizeof(uint32_t));

@@ -58,7 +58,7 @@ OneGpuCombine one_gpu_combine(const MoeShape& s) {
 bool warm_gemm1(const MoeShape& s, const MoeConfig& c) {
   // A small T: the route phase leaves the grid idle long enough (~30 µs) to run the warm-up, and the first GEMM1
   // wave starts all at once. Larger T stagger their first GEMM1 tasks behind the route and dispatch tiles. The
-  // exact-fp32 tiles are never warmed (warm_gemm1_code).
+  // exact-fp32 tiles are never warmed (kWarmGemm1Task).
   constexpr int kWarmMaxRouteTiles = 8;
   const bool exact_fp32 = c.dtype == DType::kFP32 && c.fp32_math == Fp32Math::kFFMA;
   return !exact_fp32 && num_route_tiles(s.num_tokens) <= kWarmMaxRouteTiles;
@@ -87,7 +87,7 @@ WorkspaceLayout workspace_layout(const MoeShape& s, const MoeConfig& c) {
   l.expert_tile_offset = take_region(&cursor, (E + 1) * sizeof(int32_t));
   l.expert_in = take_region(&cursor, rows * size_t(s.hidden) * elem);
   l.expert_row_token = take_region(&cursor, rows * sizeof(int32_t));
-  // One tile more than any forward fills: the GEMM1 warm-up writes its row there (warm_gemm1_code).
+  // One tile more than any forward fills: the GEMM1 warm-up writes its row there (kWarmGemm1Task).
   l.expert_hidden = take_region(&cursor, (rows + device::kTileM) * size_t(s.intermediate) * elem);
   l.expert_out = take_region(&cursor, rows * size_t(s.hidden) * elem);
   l.total_bytes = cursor;

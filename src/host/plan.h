@@ -39,7 +39,7 @@ struct OneGpuCombine {
   int groups, parts_per_group;
 };
 OneGpuCombine one_gpu_combine(const MoeShape& shape);
-// Whether the blocks that wait for the plan first run the GEMM1 tile code once (warm_gemm1_code).
+// Whether the blocks that wait for the plan first run the GEMM1 tile code once (warm_gemm1_first).
 bool warm_gemm1(const MoeShape& shape, const MoeConfig& config);
 // One GPU: gathers that run ahead of the GEMM1 tasks (ticket_layout.h), at most the expert tiles.
 int gather_lead(int max_expert_tiles);

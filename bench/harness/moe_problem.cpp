@@ -294,6 +294,26 @@ Result DeviceProblem::set_token_nan(int64_t token) {
                      "upload NaN row");
 }
 
+Result DeviceProblem::redraw_x(uint64_t seed) {
+  const reference::CheckDType storage = config_.dtype == DType::kBF16   ? reference::CheckDType::kBF16
+                                        : config_.dtype == DType::kFP16 ? reference::CheckDType::kFP16
+                                                                        : reference::CheckDType::kFP32;
+  in_.x = random_tensor(in_.x.size(), seed * 7 + 1, 1.0, storage);
+  const std::vector<uint8_t> bytes = encode_values(config_.dtype, in_.x.data(), in_.x.size());
+  return cuda_result(cudaMemcpy(d_x_, bytes.data(), bytes.size(), cudaMemcpyHostToDevice), "upload new x");
+}
+
+Result DeviceProblem::set_w1_element(int expert, double value) {
+  if (expert < 0 || expert >= shape_.num_experts)
+    return Result::error(Status::kErrorInvalidArgument, "set_w1_element: expert out of range");
+  const size_t at = size_t(expert) * size_t(shape_.intermediate) * size_t(shape_.hidden);
+  in_.w1[at] = value;
+  const std::vector<uint8_t> bytes = encode_values(config_.dtype, &value, 1);
+  return cuda_result(cudaMemcpy(static_cast<char*>(d_w1_) + at * dtype_size(config_.dtype), bytes.data(), bytes.size(),
+                                cudaMemcpyHostToDevice),
+                     "upload w1 element");
+}
+
 Result DeviceProblem::copy_router_row(int from, int to) {
   const int64_t H = shape_.hidden;
   if (from < 0 || to < 0 || from >= shape_.num_experts || to >= shape_.num_experts)

@@ -73,6 +73,10 @@ class DeviceProblem {
   Result poison_outputs(cudaStream_t stream);
   // Sets every element of token `token`'s input row to NaN (for the NaN-propagation test).
   Result set_token_nan(int64_t token);
+  // Draws new activations from seed into the same device buffer (CUDA-graph replays read the same pointers).
+  Result redraw_x(uint64_t seed);
+  // Sets one element of expert `expert`'s w1 (row 0, column 0) to `value` (NaN or Inf in the weights).
+  Result set_w1_element(int expert, double value);
   // Makes expert `to`'s router row a copy of expert `from`'s, so the two tie on every token (the tie-break test).
   Result copy_router_row(int from, int to);
   Result download_output(std::vector<float>* out) const;

@@ -75,6 +75,7 @@ class DistributedContext {
 
  private:
   explicit DistributedContext(std::unique_ptr<DistributedContextImpl> impl);
+  friend struct internal::ContextAccess;
   std::unique_ptr<DistributedContextImpl> impl_;
 };
 

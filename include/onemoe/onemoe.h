@@ -123,6 +123,9 @@ struct TaskSpan {
 };
 
 class ContextImpl;
+namespace internal {
+struct ContextAccess;  // the library's test hooks (src/host/fault_injection.h); not part of the API
+}
 
 // Created once per layer and device: owns the plan (grid size, tiles) and the workspace.
 class Context {
@@ -151,6 +154,7 @@ class Context {
 
  private:
   explicit Context(std::unique_ptr<ContextImpl> impl);
+  friend struct internal::ContextAccess;
   std::unique_ptr<ContextImpl> impl_;
 };
 

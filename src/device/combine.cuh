@@ -114,7 +114,7 @@ __device__ void combine_task(const KernelParams& p, const WaitContext& wait_ctx,
     if (slot >= 0 && ready) ready = wait_pair(idx, slot);
   }
   if (!__syncthreads_and(ready)) return;
-  take_deferred_ticket(p, &ss.ticket);
+  take_deferred_ticket(p, wait_ctx, &ss.ticket);
   combine_rows<Elem>(p, first_token, rows, columns, cs, row_base,
                      reinterpret_cast<int4*>(static_cast<char*>(stage_smem) + sizeof(CombineSmem)),
                      int((stage_smem_bytes - sizeof(CombineSmem)) / sizeof(int4)));
@@ -137,8 +137,8 @@ __device__ void combine_tile(const KernelParams& p, const WaitContext& wait_ctx,
       [&](int64_t, int32_t slot) {
         const uint32_t* flag = &p.gemm2_tiles_done[(slot / kTileM) * p.gemm2_groups + pc.group];
         const bool ok = wait_at_least(flag, want, wait_ctx);
-        if (!ok && !forward_aborted(p))
-          record_timeout(p, WaitSite::kExpertOutputDone, uint32_t(slot / kTileM), flag, want);
+        if (!ok && !forward_aborted(wait_ctx))
+          record_timeout(p, wait_ctx, WaitSite::kExpertOutputDone, uint32_t(slot / kTileM), flag, want);
         return ok;
       });
 }

@@ -25,9 +25,10 @@ __device__ void ep_combine_tile(const EpKernelParams& ep, const WaitContext& wai
         const int owner = ep.expert_owner[p.topk_ids[idx]];
         const uint32_t* stamp =
             reinterpret_cast<const uint32_t*>(es.peer_base[owner] + ep.win.output_done) + slot / kTileM;
-        const bool ok = wait_until([&] { return ld_acquire_sys(stamp) == p.epoch; }, wait_ctx);
-        if (!ok && !forward_aborted(p))
-          record_failure(p, WaitSite::kPeerOutputTile, uint32_t(owner), ld_acquire_sys(stamp), p.epoch);
+        const bool ok = wait_until([&] { return ld_acquire_sys(stamp) == wait_ctx.epoch; }, wait_ctx);
+        if (!ok && !forward_aborted(wait_ctx))
+          record_failure(p, wait_ctx, WaitSite::kPeerOutputTile, uint32_t(owner), ld_acquire_sys(stamp),
+                         wait_ctx.epoch);
         return ok;
       });
 }

@@ -19,7 +19,7 @@ __device__ inline bool ep_locate_gemm_task(const EpKernelParams& ep, int task, i
 }
 
 template <class Elem, bool kExactFp32>
-__device__ void ep_gemm1_task(const EpKernelParams& ep, const WaitContext& wait_ctx, int task, void* gemm_smem,
+__device__ void ep_gemm1_task(const EpKernelParams& ep, const WaitContext& wait_ctx, int task, const GemmSmem& gemm_smem,
                               EpStageSmem& es) {
   const KernelParams& p = ep.base;
   StageSmem& ss = es.base;
@@ -40,15 +40,15 @@ __device__ void ep_gemm1_task(const EpKernelParams& ep, const WaitContext& wait_
     mark_task(p, ss.task_mark_ns, 0);
   }
   const bool ok = gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(
-      p, et, gemm_smem, wait_ctx.deadline_ns, warm ? TileMarks{} : TileMarks{&p, ss.task_mark_ns, &ss.ticket},
+      p, et, gemm_smem, wait_ctx.deadline_ns, warm ? TileMarks{} : TileMarks{&p, &wait_ctx, ss.task_mark_ns, &ss.ticket},
       warm ? kWarmGemm1KSteps : 0);
   if (warm) return;
-  if (!ok) return record_gemm_stall(p, et.tile);
+  if (!ok) return record_gemm_stall(p, wait_ctx, et.tile);
   block_publish_add(&p.gemm1_tiles_done[et.tile], 1);
 }
 
 template <class Elem, bool kExactFp32>
-__device__ void ep_gemm2_task(const EpKernelParams& ep, const WaitContext& wait_ctx, int task, void* gemm_smem,
+__device__ void ep_gemm2_task(const EpKernelParams& ep, const WaitContext& wait_ctx, int task, const GemmSmem& gemm_smem,
                               EpStageSmem& es) {
   const KernelParams& p = ep.base;
   StageSmem& ss = es.base;
@@ -79,8 +79,8 @@ __device__ void ep_gemm2_task(const EpKernelParams& ep, const WaitContext& wait_
 
   if (!gemm2_tile<Elem, kExactFp32, true>(p, et, gemm_smem, wait_ctx.deadline_ns,
                                          [&](int m) { return static_cast<Elem*>(es.row_dest[m]); },
-                                         TileMarks{&p, ss.task_mark_ns, &ss.ticket}))
-    return record_gemm_stall(p, tile);
+                                         TileMarks{&p, &wait_ctx, ss.task_mark_ns, &ss.ticket}))
+    return record_gemm_stall(p, wait_ctx, tile);
   __syncthreads();  // orders every thread's row stores before thread 0's acq_rel add (cumulative, as in dispatch)
   if (threadIdx.x == 0) {
     if (remote_rows) {
@@ -91,7 +91,7 @@ __device__ void ep_gemm2_task(const EpKernelParams& ep, const WaitContext& wait_
     // before the epoch stamp.
     // The stamp stays in this rank's window: sources read it, so it is not counted as bytes sent.
     if (atomic_add_acq_rel_sys(&p.gemm2_tiles_done[tile], 1) == uint32_t(p.gemm2_n_tiles - 1))
-      st_release_sys(reinterpret_cast<uint32_t*>(es.peer_base[ep.rank] + ep.win.output_done) + tile, p.epoch);
+      st_release_sys(reinterpret_cast<uint32_t*>(es.peer_base[ep.rank] + ep.win.output_done) + tile, wait_ctx.epoch);
   }
 }
 

@@ -73,7 +73,10 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
   const KernelParams& p = ep.base;
   // Offset from the __shared__ array itself (no integer round trip of the pointer), so the compiler keeps
   // knowing the scratch users' accesses are shared memory (LDS/STS, not generic LD/ST).
-  void* gemm_smem = dynamic_smem + ((1024u - (uint32_t(__cvta_generic_to_shared(dynamic_smem)) & 1023u)) & 1023u);
+  const GemmSmem gemm_smem{
+      dynamic_smem + ((1024u - (uint32_t(__cvta_generic_to_shared(dynamic_smem)) & 1023u)) & 1023u),
+      &es.base.pipeline};
+  void* const scratch = gemm_smem.operands;  // what the stages without a GEMM use between tiles
   const WaitContext wait_ctx = make_wait_context(p, global_timer_ns());
   // The plan gives up first, so that a silent peer is reported as such and not as a task waiting on the plan.
   WaitContext plan_wait_ctx = wait_ctx;
@@ -84,8 +87,10 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
   }
   if (threadIdx.x < ep.world_size)
     es.peer_base[threadIdx.x] = static_cast<char*>(ncclGetPeerPointer(ep.window, 0, int(threadIdx.x)));
+  give_up_if_context_failed(p, wait_ctx);
 
-  for (uint32_t ticket = fetch_ticket(p, &es.base.ticket);; ticket = take_prefetched_ticket(p, &es.base.ticket)) {
+  for (uint32_t ticket = fetch_ticket(p, wait_ctx, &es.base.ticket);;
+       ticket = take_prefetched_ticket(p, wait_ctx, &es.base.ticket)) {
     bool done = false;
     // A warm-up pass through the GEMM1 case first where it applies (warm_gemm1_first), before decoding the
     // ticket (which waits for the plan), then the ticket's task.
@@ -99,7 +104,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
       if (!warm) {
         if (phase == EpPhase::kGemm1 || phase == EpPhase::kGemm2 || phase == EpPhase::kCombine)
           defer_next_ticket(&es.base.ticket);
-        else prefetch_next_ticket(p, &es.base.ticket);
+        else prefetch_next_ticket(p, wait_ctx, &es.base.ticket);
       }
       const uint64_t start_ns = p.task_spans != nullptr ? global_timer_ns() : 0;
       switch (phase) {
@@ -107,10 +112,10 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
           route_tile<Elem, kExactFp32, false>(p, wait_ctx, index, gemm_smem, es.base);
           break;
         case EpPhase::kPlan:
-          ep_plan_task(ep, plan_wait_ctx, gemm_smem, es);
+          ep_plan_task(ep, plan_wait_ctx, scratch, es);
           break;
         case EpPhase::kDispatch:
-          ep_dispatch_task<Elem>(ep, index / p.num_route_tiles, index % p.num_route_tiles, gemm_smem, es);
+          ep_dispatch_task<Elem>(ep, index / p.num_route_tiles, index % p.num_route_tiles, scratch, es);
           break;
         case EpPhase::kGemm1:
           ep_gemm1_task<Elem, kExactFp32>(ep, wait_ctx, index, gemm_smem, es);
@@ -119,19 +124,19 @@ __global__ void __launch_bounds__(kThreadsPerBlock, kMinBlocksPerSm) moe_ep_forw
           ep_gemm2_task<Elem, kExactFp32>(ep, wait_ctx, index, gemm_smem, es);
           break;
         case EpPhase::kCombine:
-          ep_combine_tile<Elem>(ep, wait_ctx, index, gemm_smem, gemm_smem_scratch_bytes<Elem, kExactFp32>(), es);
+          ep_combine_tile<Elem>(ep, wait_ctx, index, scratch, gemm_smem_scratch_bytes<Elem, kExactFp32>(), es);
           break;
         default:
           break;
       }
       if (!warm) {
-        record_task_span(p, ticket, start_ns, es.base.task_mark_ns, span_stage(phase), index);
+        record_task_span(p, wait_ctx, ticket, start_ns, es.base.task_mark_ns, span_stage(phase), index);
         break;
       }
     }
     if (done) break;
   }
-  finish_block(p, &es.base.is_last);
+  finish_block(p, wait_ctx, &es.base.is_last);
 }
 
 }  // namespace onemoe::device

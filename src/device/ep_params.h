@@ -21,7 +21,8 @@ static_assert(kEpDispatchChunks >= 1 && kEpDispatchChunks <= 32);
 
 // Byte offsets into the symmetric window; the same on every rank (docs/protocol.md, "Window").
 struct EpWindowLayout {
-  uint64_t inbox;           // uint64 [kMaxRanks][E + 1]: (epoch << 32 | count) per source rank; [E] holds T_src
+  uint64_t inbox;           // uint64 [2][R][E + 1]: (epoch << 32 | count) per source rank, [E] holds T_src; the
+                            // first index is the epoch's parity
   uint64_t output_done;     // uint32 [max_expert_tiles]: epoch of the forward whose GEMM2 finished the tile
   uint64_t row_source;      // int2 [max_expert_tiles * kTileM]: (source rank, source pair t*k+j) per row
   uint64_t row_tile_ready;  // uint32 [max_expert_tiles]: rows arrived per expert tile (peers add)

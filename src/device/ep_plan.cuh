@@ -24,8 +24,13 @@ struct EpStageSmem {
   int32_t chunk_tiles_known;
 };
 
-__device__ inline uint64_t* inbox_of(const EpKernelParams& ep, const EpStageSmem& es, int rank) {
-  return reinterpret_cast<uint64_t*>(es.peer_base[rank] + ep.win.inbox);
+// Rank `rank`'s inbox for the forward of `epoch`: one of two by the epoch's parity. A peer that needs nothing from
+// this rank can finish a forward and send its counts for the next one before this rank has read the current
+// ones; with one inbox those words would overwrite the unread ones. It cannot get two forwards ahead: its plan for
+// the next forward waits for this rank's counts of it, which this rank sends only after reading the current ones.
+__device__ inline uint64_t* inbox_of(const EpKernelParams& ep, const EpStageSmem& es, int rank, uint32_t epoch) {
+  return reinterpret_cast<uint64_t*>(es.peer_base[rank] + ep.win.inbox) +
+         size_t(epoch & 1) * size_t(ep.world_size) * size_t(ep.base.num_experts + 1);
 }
 
 __device__ inline uint64_t tag_epoch(uint32_t epoch, uint32_t value) { return uint64_t(epoch) << 32 | value; }
@@ -35,6 +40,7 @@ __device__ inline void ep_plan_task(const EpKernelParams& ep, const WaitContext&
   const KernelParams& p = ep.base;
   StageSmem& ss = es.base;
   const int E = p.num_experts, R = ep.world_size, me = ep.rank, row = E + 1;
+  const uint32_t epoch = wait_ctx.epoch;
   if (!block_wait_at_least(p, wait_ctx, &p.counters->route_done, uint32_t(p.num_route_tiles), WaitSite::kPlanReady,
                            0, &ss.flag))
     return;
@@ -50,28 +56,28 @@ __device__ inline void ep_plan_task(const EpKernelParams& ep, const WaitContext&
   __syncthreads();
 
   // Each inbox word carries the epoch next to the value, so a reader never needs a separate flag and a word
-  // of the previous forward can never pass for this one.
+  // of an earlier forward can never pass for this one.
   for (int i = threadIdx.x; i < R * row; i += blockDim.x) {
     const int dest = i / row, e = i % row;
-    st_relaxed_sys_u64(inbox_of(ep, es, dest) + me * row + e, tag_epoch(p.epoch, uint32_t(counts[me * row + e])));
+    st_relaxed_sys_u64(inbox_of(ep, es, dest, epoch) + me * row + e, tag_epoch(epoch, uint32_t(counts[me * row + e])));
   }
-  const uint64_t* inbox = inbox_of(ep, es, me);
-  for (int i = threadIdx.x; i < R * row; i += blockDim.x) {
+  const uint64_t* inbox = inbox_of(ep, es, me, epoch);
+  bool ok = true;
+  for (int i = threadIdx.x; ok && i < R * row; i += blockDim.x) {
     uint64_t word = 0;
-    const bool ok = wait_until(
+    ok = wait_until(
         [&] {
           word = ld_relaxed_sys_u64(inbox + i);
-          return uint32_t(word >> 32) == p.epoch;
+          return uint32_t(word >> 32) == epoch;
         },
         wait_ctx);
-    if (!ok) {
-      if (!forward_aborted(p)) record_failure(p, WaitSite::kPeerCounts, uint32_t(i / row), uint32_t(word >> 32), p.epoch);
-      break;
-    }
-    counts[i] = int32_t(uint32_t(word));
+    if (!ok && !forward_aborted(wait_ctx))
+      record_failure(p, wait_ctx, WaitSite::kPeerCounts, uint32_t(i / row), uint32_t(word >> 32), epoch);
+    if (ok) counts[i] = int32_t(uint32_t(word));
   }
-  __syncthreads();
-  if (forward_aborted(p)) return;
+  // One answer for the whole block: a thread that gave up and one that did not must take the same branch, or
+  // they would meet different barriers.
+  if (!__syncthreads_and(ok) || block_aborted(wait_ctx)) return;
 
   // The plan, computed identically on every rank from the same counts. Global token order is rank-major, so
   // capacity drops the same (token, expert) pairs as one GPU holding all the tokens would.
@@ -102,12 +108,19 @@ __device__ inline void ep_plan_task(const EpKernelParams& ep, const WaitContext&
     for (int i = 0; i < ep.num_local_experts; ++i) ep.local_tile_offset[i] = p.expert_tile_offset[ep.local_expert[i]];
     ep.local_tile_offset[ep.num_local_experts] = next_tile[me];
     *ep.capacity = capacity;
+    ss.flag = 1;
     for (int r = 0; r < R; ++r) {
-      if (next_tile[r] > p.max_expert_tiles)
-        record_failure(p, WaitSite::kPlanOverflow, uint32_t(r), uint32_t(next_tile[r]), uint32_t(p.max_expert_tiles));
+      if (next_tile[r] > p.max_expert_tiles) {
+        record_failure(p, wait_ctx, WaitSite::kPlanOverflow, uint32_t(r), uint32_t(next_tile[r]),
+                       uint32_t(p.max_expert_tiles));
+        ss.flag = 0;
+      }
     }
   }
-  block_publish_add(&p.counters->plan_ready, 1);
+  __syncthreads();
+  // A plan that does not fit the windows is never published: the dispatch would write past them. Its waiters
+  // see the abort instead.
+  if (ss.flag) block_publish_add(&p.counters->plan_ready, 1);
 }
 
 }  // namespace onemoe::device

@@ -75,12 +75,13 @@ __device__ inline bool locate_gemm_task(const StageSmem& ss, int num_experts, in
 // next ticket (scheduler.cuh). Empty (no marks) unless a task passes its StageSmem.
 struct TileMarks {
   const KernelParams* p = nullptr;
+  const WaitContext* ctx = nullptr;
   uint64_t* marks_ns = nullptr;
   uint32_t* deferred_ticket = nullptr;
   __device__ void operator()(int which) const {
     if (p == nullptr) return;
     mark_task(*p, marks_ns, which);
-    if (which == 1 && deferred_ticket != nullptr) take_deferred_ticket(*p, deferred_ticket);
+    if (which == 1 && deferred_ticket != nullptr) take_deferred_ticket(*p, *ctx, deferred_ticket);
   }
 };
 
@@ -89,12 +90,12 @@ struct TileMarks {
 // 16-byte stores, row m's columns [0, cols) to row_dest(m). Scattered 4-byte stores from every thread write
 // half-sectors; whole rows write full ones.
 template <class Elem, class Tile, int kBN, class RunTile, class RowDest>
-__device__ bool run_tile_storing_rows(void* gemm_smem, int rows, int cols, RunTile&& run_tile, RowDest&& row_dest,
+__device__ bool run_tile_storing_rows(const GemmSmem& gemm_smem, int rows, int cols, RunTile&& run_tile, RowDest&& row_dest,
                                       TileMarks marks = {}) {
   constexpr int kVec = 16 / int(sizeof(Elem));
   constexpr int kPitch = kBN + kVec;  // one 16-byte pad per row against bank conflicts
-  static_assert(kTileM * kPitch * sizeof(Elem) <= Tile::kScratchBytes, "staging stays below the tile's mbarriers");
-  Elem* staged = static_cast<Elem*>(gemm_smem);
+  static_assert(kTileM * kPitch * sizeof(Elem) <= Tile::kScratchBytes, "staging fits in the tile's operand smem");
+  Elem* staged = static_cast<Elem*>(gemm_smem.operands);
   if (!run_tile([&](int m, int n, float v0, float v1) { store_pair(staged + m * kPitch + n, v0, v1); })) return false;
   marks(1);
   __syncthreads();
@@ -112,7 +113,7 @@ __device__ bool run_tile_storing_rows(void* gemm_smem, int rows, int cols, RunTi
 // times C_1 when gated (kNumB == 2).
 template <class Elem, bool kExactFp32, bool kStageRows, class Tile, int kBN, int kNumB>
 __device__ bool run_gemm1(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, Elem* hidden, int64_t ld,
-                          int n0, int rows, int cols, int act, void* gemm_smem, uint64_t deadline_ns,
+                          int n0, int rows, int cols, int act, const GemmSmem& gemm_smem, uint64_t deadline_ns,
                           TileMarks marks) {
   const auto value = [](const float (&v)[kNumB][2], int i) { return kNumB == 2 ? v[0][i] * v[kNumB - 1][i] : v[0][i]; };
   if constexpr (kStageRows && !kExactFp32) {
@@ -167,7 +168,7 @@ __device__ inline GemmOperand expert_rows_operand(const void* base, int64_t ld, 
 // Both tile functions return false if the GEMM pipeline passed the forward's deadline (nothing is written then).
 // k_steps: the first k_steps k-steps of the product only (the warm-up); 0: all of H.
 template <class Elem, bool kExactFp32, bool kStageRows = false>
-__device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns,
+__device__ bool gemm1_tile(const KernelParams& p, const ExpertTile& et, const GemmSmem& gemm_smem, uint64_t deadline_ns,
                            TileMarks marks = {}, int k_steps = 0) {
   const int tile = et.tile;
   const int H = p.hidden, I = p.intermediate;
@@ -200,7 +201,7 @@ __device__ GemmOperand gemm2_weight(const KernelParams& p, const ExpertTile& et)
 // hidden·w2ᵀ of one (expert tile, column tile); output row m goes to row_dest(m) + column. kStageRows: write
 // whole rows from smem (for rows that cross NVLink); otherwise each thread stores its own pairs.
 template <class Elem, bool kExactFp32, bool kStageRows, class RowDest>
-__device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, void* gemm_smem, uint64_t deadline_ns,
+__device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, const GemmSmem& gemm_smem, uint64_t deadline_ns,
                            RowDest&& row_dest, TileMarks marks = {}) {
   using Tile = Gemm2Tile<Elem, kExactFp32>;
   const int tile = et.tile, I = p.intermediate;
@@ -253,13 +254,13 @@ __device__ inline ExpertTile warm_gemm1_tile(const KernelParams& p) {
 }
 inline constexpr int kWarmGemm1KSteps = 2;
 
-__device__ inline void record_gemm_stall(const KernelParams& p, int tile) {
-  if (threadIdx.x == 0 && !forward_aborted(p)) record_failure(p, WaitSite::kGemmPipeline, uint32_t(tile), 0, 0);
+__device__ inline void record_gemm_stall(const KernelParams& p, const WaitContext& ctx, int tile) {
+  if (threadIdx.x == 0 && !forward_aborted(ctx)) record_failure(p, ctx, WaitSite::kGemmPipeline, uint32_t(tile), 0, 0);
 }
 
 // task == kWarmGemm1Task: the warm-up pass (warm_gemm1_first).
 template <class Elem, bool kExactFp32>
-__device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, int task, void* gemm_smem,
+__device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, int task, const GemmSmem& gemm_smem,
                            StageSmem& ss) {
   const bool warm = task == kWarmGemm1Task;
   ExpertTile et = warm_gemm1_tile(p);
@@ -276,17 +277,17 @@ __device__ void gemm1_task(const KernelParams& p, const WaitContext& wait_ctx, i
     mark_task(p, ss.task_mark_ns, 0);
   }
   const bool ok = gemm1_tile<Elem, kExactFp32, kStageEpilogueRows>(
-      p, et, gemm_smem, wait_ctx.deadline_ns, warm ? TileMarks{} : TileMarks{&p, ss.task_mark_ns, &ss.ticket},
+      p, et, gemm_smem, wait_ctx.deadline_ns, warm ? TileMarks{} : TileMarks{&p, &wait_ctx, ss.task_mark_ns, &ss.ticket},
       warm ? kWarmGemm1KSteps : 0);
   if (warm) return;
-  if (!ok) return record_gemm_stall(p, et.tile);
+  if (!ok) return record_gemm_stall(p, wait_ctx, et.tile);
   block_publish_add(&p.gemm1_tiles_done[et.tile], 1);
 }
 
 // GEMM2 task `task` of column group `group` (ticket_layout.h): its tiles are the group's column tiles,
 // expert-major; it counts in gemm2_tiles_done[tile x groups + group].
 template <class Elem, bool kExactFp32>
-__device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, int task, int group, void* gemm_smem,
+__device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, int task, int group, const GemmSmem& gemm_smem,
                            StageSmem& ss) {
   if (!block_wait_plan(p, wait_ctx, uint32_t(task), ss)) return;
   const int n_first = gemm2_group_first_n_tile(p.gemm2_n_tiles, p.gemm2_groups, group);
@@ -305,8 +306,8 @@ __device__ void gemm2_task(const KernelParams& p, const WaitContext& wait_ctx, i
   Elem* out = static_cast<Elem*>(p.expert_out) + int64_t(et.tile) * kTileM * p.hidden;
   if (!gemm2_tile<Elem, kExactFp32, kStageEpilogueRows>(
           p, et, gemm_smem, wait_ctx.deadline_ns, [&](int m) { return out + int64_t(m) * p.hidden; },
-          TileMarks{&p, ss.task_mark_ns, &ss.ticket}))
-    return record_gemm_stall(p, et.tile);
+          TileMarks{&p, &wait_ctx, ss.task_mark_ns, &ss.ticket}))
+    return record_gemm_stall(p, wait_ctx, et.tile);
   block_publish_add(&p.gemm2_tiles_done[et.tile * p.gemm2_groups + group], 1);
 }
 

@@ -57,6 +57,26 @@ struct GemmOperand {
   int box_rows = kTileM;   // A operand: rows the TMA box of `map` loads (TMA path); the rest of the smem tile is stale
 };
 
+// The pipeline mbarriers of every GEMM tile, at one fixed place in static smem (StageSmem::pipeline) that no
+// stage ever writes as data. The operand stages live in the dynamic smem, which the other stages use as scratch
+// between tiles; barriers there would sit at a different offset for each tile type, so one tile's operands or
+// another stage's scratch would overwrite memory that was a barrier and was never invalidated.
+struct PipelineBarriers {
+  alignas(8) uint64_t full[kGemmStages];   // TMA bytes of a stage have landed
+  alignas(8) uint64_t empty[kGemmStages];  // every warpgroup is done reading a stage
+};
+
+// Where a GEMM tile runs: its operand stages (1 KB aligned, for the 128B swizzle) and the pipeline barriers.
+struct GemmSmem {
+  void* operands;
+  PipelineBarriers* barriers;
+};
+
+// An mbarrier's memory may be initialised again (or used as anything else) only after mbarrier.inval.
+__device__ __forceinline__ void mbarrier_invalidate(uint64_t* barrier) {
+  asm volatile("mbarrier.inval.shared::cta.b64 [%0];" ::"r"(uint32_t(__cvta_generic_to_shared(barrier))) : "memory");
+}
+
 // Waits for an mbarrier phase until deadline_ns (%globaltimer). After a timeout *failed is set and every later
 // wait of this thread returns at once, so the tile runs to its end (with garbage) and the caller unwinds.
 __device__ __forceinline__ void bounded_phase_wait(const uint64_t* barrier, uint32_t phase, uint64_t deadline_ns,
@@ -98,27 +118,24 @@ struct TmaWgmmaTile {
       cute::Layout<cute::Shape<cute::Int<kConsumerWarpgroups>, cute::_1, cute::_1>>{}));
   static_assert(kConsumerWarpgroups * 64 == kBM, "each warpgroup owns 64 rows of the tile");
 
-  struct Smem {
+  struct Smem {  // the operand stages only: the barriers are PipelineBarriers
     alignas(1024) Operand a[cute::cosize_v<SmemLayoutA>];
     alignas(1024) Operand b[kNumB][cute::cosize_v<SmemLayoutB>];
-    alignas(8) uint64_t full[kStages];   // TMA bytes of a stage have landed
-    alignas(8) uint64_t empty[kStages];  // every warpgroup is done reading a stage
   };
-  // Bytes at the start of Smem that other stages may use between tiles: the operand stages, not the mbarriers
-  // (whose memory must not be written as data while they are barriers).
-  static constexpr size_t kScratchBytes = offsetof(Smem, full);
+  // Bytes at the start of the operand smem that other stages may use between tiles: all of it.
+  static constexpr size_t kScratchBytes = sizeof(Smem);
 
   // Thread 0: fill `stage` with k-tile `k_tile` of A and every B.
-  __device__ static void issue_loads(Smem& smem, const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_tile,
-                                     int stage) {
+  __device__ static void issue_loads(Smem& smem, PipelineBarriers& bar, const GemmOperand& a,
+                                     const GemmOperand (&b)[kNumB], int k_tile, int stage) {
     using cutlass::arch::ClusterTransactionBarrier;
-    ClusterTransactionBarrier::arrive_and_expect_tx(&smem.full[stage],
+    ClusterTransactionBarrier::arrive_and_expect_tx(&bar.full[stage],
                                                     kStageBBytes + uint32_t(a.box_rows * kBK * sizeof(Elem)));
     const int k0 = k_tile * kBK;
-    cute::SM90_TMA_LOAD_2D::copy(a.map, &smem.full[stage], 0, smem.a + stage * (kBM * kBK), k0, a.row0);
+    cute::SM90_TMA_LOAD_2D::copy(a.map, &bar.full[stage], 0, smem.a + stage * (kBM * kBK), k0, a.row0);
 #pragma unroll
     for (int i = 0; i < kNumB; ++i)
-      cute::SM90_TMA_LOAD_2D::copy(b[i].map, &smem.full[stage], 0, smem.b[i] + stage * (kBN * kBK), k0, b[i].row0);
+      cute::SM90_TMA_LOAD_2D::copy(b[i].map, &bar.full[stage], 0, smem.b[i] + stage * (kBN * kBK), k0, b[i].row0);
   }
 
   // epilogue(m, n, v) with v[b][0..1] = C_b[m][n], C_b[m][n+1] (n even). Before it, transform0(for_each) may
@@ -126,18 +143,20 @@ struct TmaWgmmaTile {
   // calls for_each once gets one unrolled loop without a branch per element (the GEMM1 activation).
   // Returns false (on every thread, and without calling the epilogue) if a pipeline wait passed deadline_ns.
   template <class Epilogue, class Transform = KeepAccumulators>
-  __device__ static bool run(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, void* smem_raw,
+  __device__ static bool run(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, const GemmSmem& where,
                              uint64_t deadline_ns, Epilogue&& epilogue, Transform&& transform0 = {}) {
     using namespace cute;
     using cutlass::arch::ClusterBarrier;
-    Smem& smem = *reinterpret_cast<Smem*>(smem_raw);
+    Smem& smem = *reinterpret_cast<Smem*>(where.operands);
+    PipelineBarriers& bar = *where.barriers;
     const int tid = threadIdx.x;
     const int k_tiles = k_size / kBK;
 
+    // The previous tile invalidated them (or the kernel just started), so each starts from phase 0.
     if (tid == 0) {
       for (int s = 0; s < kStages; ++s) {
-        ClusterBarrier::init(&smem.full[s], 1);
-        ClusterBarrier::init(&smem.empty[s], kConsumerWarpgroups);
+        ClusterBarrier::init(&bar.full[s], 1);
+        ClusterBarrier::init(&bar.empty[s], kConsumerWarpgroups);
       }
       cutlass::arch::fence_barrier_init();
     }
@@ -146,7 +165,7 @@ struct TmaWgmmaTile {
     cutlass::arch::fence_view_async_shared();
     __syncthreads();
     if (tid == 0) {
-      for (int s = 0; s < kStages && s < k_tiles; ++s) issue_loads(smem, a, b, s, s);
+      for (int s = 0; s < kStages && s < k_tiles; ++s) issue_loads(smem, bar, a, b, s, s);
     }
 
     Tensor sA = make_tensor(make_smem_ptr(smem.a), SmemLayoutA{});  // (BM,BK,PIPE)
@@ -169,7 +188,7 @@ struct TmaWgmmaTile {
       for (int k_tile = 0; k_tile < k_tiles; ++k_tile) {
         const int stage = k_tile % kStages;
         const uint32_t phase = (k_tile / kStages) & 1;
-        bounded_phase_wait(&smem.full[stage], phase, deadline_ns, &failed);
+        bounded_phase_wait(&bar.full[stage], phase, deadline_ns, &failed);
         if constexpr (decltype(with_mma)::value) {
           warpgroup_fence_operand(accum0);
           if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
@@ -199,11 +218,13 @@ struct TmaWgmmaTile {
         if (done >= 0) {
           const int done_stage = done % kStages;
           __syncwarp();
-          if (warpgroup_leader) ClusterBarrier::arrive(&smem.empty[done_stage]);
+          if (warpgroup_leader) ClusterBarrier::arrive(&bar.empty[done_stage]);
           const int refill = done + kStages;
           if (tid == 0 && refill < k_tiles) {
-            bounded_phase_wait(&smem.empty[done_stage], (done / kStages) & 1, deadline_ns, &failed);
-            issue_loads(smem, a, b, refill, done_stage);
+            bounded_phase_wait(&bar.empty[done_stage], (done / kStages) & 1, deadline_ns, &failed);
+            // After a timeout no new load is issued: the tile is abandoned, and a load landing later would write
+            // into smem that the block's next task owns.
+            if (!failed) issue_loads(smem, bar, a, b, refill, done_stage);
           }
         }
       }
@@ -213,8 +234,15 @@ struct TmaWgmmaTile {
     warpgroup_wait<0>();
     warpgroup_fence_operand(accum0);
     if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
-    // Every TMA has landed and every wgmma retired: smem may be reused by the next tile.
+    // Every TMA has landed and every wgmma retired: smem may be reused by the next tile. The barriers are
+    // invalidated for the next tile's init (after a timeout a load may still be pending on them: they stay).
     if (__syncthreads_or(failed)) return false;
+    if (tid == 0) {
+      for (int s = 0; s < kStages; ++s) {
+        mbarrier_invalidate(&bar.full[s]);
+        mbarrier_invalidate(&bar.empty[s]);
+      }
+    }
 
     Tensor tCcC = thr_mma.partition_C(make_identity_tensor(Shape<Int<kBM>, Int<kBN>>{}));
     // A warp whose accumulator rows (16 of the tile's) are all past the valid rows skips the transform and the
@@ -260,9 +288,9 @@ struct SimtTile {
   static constexpr size_t kScratchBytes = SIZE_MAX;  // no barriers: all of the GEMM smem
 
   template <class Epilogue, class Transform = KeepAccumulators>
-  __device__ static bool run(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, void* smem_raw,
+  __device__ static bool run(const GemmOperand& a, const GemmOperand (&b)[kNumB], int k_size, const GemmSmem& where,
                              uint64_t /*deadline_ns: no waits*/, Epilogue&& epilogue, Transform&& transform0 = {}) {
-    Smem& smem = *reinterpret_cast<Smem*>(smem_raw);
+    Smem& smem = *reinterpret_cast<Smem*>(where.operands);
     const float* a_ptr = static_cast<const float*>(a.base);
     const int64_t lda = a.ld, ldb = b[0].ld;
     const int a_rows = a.rows, b_rows = b[0].rows;

@@ -71,6 +71,9 @@ __device__ bool bulk_copy_rows(int rows, int row_bytes, uint8_t* smem, size_t sm
     }
   }
   bulk_store_wait_all();
+  // Invalidated for the next gather's init; after a timeout a load may still be pending on them, so they stay.
+  if (!failed)
+    for (int b = 0; b < kGatherSlots; ++b) mbarrier_invalidate(&barrier[b]);
   return !failed;
 }
 
@@ -101,8 +104,8 @@ __device__ void gather_task(const KernelParams& p, const WaitContext& wait_ctx, 
     if (ok) {
       fence_proxy_async_global();  // the bulk stores (async proxy) before the generic release below
       red_add_release_gpu(&p.row_tile_gathered[tile], 1);
-    } else if (!forward_aborted(p)) {
-      record_failure(p, WaitSite::kGatherCopy, uint32_t(tile), 0, 0);
+    } else if (!forward_aborted(wait_ctx)) {
+      record_failure(p, wait_ctx, WaitSite::kGatherCopy, uint32_t(tile), 0, 0);
     }
   }
   __syncthreads();  // the next task may reuse the smem

@@ -174,7 +174,10 @@ struct KernelParams {
   uint32_t* dispatch_done;      // [num_route_tiles]
   ErrorRecord* error;
 
-  uint32_t epoch;               // this forward's number (never 0)
+  uint32_t* forward_epoch;      // the last forward's epoch (0: none yet); the kernel advances it (finish_block)
+  // Tests only (src/host/fault_injection.h): the forward of epoch inject_epoch gives up at its first block-wide
+  // wait on site inject_site, as if that wait had timed out. inject_epoch 0: never.
+  uint32_t inject_epoch, inject_site;
   uint64_t wait_timeout_ns;
   TaskSpanRecord* task_spans;   // optional, [num_tickets]: per-task timeline for performance analysis
 };

@@ -178,7 +178,7 @@ __device__ inline void build_expert_plan(const KernelParams& p, StageSmem& ss) {
 // kBuildPlan: the last route tile builds the expert plan (one GPU). Expert parallelism builds it in a task of
 // its own from every rank's counts (ep_plan.cuh) and only needs route_done.
 template <class Elem, bool kExactFp32, bool kBuildPlan = true>
-__device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, int tile, void* gemm_smem,
+__device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, int tile, const GemmSmem& gemm_smem,
                            StageSmem& ss) {
   using Tile = RouterTile<Elem, kExactFp32>;
   const int64_t first_token = int64_t(tile) * kTileM;
@@ -190,7 +190,7 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
   // with one column tile of experts the epilogue writes the logits straight into it: no global round trip
   // (copying 64 KB back took ~10 µs, run 22). More experts go through p.logits.
   constexpr int kScratchFloats = int(gemm_smem_scratch_bytes<Elem, kExactFp32>() / sizeof(float));
-  float* staged = static_cast<float*>(gemm_smem);
+  float* staged = static_cast<float*>(gemm_smem.operands);
   const int stride = staged_logits_stride(num_experts);
   const bool stage_in_epilogue = num_experts <= kTileN && kTileM * stride <= kScratchFloats;
   const GemmOperand a{x, p.hidden, &p.maps.x, int(first_token), rows};
@@ -206,7 +206,8 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
       if (e + 1 < num_experts) dst[e + 1] = v[0][1];
     });
     if (!ok) {  // the forward is abandoned: route_done never completes and every waiter gives up
-      if (threadIdx.x == 0 && !forward_aborted(p)) record_failure(p, WaitSite::kGemmPipeline, uint32_t(tile), 0, 0);
+      if (threadIdx.x == 0 && !forward_aborted(wait_ctx))
+        record_failure(p, wait_ctx, WaitSite::kGemmPipeline, uint32_t(tile), 0, 0);
       return;
     }
   }

@@ -39,8 +39,8 @@ __device__ inline Task decode_ticket(const KernelParams& p, uint32_t ticket) {
 }
 
 // Block-wide: the block's first ticket (num_tickets once the forward is over or aborted).
-__device__ inline uint32_t fetch_ticket(const KernelParams& p, uint32_t* s_ticket) {
-  if (threadIdx.x == 0) *s_ticket = forward_aborted(p) ? p.num_tickets : atomicAdd(&p.counters->ticket, 1u);
+__device__ inline uint32_t fetch_ticket(const KernelParams& p, const WaitContext& ctx, uint32_t* s_ticket) {
+  if (threadIdx.x == 0) *s_ticket = forward_aborted(ctx) ? p.num_tickets : atomicAdd(&p.counters->ticket, 1u);
   __syncthreads();
   const uint32_t ticket = *s_ticket;
   __syncthreads();
@@ -52,10 +52,10 @@ __device__ inline uint32_t fetch_ticket(const KernelParams& p, uint32_t* s_ticke
 // following its end. With one block per SM nothing else covers that gap (GEMM tasks: ~2.3 µs from start to
 // inputs ready, run 51). A block then holds two tickets, the running one and the next; still deadlock-free
 // (docs/protocol.md, "Why it cannot deadlock"). Not thread 0, which issues the GEMMs' TMA loads.
-__device__ inline void prefetch_next_ticket(const KernelParams& p, uint32_t* s_ticket) {
+__device__ inline void prefetch_next_ticket(const KernelParams& p, const WaitContext& ctx, uint32_t* s_ticket) {
   if (threadIdx.x == blockDim.x - 1) {
     const uint32_t taken = atomicAdd(&p.counters->ticket, 1u);  // both loads in flight at once
-    *s_ticket = forward_aborted(p) ? p.num_tickets : taken;
+    *s_ticket = forward_aborted(ctx) ? p.num_tickets : taken;
   }
 }
 
@@ -68,14 +68,14 @@ inline constexpr uint32_t kTicketDeferred = 0xFFFFFFFFu;
 __device__ inline void defer_next_ticket(uint32_t* s_ticket) {
   if (threadIdx.x == blockDim.x - 1) *s_ticket = kTicketDeferred;  // the only thread that writes it in a task
 }
-__device__ inline void take_deferred_ticket(const KernelParams& p, uint32_t* s_ticket) {
-  if (threadIdx.x == blockDim.x - 1 && *s_ticket == kTicketDeferred) prefetch_next_ticket(p, s_ticket);
+__device__ inline void take_deferred_ticket(const KernelParams& p, const WaitContext& ctx, uint32_t* s_ticket) {
+  if (threadIdx.x == blockDim.x - 1 && *s_ticket == kTicketDeferred) prefetch_next_ticket(p, ctx, s_ticket);
 }
 
 // Block-wide, after the task: the ticket prefetch_next_ticket took (taken now if the task deferred it and
 // returned before its mainloop).
-__device__ inline uint32_t take_prefetched_ticket(const KernelParams& p, uint32_t* s_ticket) {
-  take_deferred_ticket(p, s_ticket);
+__device__ inline uint32_t take_prefetched_ticket(const KernelParams& p, const WaitContext& ctx, uint32_t* s_ticket) {
+  take_deferred_ticket(p, ctx, s_ticket);
   __syncthreads();
   const uint32_t ticket = *s_ticket;
   __syncthreads();
@@ -84,12 +84,13 @@ __device__ inline uint32_t take_prefetched_ticket(const KernelParams& p, uint32_
 
 // Thread 0: the span of the task of `ticket` into the timeline, when one is attached, with the marks the task
 // left in marks_ns (see mark_task); clears them for the next task.
-__device__ inline void record_task_span(const KernelParams& p, uint32_t ticket, uint64_t start_ns, uint64_t* marks_ns,
-                                        uint32_t stage = kSpanStageFromTicket, int32_t index = 0) {
+__device__ inline void record_task_span(const KernelParams& p, const WaitContext& ctx, uint32_t ticket,
+                                        uint64_t start_ns, uint64_t* marks_ns, uint32_t stage = kSpanStageFromTicket,
+                                        int32_t index = 0) {
   if (p.task_spans == nullptr || threadIdx.x != 0 || ticket >= p.num_tickets) return;
   uint32_t sm;
   asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-  TaskSpanRecord r{start_ns, global_timer_ns(), blockIdx.x, sm, p.epoch, {}, stage, index};
+  TaskSpanRecord r{start_ns, global_timer_ns(), blockIdx.x, sm, ctx.epoch, {}, stage, index};
   for (int i = 0; i < kTaskMarks; ++i) {
     r.mark_offset_ns[i] = marks_ns[i] >= start_ns ? uint32_t(marks_ns[i] - start_ns) + 1 : 0;
     marks_ns[i] = 0;
@@ -97,8 +98,10 @@ __device__ inline void record_task_span(const KernelParams& p, uint32_t ticket, 
   p.task_spans[ticket] = r;
 }
 
-// The last block out returns every counter to zero, so the next forward starts clean without a memset.
-__device__ inline void finish_block(const KernelParams& p, int32_t* s_is_last) {
+// The last block out returns every counter to zero, so the next forward starts clean without a memset, and
+// stores this forward's epoch, from which the next forward takes its own (this_forward_epoch). Every other block
+// read the epoch before its acq_rel add to blocks_done, so none can see the new value.
+__device__ inline void finish_block(const KernelParams& p, const WaitContext& ctx, int32_t* s_is_last) {
   __syncthreads();
   if (threadIdx.x == 0) {
     __threadfence();
@@ -113,7 +116,10 @@ __device__ inline void finish_block(const KernelParams& p, int32_t* s_is_last) {
   }
   for (int i = threadIdx.x; i < p.max_expert_tiles * p.gemm2_groups; i += blockDim.x) p.gemm2_tiles_done[i] = 0;
   for (int i = threadIdx.x; i < p.num_route_tiles; i += blockDim.x) p.dispatch_done[i] = 0;
-  if (threadIdx.x == 0) *p.counters = SyncCounters{};
+  if (threadIdx.x == 0) {
+    *p.counters = SyncCounters{};
+    *p.forward_epoch = ctx.epoch;
+  }
   __threadfence();
 }
 

@@ -21,6 +21,7 @@ struct StageSmem {
   int32_t expert_tile_offset[kMaxExperts + 1];           // one GPU: the plan's copies (block_wait_plan)
   int32_t expert_kept[kMaxExperts];
   uint64_t task_mark_ns[kTaskMarks];  // timeline only: when thread 0 passed the running task's marks (0: not)
+  PipelineBarriers pipeline;              // every GEMM tile's mbarriers (expert_gemm.cuh)
   uint64_t gather_barrier[kGatherSlots];  // gather: a ring slot's bulk loads have landed
   int32_t gather_token[kTileM];           // gather: the token of each row of the tile
 };

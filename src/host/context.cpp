@@ -6,6 +6,7 @@
 #include "device/launch.h"
 #include "host/checks.h"
 #include "host/cuda_check.h"
+#include "host/fault_injection.h"
 #include "host/plan.h"
 #include "host/task_timeline.h"
 #include "host/tensor_maps.h"
@@ -47,8 +48,8 @@ class ContextImpl {
   void* sync_region = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
-  uint32_t epoch = 0;
   host::TaskTimeline timeline;
+  uint32_t inject_epoch = 0, inject_site = 0;  // internal::inject_wait_timeout
 
   ~ContextImpl() {
     if (sync_region || workspace) {
@@ -176,8 +177,9 @@ Result Context::run(const RunArgs& args, cudaStream_t stream) {
   p.gemm2_tiles_done = reinterpret_cast<uint32_t*>(sync + c.sync.gemm2_tiles_done);
   p.dispatch_done = reinterpret_cast<uint32_t*>(sync + c.sync.dispatch_done);
   p.error = reinterpret_cast<device::ErrorRecord*>(sync + c.sync.error);
-  if (++c.epoch == 0) c.epoch = 1;
-  p.epoch = c.epoch;
+  p.forward_epoch = reinterpret_cast<uint32_t*>(sync + c.sync.forward_epoch);
+  p.inject_epoch = c.inject_epoch;
+  p.inject_site = c.inject_site;
   p.wait_timeout_ns = uint64_t(c.options.wait_timeout_ms * 1e6);
   c.timeline.attach(&p);
 
@@ -208,8 +210,22 @@ Result Context::synchronize_and_check(cudaStream_t stream) {
   std::ostringstream os;
   os << "forward " << rec.abort_epoch << " gave up after " << c.options.wait_timeout_ms << " ms: block " << rec.block
      << " waited on '" << wait_site_name(rec.site) << "' of tile " << rec.index << " (saw " << rec.have
-     << ", wanted " << rec.want << ")";
+     << ", wanted " << rec.want << "). The output of that forward is not valid; the context itself is: the next "
+     << "forward starts from clean state";
   return Result::error(Status::kErrorTimeout, os.str());
 }
 
+namespace internal {
+
+Result inject_wait_timeout(Context& ctx, device::WaitSite site, uint32_t forwards_ahead) {
+  ContextImpl& c = ContextAccess::impl(ctx);
+  if (Result r = epoch_ahead(c.options.device, static_cast<char*>(c.sync_region) + c.sync.forward_epoch,
+                             forwards_ahead, &c.inject_epoch);
+      !r.ok())
+    return r;
+  c.inject_site = uint32_t(site);
+  return Result::success();
+}
+
+}  // namespace internal
 }  // namespace onemoe

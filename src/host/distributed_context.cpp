@@ -12,6 +12,7 @@
 #include "host/checks.h"
 #include "host/cuda_check.h"
 #include "host/ep_layout.h"
+#include "host/fault_injection.h"
 #include "host/plan.h"
 #include "host/task_timeline.h"
 #include "host/tensor_maps.h"
@@ -74,6 +75,42 @@ std::string describe_failure(const device::ErrorRecord& rec, int rank, const std
   return os.str();
 }
 
+// Collective: every rank of comm passes the same list of (name, value) fields, and learns whether every rank
+// gave the same values, and whether every rank's own checks passed (local_ok). One fixed-size all-reduce, made
+// before any collective whose sizes depend on these values, so a disagreement is an error on every rank instead
+// of ranks registering windows of different sizes.
+Result agree_across_ranks(ncclComm_t comm, const std::vector<std::pair<const char*, int64_t>>& fields, bool local_ok) {
+  std::vector<int64_t> bounds;
+  for (const auto& f : fields) bounds.insert(bounds.end(), {f.second, -f.second});
+  bounds.push_back(local_ok ? 0 : 1);  // max over ranks: 1 if any rank refused
+  int64_t* reduced = nullptr;
+  ONEMOE_CUDA_TRY(cudaMalloc(&reduced, bounds.size() * sizeof(int64_t)), "allocating the agreement check");
+  cudaMemcpy(reduced, bounds.data(), bounds.size() * sizeof(int64_t), cudaMemcpyHostToDevice);
+  const ncclResult_t reduce =
+      ncclAllReduce(reduced, reduced, bounds.size(), ncclInt64, ncclMax, comm, cudaStreamLegacy);
+  const cudaError_t synced = cudaStreamSynchronize(cudaStreamLegacy);
+  std::vector<int64_t> agreed(bounds.size());
+  cudaMemcpy(agreed.data(), reduced, agreed.size() * sizeof(int64_t), cudaMemcpyDeviceToHost);
+  cudaFree(reduced);
+  if (reduce != ncclSuccess) return nccl_error(reduce, "checking that the ranks agree (ncclAllReduce)");
+  if (synced != cudaSuccess) return cuda_error(synced, "checking that the ranks agree");
+  if (local_ok && agreed.back() != 0) return invalid("another rank of the communicator refused its arguments");
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (agreed[2 * i] == -agreed[2 * i + 1]) continue;
+    std::ostringstream os;
+    os << fields[i].first << " differs between ranks (" << -agreed[2 * i + 1] << " to " << agreed[2 * i]
+       << "); every rank must create the context with the same shape, config, max_tokens and placement";
+    return invalid(os.str());
+  }
+  return Result::success();
+}
+
+int64_t placement_fingerprint(const std::vector<int>& expert_to_rank) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the owners
+  for (int r : expert_to_rank) h = (h ^ uint64_t(uint32_t(r))) * 1099511628211ull;
+  return int64_t(h >> 1);
+}
+
 }  // namespace
 
 std::vector<int> contiguous_placement(int num_experts, int world_size) {
@@ -131,8 +168,8 @@ class DistributedContextImpl {
   ncclDevComm dev_comm{};
   bool dev_comm_created = false;
   void* local = nullptr;
-  uint32_t epoch = 0;
   bool broken = false;
+  uint32_t inject_epoch = 0, inject_site = 0;  // internal::inject_wait_timeout
   device::EpKernelParams fixed{};  // what every forward's parameters share; set once the buffers exist
   host::TaskTimeline timeline;
 
@@ -153,6 +190,7 @@ class DistributedContextImpl {
     p.gemm2_tiles_done = reinterpret_cast<uint32_t*>(ws + l.gemm2_tiles_done);
     p.dispatch_done = reinterpret_cast<uint32_t*>(ws + l.dispatch_done);
     p.error = reinterpret_cast<device::ErrorRecord*>(ws + l.error);
+    p.forward_epoch = reinterpret_cast<uint32_t*>(ws + l.forward_epoch);
     p.wait_timeout_ns = uint64_t(options.context.wait_timeout_ms * 1e6);
 
     const int E = max_shape.num_experts;
@@ -208,12 +246,36 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
   ONEMOE_NCCL_TRY(ncclCommCuDevice(comm, &impl->device), "ncclCommCuDevice");
   MoeShape max_shape = shape;
   if (options.context.max_tokens > 0) max_shape.num_tokens = options.context.max_tokens;
-  if (Result r = can_implement(max_shape, config, impl->world_size, options.placement); !r.ok()) return r;
-  if (!(options.context.wait_timeout_ms > 0)) return invalid("wait_timeout_ms must be positive");
-  if (options.context.device >= 0 && options.context.device != impl->device) {
+  Result local = can_implement(max_shape, config, impl->world_size, options.placement);
+  if (local.ok() && !(options.context.wait_timeout_ms > 0)) local = invalid("wait_timeout_ms must be positive");
+  if (local.ok() && options.context.device >= 0 && options.context.device != impl->device) {
     std::ostringstream os;
     os << "options.context.device = " << options.context.device << " but comm's device is " << impl->device;
-    return invalid(os.str());
+    local = invalid(os.str());
+  }
+  {
+    DeviceGuard guard(impl->device);
+    const std::vector<int> owners = options.placement.expert_to_rank.empty()
+                                        ? contiguous_placement(max_shape.num_experts, impl->world_size)
+                                        : options.placement.expert_to_rank;
+    const Result agreed = agree_across_ranks(
+        comm,
+        {{"max_tokens", max_shape.num_tokens},
+         {"num_experts", max_shape.num_experts},
+         {"top_k", max_shape.top_k},
+         {"hidden", max_shape.hidden},
+         {"intermediate", max_shape.intermediate},
+         {"dtype", int64_t(config.dtype)},
+         {"fp32_math", int64_t(config.fp32_math)},
+         {"scoring", int64_t(config.scoring)},
+         {"renormalize", int64_t(config.renormalize)},
+         {"activation", int64_t(config.activation)},
+         {"gated", int64_t(config.gated)},
+         {"capacity_factor (x 1e6)", int64_t(double(config.capacity_factor) * 1e6)},
+         {"placement", placement_fingerprint(owners)}},
+        local.ok());
+    if (!local.ok()) return local;
+    if (!agreed.ok()) return agreed;
   }
   impl->max_shape = max_shape;
   impl->config = config;
@@ -275,24 +337,10 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
     return Result::error(Status::kErrorNotSupported, os.str());
   }
   // Setup-time barrier (not inside any forward): every rank's window is registered and zero before the first
-  // forward of any rank writes into it. It also checks that every rank sized its window the same.
-  const int64_t bounds[2] = {max_shape.num_tokens, -max_shape.num_tokens};
-  int64_t* reduced = nullptr;
-  ONEMOE_CUDA_TRY(cudaMalloc(&reduced, sizeof(bounds)), "allocating the setup barrier");
-  cudaMemcpy(reduced, bounds, sizeof(bounds), cudaMemcpyHostToDevice);
-  const ncclResult_t barrier = ncclAllReduce(reduced, reduced, 2, ncclInt64, ncclMax, comm, cudaStreamLegacy);
-  const cudaError_t synced = cudaStreamSynchronize(cudaStreamLegacy);
-  int64_t agreed[2] = {0, 0};
-  cudaMemcpy(agreed, reduced, sizeof(agreed), cudaMemcpyDeviceToHost);
-  cudaFree(reduced);
-  if (barrier != ncclSuccess) return nccl_error(barrier, "setup barrier (ncclAllReduce)");
-  if (synced != cudaSuccess) return cuda_error(synced, "setup barrier");
-  if (agreed[0] != max_shape.num_tokens || -agreed[1] != max_shape.num_tokens) {
-    std::ostringstream os;
-    os << "max_tokens differs between ranks (" << -agreed[1] << " to " << agreed[0]
-       << "); it sizes the symmetric window and must be the same everywhere";
-    return invalid(os.str());
-  }
+  // forward of any rank writes into it.
+  if (Result r = agree_across_ranks(comm, {{"window bytes", int64_t(impl->window_layout.total_bytes)}}, true);
+      !r.ok())
+    return r;
   impl->build_fixed_params();
   out->reset(new DistributedContext(std::move(impl)));
   return Result::success();
@@ -324,8 +372,8 @@ Result DistributedContext::run(const RunArgs& args, cudaStream_t stream) {
   host::fill_ep_plan(shape, c.config, c.sizes, &ep);
   device::KernelParams& p = ep.base;
   host::bind_run_args(args, &p);
-  if (++c.epoch == 0) c.epoch = 1;
-  p.epoch = c.epoch;
+  p.inject_epoch = c.inject_epoch;
+  p.inject_site = c.inject_site;
   c.timeline.attach(&p);
 
   if (!c.variant.exact_fp32) {
@@ -357,11 +405,27 @@ Result DistributedContext::synchronize_and_check(cudaStream_t stream, TrafficSta
     *traffic = TrafficStats{t.rows_to_peers, t.rows_returned, t.payload_bytes, t.control_bytes, t.rows_local};
   }
   if (rec.abort_epoch == 0) return Result::success();
-  ONEMOE_CUDA_TRY(cudaMemset(ws + c.local_layout.error, 0, sizeof(rec)), "clearing the error record");
+  // The record stays: it is what makes every later forward of this context give up on the device too
+  // (give_up_if_context_failed), a replayed CUDA graph included.
   c.broken = true;
   return Result::error(device::WaitSite(rec.site) == device::WaitSite::kPlanOverflow ? Status::kErrorInternal
                                                                                       : Status::kErrorTimeout,
-                       describe_failure(rec, c.rank, c.expert_to_rank, c.options.context.wait_timeout_ms));
+                       describe_failure(rec, c.rank, c.expert_to_rank, c.options.context.wait_timeout_ms) +
+                           ". This context is unusable from now on (a peer may still write into its window): every "
+                           "later forward gives up at once; create a new context");
 }
 
+namespace internal {
+
+Result inject_wait_timeout(DistributedContext& ctx, device::WaitSite site, uint32_t forwards_ahead) {
+  DistributedContextImpl& c = ContextAccess::impl(ctx);
+  if (Result r = epoch_ahead(c.device, static_cast<char*>(c.local) + c.local_layout.forward_epoch, forwards_ahead,
+                             &c.inject_epoch);
+      !r.ok())
+    return r;
+  c.inject_site = uint32_t(site);
+  return Result::success();
+}
+
+}  // namespace internal
 }  // namespace onemoe

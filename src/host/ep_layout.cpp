@@ -25,7 +25,9 @@ device::EpWindowLayout ep_window_layout(const MoeShape& s, const MoeConfig& c, c
   const size_t tiles = size_t(z.max_expert_tiles), rows = tiles * device::kTileM;
   device::EpWindowLayout w{};
   size_t cursor = 0;
-  w.inbox = take_region(&cursor, size_t(z.world_size) * size_t(s.num_experts + 1) * sizeof(uint64_t));
+  // Two inboxes, by the parity of the forward's epoch (docs/protocol.md, "Plan"): a rank may start the next
+  // forward, and send its counts for it, before a slower peer has read this forward's.
+  w.inbox = take_region(&cursor, 2 * size_t(z.world_size) * size_t(s.num_experts + 1) * sizeof(uint64_t));
   w.output_done = take_region(&cursor, tiles * sizeof(uint32_t));
   w.row_source = take_region(&cursor, rows * 2 * sizeof(int32_t));
   w.row_tile_ready = take_region(&cursor, tiles * sizeof(uint32_t));
@@ -60,6 +62,7 @@ EpLocalLayout ep_local_layout(const MoeShape& s, const MoeConfig& c, const EpSiz
   l.gemm2_tiles_done = take_region(&cursor, size_t(z.max_expert_tiles) * sizeof(uint32_t));
   l.dispatch_done = take_region(&cursor, size_t(std::max(1, z.max_route_tiles)) * sizeof(uint32_t));
   l.error = take_region(&cursor, sizeof(device::ErrorRecord));
+  l.forward_epoch = take_region(&cursor, sizeof(uint32_t));
   l.total_bytes = cursor;
   return l;
 }
@@ -88,6 +91,9 @@ void fill_ep_plan(const MoeShape& s, const MoeConfig& c, const EpSizes& z, devic
   p->first_combine_ticket = p->first_gemm2_ticket + uint32_t(p->max_expert_tiles) * uint32_t(p->gemm2_n_tiles);
   p->num_tickets = p->first_combine_ticket + route * uint32_t(p->combine_parts);
   ep->capacity_factor = c.capacity_factor;
+  // The warm-up loads weight 0's first column tile; a rank that holds no experts (E < R, or a user placement)
+  // has no weights and its w1 descriptor is never encoded (encode_tensor_maps skips empty tensors).
+  if (ep->num_local_experts == 0) p->warm_gemm1 = 0;
 }
 
 }  // namespace onemoe::host

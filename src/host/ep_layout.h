@@ -24,6 +24,7 @@ struct EpLocalLayout {  // cudaMalloc'd per rank, never touched by peers
   size_t logits, topk_ids, topk_weights, slot_of, route_tile_counts, expert_kept, expert_tile_offset;
   size_t source_base, local_tile_offset, capacity, traffic, expert_hidden;
   size_t counters, gemm1_tiles_done, gemm2_tiles_done, dispatch_done, error;
+  size_t forward_epoch;  // uint32: the epoch of the last forward (this_forward_epoch); never cleared
   size_t total_bytes;
 };
 
@@ -37,7 +38,8 @@ EpLocalLayout ep_local_layout(const MoeShape& max_shape, const MoeConfig& config
 // few route tiles (decode: the copies are short, and delaying any of them delays its experts' GEMM1).
 int ep_dispatch_lead_chunks(int route_tiles, int grid_blocks);
 
-// Shapes, tiling and tickets of one forward with shape.num_tokens = this rank's T (may be 0).
+// Shapes, tiling and tickets of one forward with shape.num_tokens = this rank's T (may be 0). Reads
+// ep->num_local_experts, which the caller sets first.
 void fill_ep_plan(const MoeShape& shape, const MoeConfig& config, const EpSizes& sizes, device::EpKernelParams* ep);
 
 }  // namespace onemoe::host

@@ -39,20 +39,31 @@ int combine_parts(const MoeShape& s) {
   return int(std::clamp<int64_t>(ceil_div(kTargetTasks, route_tiles), 1, most));
 }
 
-OneGpuCombine one_gpu_combine(const MoeShape& s) {
+OneGpuCombine one_gpu_combine(const MoeShape& s, int expert_tile_n) {
   // GEMM2 column groups let the combine of the first groups overlap the GEMM2 of the later ones. With 128-column
   // expert tiles that paid when the combine is long (a large T; docs/perf_notes.md runs 32-36). With the 128x256
   // tiles it does not: one group was 22 us faster than two on the main row, and four or eight groups slower still
   // (runs 39, 41). At a small T groups never pay: their concurrent weight reads, one column tile of every expert
   // at a time (8 MB apart at H = I = 2048), slowed the weight stream the GEMM2 waits on from 4.2 to 3.0 TB/s
   // (decode, run 32).
-  constexpr bool kGroupsPay = device::kExpertTileN < 256;
+  const bool groups_pay = expert_tile_n < 256;
   constexpr int kGroupedMinRouteTiles = 64;
   const int base = combine_parts(s);
-  if (!kGroupsPay || num_route_tiles(s.num_tokens) < kGroupedMinRouteTiles) return {1, base};
+  if (!groups_pay || num_route_tiles(s.num_tokens) < kGroupedMinRouteTiles) return {1, base};
   // Two parts per group where H allows (>= 256 columns each): the combine tasks after the last group, which
   // run with nothing beside them, take half as long each and fill the grid.
   return {base, s.hidden / 256 >= 2 * base ? 2 : 1};
+}
+
+int max_gemm2_groups(const MoeShape& max_shape, int expert_tile_n) {
+  // Every route-tile count a run can have (the groups depend on T only through it); at most a few thousand.
+  int most = 1;
+  MoeShape s = max_shape;
+  for (int tiles = 1; tiles <= num_route_tiles(max_shape.num_tokens); ++tiles) {
+    s.num_tokens = std::min<int64_t>(int64_t(tiles) * device::kTileM, max_shape.num_tokens);
+    most = std::max(most, one_gpu_combine(s, expert_tile_n).groups);
+  }
+  return most;
 }
 
 bool warm_gemm1(const MoeShape& s, const MoeConfig& c) {
@@ -94,8 +105,9 @@ WorkspaceLayout workspace_layout(const MoeShape& s, const MoeConfig& c) {
   return l;
 }
 
-SyncLayout sync_layout(const MoeShape& max_shape) {
+SyncLayout sync_layout(const MoeShape& max_shape, int expert_tile_n) {
   SyncLayout l{};
+  l.gemm2_groups = max_gemm2_groups(max_shape, expert_tile_n);
   l.max_expert_tiles = max_expert_tiles(max_shape);
   l.max_route_tiles = num_route_tiles(max_shape.num_tokens);
   size_t cursor = 0;
@@ -103,10 +115,10 @@ SyncLayout sync_layout(const MoeShape& max_shape) {
   l.row_tile_ready = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
   l.row_tile_gathered = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
   l.gemm1_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * sizeof(uint32_t));
-  // Per (tile, GEMM2 group); groups = combine parts <= H / 256 for every T.
-  l.gemm2_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * size_t(std::max(1, max_shape.hidden / 256)) * sizeof(uint32_t));
+  l.gemm2_tiles_done = take_region(&cursor, size_t(l.max_expert_tiles) * size_t(l.gemm2_groups) * sizeof(uint32_t));
   l.dispatch_done = take_region(&cursor, size_t(l.max_route_tiles) * sizeof(uint32_t));
   l.error = take_region(&cursor, sizeof(device::ErrorRecord));
+  l.forward_epoch = take_region(&cursor, sizeof(uint32_t));
   l.total_bytes = cursor;
   return l;
 }

@@ -19,6 +19,8 @@ struct WorkspaceLayout {
 // Persistent sync state, sized for the Context's max_tokens and kept zero between forwards.
 struct SyncLayout {
   size_t counters, row_tile_ready, row_tile_gathered, gemm1_tiles_done, gemm2_tiles_done, dispatch_done, error;
+  size_t forward_epoch;  // uint32: the epoch of the last forward (this_forward_epoch); never cleared
+  int gemm2_groups;      // GEMM2 column groups gemm2_tiles_done holds per expert tile: the most of any T
   size_t total_bytes;
   int max_expert_tiles, max_route_tiles;
 };
@@ -35,16 +37,19 @@ int max_expert_tiles(const MoeShape& shape);
 // part at least 256 columns wide.
 int combine_parts(const MoeShape& shape);
 // One GPU: GEMM2 column groups and combine parts per group (ticket_layout.h); combine_parts = their product.
+// expert_tile_n: the build's GEMM2 column tile (tuning builds narrow it, which enables the groups).
 struct OneGpuCombine {
   int groups, parts_per_group;
 };
-OneGpuCombine one_gpu_combine(const MoeShape& shape);
+OneGpuCombine one_gpu_combine(const MoeShape& shape, int expert_tile_n = device::kExpertTileN);
+// The most GEMM2 column groups of any T up to max_shape.num_tokens (what the sync state must hold per tile).
+int max_gemm2_groups(const MoeShape& max_shape, int expert_tile_n = device::kExpertTileN);
 // Whether the blocks that wait for the plan first run the GEMM1 tile code once (warm_gemm1_first).
 bool warm_gemm1(const MoeShape& shape, const MoeConfig& config);
 // One GPU: gathers that run ahead of the GEMM1 tasks (ticket_layout.h), at most the expert tiles.
 int gather_lead(int max_expert_tiles);
 WorkspaceLayout workspace_layout(const MoeShape& shape, const MoeConfig& config);
-SyncLayout sync_layout(const MoeShape& max_shape);
+SyncLayout sync_layout(const MoeShape& max_shape, int expert_tile_n = device::kExpertTileN);
 
 // The caller's tensors of one run into params.
 void bind_run_args(const RunArgs& args, device::KernelParams* params);

@@ -44,13 +44,17 @@ Result TaskTimeline::read(std::vector<TaskSpan>* out) const {
   std::vector<device::TaskSpanRecord> records(p.num_tickets);
   ONEMOE_CUDA_TRY(cudaMemcpy(records.data(), spans_, records.size() * sizeof(records[0]), cudaMemcpyDeviceToHost),
                   "reading the task timeline");
+  // The forward that ran last: the kernel keeps its epoch in device memory (this_forward_epoch).
+  uint32_t epoch = 0;
+  ONEMOE_CUDA_TRY(cudaMemcpy(&epoch, p.forward_epoch, sizeof(epoch), cudaMemcpyDeviceToHost),
+                  "reading the forward epoch");
   uint64_t origin = UINT64_MAX;
   for (const auto& r : records)
-    if (r.epoch == p.epoch) origin = std::min(origin, r.start_ns);
+    if (r.epoch == epoch) origin = std::min(origin, r.start_ns);
   const uint32_t route_end = uint32_t(p.num_route_tiles);  // expert parallel: the plan's ticket follows
   for (uint32_t t = 0; t < p.num_tickets; ++t) {
     const device::TaskSpanRecord& r = records[t];
-    if (r.epoch != p.epoch) continue;  // not reached: the forward gave up before this ticket
+    if (r.epoch != epoch) continue;  // not reached: the forward gave up before this ticket
     TaskSpan s;
     if (r.stage == device::kSpanStageDispatch) s.stage = "dispatch", s.index = r.index;
     else if (r.stage == device::kSpanStageGemm1) s.stage = "gemm1", s.index = r.index;

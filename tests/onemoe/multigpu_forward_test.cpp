@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gpu_available.h"
+#include "host/fault_injection.h"
 #include "onemoe/distributed.h"
 #include "onemoe/onemoe.h"
 #include "reference/compare.h"
@@ -279,6 +280,10 @@ const EpCase kCases[] = {
     {"R2_user_placement_tf32", {200, 330}, 8, 2, 512, 768, DType::kFP32, Fp32Math::kTF32, false, Activation::kGELU, 0,
      false, {1, 0, 1, 1, 0, 0, 1, 0}},
     {"R2_capacity_1.25", {1500, 400}, 16, 2, 512, 512, DType::kBF16, Fp32Math::kTF32, false, Activation::kGELU, 1.25f},
+    // A user placement that leaves rank 1 without experts: it routes, dispatches and combines, and runs no GEMM
+    // (nor the GEMM1 warm-up, which would read a weight it does not have).
+    {"R2_rank1_holds_no_experts", {128, 64}, 8, 2, 512, 512, DType::kBF16, Fp32Math::kTF32, false, Activation::kGELU,
+     0, false, {0, 0, 0, 0, 0, 0, 0, 0}},
     {"R4_uneven_T_with_0_E30_k2", {4097, 0, 300, 1}, 30, 2, 512, 512},
     {"R4_k8_E64_gated", {256, 512, 128, 384}, 64, 8, 1024, 768, DType::kBF16, Fp32Math::kTF32, true,
      Activation::kSiLU},
@@ -375,6 +380,174 @@ TEST(ExpertParallelFaults, SilentRankGivesTimeoutNamingIt) {
   EXPECT_EQ(ranks[0].result.status, Status::kErrorTimeout) << ranks[0].result.message;
   EXPECT_NE(ranks[0].result.message.find("rank 1"), std::string::npos) << ranks[0].result.message;
   EXPECT_LT(seconds, 30.0) << "setup plus a 300 ms bound took too long";
+}
+
+// One rank's share of a problem on the device, for the tests below that drive each rank's context directly.
+struct RankBuffers {
+  void *x = nullptr, *w_router = nullptr, *w1 = nullptr, *w3 = nullptr, *w2 = nullptr, *out = nullptr;
+  size_t out_bytes = 0;
+  RunArgs args;
+  ~RankBuffers() {
+    for (void* p : {x, w_router, w1, w3, w2, out}) cudaFree(p);
+  }
+};
+
+void upload_rank(const EpCase& c, const GlobalProblem& g, const std::vector<int>& mine, int r, RankBuffers* b) {
+  int64_t first = 0;
+  for (int q = 0; q < r; ++q) first += c.tokens_per_rank[q];
+  const int64_t T = c.tokens_per_rank[r];
+  const size_t H = size_t(c.H), I = size_t(c.I);
+  b->x = upload(encode(c.dtype, g.x.data() + first * H, size_t(T) * H));
+  b->w_router = upload(encode(c.dtype, g.w_router.data(), g.w_router.size()));
+  const auto local = [&](const std::vector<double>& w, size_t per) {
+    const std::vector<double> rows = expert_rows(w, mine, per);
+    return upload(encode(c.dtype, rows.data(), rows.size()));
+  };
+  b->w1 = local(g.w1, I * H);
+  b->w3 = c.gated ? local(g.w3, I * H) : nullptr;
+  b->w2 = local(g.w2, H * I);
+  b->out_bytes = size_t(T) * H * dtype_size(c.dtype);
+  if (T > 0) cudaMalloc(&b->out, b->out_bytes);
+  b->args.num_tokens = T;
+  b->args.x = b->x;
+  b->args.w_router = b->w_router;
+  b->args.w1 = b->w1;
+  b->args.w3 = b->w3;
+  b->args.w2 = b->w2;
+  b->args.out = b->out;
+}
+
+std::vector<uint8_t> download(const RankBuffers& b) {
+  std::vector<uint8_t> bytes(b.out_bytes);
+  if (!bytes.empty()) cudaMemcpy(bytes.data(), b.out, bytes.size(), cudaMemcpyDeviceToHost);
+  return bytes;
+}
+
+// Every rank captures its forward in a CUDA graph; 1,000 replays, each on new activations written into the same
+// buffers, equal the eager forward on those activations bitwise. The epoch that tags inbox words and output
+// stamps comes from device memory, so a replay can never accept the previous replay's words.
+TEST(ExpertParallelGraphs, ReplaysMatchEagerBitwise) {
+  for (int R : {1, 2}) {
+    if (visible_gpus() < R) continue;
+    const EpCase c{"graph", std::vector<int64_t>(size_t(R), 192), 16, 2, 512, 512};
+    const std::vector<int> owner = contiguous_placement(c.E, R);
+    const GlobalProblem g = make_problem(c, owner, 61);
+    ncclComm_t* comms = comms_for(R);
+    ASSERT_NE(comms, nullptr);
+    std::vector<std::string> failures(R);
+    on_every_rank(R, [&](int r) {
+      DistributedOptions options;
+      options.context.max_tokens = 192;
+      std::unique_ptr<DistributedContext> ctx;
+      Result res = DistributedContext::create(g.shape, g.config, comms[r], options, &ctx);
+      if (!res.ok()) return void(failures[r] = res.message);
+      RankBuffers b;
+      upload_rank(c, g, ctx->local_experts(), r, &b);
+      cudaStream_t stream;
+      cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+      cudaGraph_t graph = nullptr;
+      cudaGraphExec_t exec = nullptr;
+      cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+      res = ctx->run(b.args, stream);
+      cudaStreamEndCapture(stream, &graph);
+      if (!res.ok() || graph == nullptr || cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess)
+        failures[r] = "capture failed: " + res.message;
+      const size_t n = size_t(c.tokens_per_rank[r]) * size_t(c.H);
+      for (int i = 0; failures[r].empty() && i < 1000; ++i) {
+        const std::vector<double> x = uniform(n, 7000 + uint64_t(i) * 16 + uint64_t(r), 1.0);
+        const std::vector<uint8_t> bytes = encode(c.dtype, x.data(), n);
+        cudaMemcpyAsync(b.x, bytes.data(), bytes.size(), cudaMemcpyHostToDevice, stream);
+        cudaMemsetAsync(b.out, 0xFF, b.out_bytes, stream);
+        cudaGraphLaunch(exec, stream);
+        if (Result rr = ctx->synchronize_and_check(stream); !rr.ok()) failures[r] = "replay: " + rr.message;
+        const std::vector<uint8_t> replayed = download(b);
+        cudaMemsetAsync(b.out, 0xFF, b.out_bytes, stream);
+        if (Result rr = ctx->run(b.args, stream); !rr.ok()) failures[r] = "eager: " + rr.message;
+        if (Result rr = ctx->synchronize_and_check(stream); !rr.ok()) failures[r] = "eager: " + rr.message;
+        if (failures[r].empty() && download(b) != replayed)
+          failures[r] = "replay " + std::to_string(i) + " differs from eager";
+      }
+      cudaStreamSynchronize(stream);
+      if (exec) cudaGraphExecDestroy(exec);
+      if (graph) cudaGraphDestroy(graph);
+      ctx.reset();  // collective
+      cudaStreamDestroy(stream);
+    });
+    for (int r = 0; r < R; ++r) EXPECT_TRUE(failures[r].empty()) << "R=" << R << " rank " << r << ": " << failures[r];
+  }
+}
+
+// After a forward times out the context is unusable on every path: run() refuses, and a graph captured before the
+// failure gives up on the device before touching anything (the output stays poisoned) and reports why.
+TEST(ExpertParallelFaults, TimeoutLeavesTheContextUnusableEvenForGraphs) {
+  REQUIRE_GPUS(1);
+  const EpCase c{"unusable", {256}, 8, 2, 512, 512};
+  const GlobalProblem g = make_problem(c, contiguous_placement(8, 1), 67);
+  ncclComm_t* comms = comms_for(1);
+  ASSERT_NE(comms, nullptr);
+  cudaSetDevice(0);
+  std::unique_ptr<DistributedContext> ctx;
+  ASSERT_TRUE(DistributedContext::create(g.shape, g.config, comms[0], {}, &ctx).ok());
+  RankBuffers b;
+  upload_rank(c, g, ctx->local_experts(), 0, &b);
+  cudaStream_t stream;
+  cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+  ASSERT_TRUE(ctx->run(b.args, stream).ok());
+  ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
+  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+  ASSERT_TRUE(ctx->synchronize_and_check(stream).ok()) << "the clean replay";
+
+  ASSERT_TRUE(internal::inject_wait_timeout(*ctx, device::WaitSite::kPlanReady, 1).ok());
+  ASSERT_TRUE(ctx->run(b.args, stream).ok());
+  const Result failed = ctx->synchronize_and_check(stream);
+  EXPECT_EQ(failed.status, Status::kErrorTimeout) << failed.message;
+  EXPECT_NE(failed.message.find("unusable"), std::string::npos) << failed.message;
+
+  const Result refused = ctx->run(b.args, stream);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_FALSE(refused.message.empty());
+
+  cudaMemsetAsync(b.out, 0xFF, b.out_bytes, stream);
+  ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+  const Result replayed = ctx->synchronize_and_check(stream);
+  EXPECT_FALSE(replayed.ok()) << "a replay on an unusable context reported success";
+  const std::vector<uint8_t> out = download(b);
+  for (uint8_t byte : out) ASSERT_EQ(byte, 0xFF) << "a replay on an unusable context wrote the output";
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+}
+
+// Ranks that create the context with different shapes (or max_tokens, dtype, placement) all get the same clear
+// error from one agreement check, before any collective whose sizes depend on them.
+TEST(ExpertParallelFaults, RanksThatDisagreeAreRefusedOnEveryRank) {
+  REQUIRE_GPUS(2);
+  const EpCase c{"disagree", {128, 128}, 8, 2, 512, 512};
+  const GlobalProblem g = make_problem(c, contiguous_placement(8, 2), 71);
+  ncclComm_t* comms = comms_for(2);
+  ASSERT_NE(comms, nullptr);
+  for (const char* field : {"hidden", "max_tokens", "dtype"}) {
+    std::vector<Result> results(2);
+    on_every_rank(2, [&](int r) {
+      MoeShape shape = g.shape;
+      MoeConfig config = g.config;
+      DistributedOptions options;
+      options.context.max_tokens = 128;
+      if (r == 1 && std::string(field) == "hidden") shape.hidden = 1024;
+      if (r == 1 && std::string(field) == "max_tokens") options.context.max_tokens = 256;
+      if (r == 1 && std::string(field) == "dtype") config.dtype = DType::kFP16;
+      std::unique_ptr<DistributedContext> ctx;
+      results[r] = DistributedContext::create(shape, config, comms[r], options, &ctx);
+    });
+    for (int r = 0; r < 2; ++r) {
+      EXPECT_EQ(results[r].status, Status::kErrorInvalidArgument) << field << ", rank " << r;
+      EXPECT_NE(results[r].message.find(field), std::string::npos) << results[r].message;
+    }
+  }
 }
 
 }  // namespace

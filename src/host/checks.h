@@ -1,6 +1,7 @@
 // Argument checks shared by the Context (see can_implement.cpp).
 #pragma once
 
+#include <cstdlib>
 #include <string>
 
 #include "device/kernel_params.h"
@@ -10,6 +11,17 @@ namespace onemoe::host {
 
 // Null, misaligned or inconsistent tensors of one run.
 Result check_run_args(const MoeConfig& config, const RunArgs& args);
+
+// The bound on every device-side wait: the context's option, unless ONEMOE_WAIT_TIMEOUT_MS (a positive number of
+// milliseconds) overrides it for every context of the process. For runs that slow the kernel down by orders of
+// magnitude (compute-sanitizer), where the default bound would give up on a forward that is only slow.
+inline double effective_wait_timeout_ms(double requested_ms) {
+  const char* env = std::getenv("ONEMOE_WAIT_TIMEOUT_MS");
+  if (env == nullptr) return requested_ms;
+  char* end = nullptr;
+  const double ms = std::strtod(env, &end);
+  return end != env && *end == '\0' && ms > 0 ? ms : requested_ms;
+}
 
 // The kernel and this host code were compiled with the same expert tile width (a tuning build that overrides
 // it for only one of them would plan tasks the kernel does not have).

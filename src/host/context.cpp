@@ -87,6 +87,7 @@ Result Context::create(const MoeShape& shape, const MoeConfig& config, const Con
   impl->max_shape = max_shape;
   impl->config = config;
   impl->options = options;
+  impl->options.wait_timeout_ms = host::effective_wait_timeout_ms(options.wait_timeout_ms);
   if (impl->options.device < 0) ONEMOE_CUDA_TRY(cudaGetDevice(&impl->options.device), "cudaGetDevice");
   DeviceGuard guard(impl->options.device);
 

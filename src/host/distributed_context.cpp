@@ -280,6 +280,7 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
   impl->max_shape = max_shape;
   impl->config = config;
   impl->options = options;
+  impl->options.context.wait_timeout_ms = host::effective_wait_timeout_ms(options.context.wait_timeout_ms);
   impl->expert_to_rank = options.placement.expert_to_rank.empty()
                              ? contiguous_placement(max_shape.num_experts, impl->world_size)
                              : options.placement.expert_to_rank;

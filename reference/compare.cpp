@@ -23,12 +23,14 @@ const char* check_dtype_name(CheckDType dtype) {
       return "tf32";
     case CheckDType::kFP32:
       return "fp32";
+    case CheckDType::kFP8E4M3:
+      return "fp8";
   }
   return "?";
 }
 
 Tolerance tolerance_for(CheckDType dtype) {
-  double max_rel_l2 = 1e-2;  // bf16, fp16
+  double max_rel_l2 = 1e-2;  // bf16, fp16, fp8 e4m3
   if (dtype == CheckDType::kTF32) max_rel_l2 = 5e-3;
   if (dtype == CheckDType::kFP32) max_rel_l2 = 1e-5;
   return {max_rel_l2, 5.0 * max_rel_l2, max_rel_l2};

@@ -10,8 +10,10 @@
 
 namespace onemoe::reference {
 
-// The math the device ran: bf16/fp16 storage, fp32 storage with TF32 tensor cores, or fp32 with exact FFMA.
-enum class CheckDType { kBF16, kFP16, kTF32, kFP32 };
+// The math the device ran: bf16/fp16 storage, fp32 storage with TF32 tensor cores, fp32 with exact FFMA, or fp8
+// e4m3 experts (blocked weight scales, per-token activation quantization; x and out in bf16), checked against the
+// reference's RefQuant::kFP8E4M3 mode.
+enum class CheckDType { kBF16, kFP16, kTF32, kFP32, kFP8E4M3 };
 
 const char* check_dtype_name(CheckDType dtype);
 
@@ -25,7 +27,8 @@ struct Tolerance {
   double rtol;
 };
 
-// max_rel_l2 is fixed by the spec: bf16/fp16 1e-2, TF32 5e-3, fp32 (FFMA) 1e-5.
+// max_rel_l2 is fixed by the spec: bf16/fp16 1e-2, TF32 5e-3, fp32 (FFMA) 1e-5, fp8 e4m3 1e-2. fp8 gets bf16's
+// tolerance because the reference applies the same quantization (docs/reference_modes.md says why that holds).
 // Per element, atol = 5 × max_rel_l2 and rtol = max_rel_l2: an element may be off by five times the allowed
 // average error of a typical (rms-sized) element, plus the allowed relative error of its own magnitude.
 // Rounding the output to the storage type alone costs at most 2^-9 ≈ 2e-3 of |ref| for bf16, well inside.
@@ -64,7 +67,8 @@ void fill_uniform(std::vector<double>& v, uint64_t seed, double lo, double hi);
 // The value the device holds after storing v as dtype, rounded to nearest, ties to even:
 //   kBF16: 8 significant bits, fp32 exponent range (subnormals kept), overflow to ±inf;
 //   kFP16: IEEE binary16: 11 significant bits, subnormals down to 2^-24, |v| >= 65520 rounds to ±inf;
-//   kTF32, kFP32: a float (TF32 is a tensor-core math mode; the stored operands are fp32).
+//   kTF32, kFP32: a float (TF32 is a tensor-core math mode; the stored operands are fp32);
+//   kFP8E4M3: e4m3 without a scale (reference/fp8.h), saturating at ±448.
 double round_to(CheckDType dtype, double v);
 
 // round_to on every element.

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "reference/compare.h"
+#include "reference/fp8.h"
 #include "reference/parallel.h"
 
 namespace onemoe::reference {
@@ -57,6 +58,8 @@ double round_to(CheckDType dtype, double v) {
     case CheckDType::kTF32:
     case CheckDType::kFP32:
       return static_cast<double>(static_cast<float>(v));
+    case CheckDType::kFP8E4M3:
+      return e4m3_decode(e4m3_encode(v));
   }
   return v;
 }

@@ -12,23 +12,10 @@
 namespace onemoe::reference {
 namespace {
 
+using testing::random_moe;
+using testing::random_x;
+using testing::randomize_optional;
 using testing::SmallMoe;
-
-// A random MoE: weights uniform in [-scale, scale] with scale = 1/√fan_in so activations stay O(1).
-SmallMoe random_moe(int num_experts, int top_k, int hidden, int intermediate, bool gated, uint64_t seed) {
-  SmallMoe moe(num_experts, top_k, hidden, intermediate, gated);
-  fill_uniform(moe.w_router, seed, -1.0, 1.0);
-  fill_uniform(moe.w1, seed + 1, -1.0 / std::sqrt(hidden), 1.0 / std::sqrt(hidden));
-  fill_uniform(moe.w3, seed + 2, -1.0 / std::sqrt(hidden), 1.0 / std::sqrt(hidden));
-  fill_uniform(moe.w2, seed + 3, -1.0 / std::sqrt(intermediate), 1.0 / std::sqrt(intermediate));
-  return moe;
-}
-
-std::vector<double> random_x(int64_t tokens, int hidden, uint64_t seed) {
-  std::vector<double> x(tokens * hidden);
-  fill_uniform(x, seed, -1.0, 1.0);
-  return x;
-}
 
 TEST(Forward, ZeroTokensGiveEmptyOutputs) {
   SmallMoe moe(4, 2, 2, 2);
@@ -103,6 +90,56 @@ TEST(Forward, GroupedExpertsMatchPerRowDefinition) {
   }
 }
 
+// The same with every option on, through the shared experts too: biases, clamped SwiGLU, two gated shared experts,
+// grouped routing, and the fp8 mode (H, I, Is multiples of 128), against out[t] = Σ_kept w·y_e + Σ_s g_s·y_s
+// from the per-row definitions.
+TEST(Forward, GroupedExpertsMatchPerRowDefinitionWithEveryOption) {
+  for (bool fp8 : {false, true}) {
+    const int hidden = fp8 ? 128 : 26, inter = fp8 ? 256 : 37, shared_inter = fp8 ? 128 : 9;
+    SmallMoe moe = random_moe(8, 2, hidden, inter, /*gated=*/true, 13);
+    moe.config.activation = RefActivation::kClampedSwiGLU;
+    moe.config.routing = RefRouting::kGroupedTopK;
+    moe.config.scoring = RefScoring::kSigmoid;
+    moe.config.num_groups = 4;
+    moe.config.topk_groups = 2;
+    moe.config.routed_scaling_factor = 2.5;
+    moe.config.capacity_factor = 1.1;
+    moe.config.quant = fp8 ? RefQuant::kFP8E4M3 : RefQuant::kNone;
+    moe.enable_expert_bias();
+    moe.add_shared_experts(2, shared_inter, /*gate=*/true);
+    moe.score_bias.resize(8);
+    randomize_optional(moe, 14);
+    const int64_t tokens = 150;
+    const std::vector<double> x = random_x(tokens, hidden, 15);
+    RefOutput o = moe.forward(x);
+    ASSERT_TRUE(o.ok()) << o.error;
+
+    const RefWeights w = moe.weights();
+    std::vector<double> y(hidden);
+    for (int64_t t = 0; t < tokens; ++t) {
+      const double* xt = &x[t * hidden];
+      std::vector<double> want(hidden, 0.0);
+      for (int s = 0; s < moe.config.top_k; ++s) {
+        const int64_t slot = t * moe.config.top_k + s;
+        if (o.dropped[slot]) continue;
+        expert_ffn_row(xt, o.topk_ids[slot], w, moe.config, y.data());
+        for (int c = 0; c < hidden; ++c) want[c] += o.topk_weights[slot] * y[c];
+      }
+      for (int s = 0; s < 2; ++s) {
+        shared_expert_row(xt, s, w, moe.config, y.data());
+        const double g = shared_gate_value(xt, s, w, moe.config);
+        EXPECT_GT(g, 0.0);
+        EXPECT_LT(g, 1.0);
+        for (int c = 0; c < hidden; ++c) want[c] += g * y[c];
+      }
+      for (int c = 0; c < hidden; ++c) {
+        ASSERT_NEAR(o.out[t * hidden + c], want[c], 1e-12 * (1.0 + std::fabs(want[c])))
+            << "t=" << t << " c=" << c << " fp8=" << fp8;
+      }
+    }
+  }
+}
+
 // Every selected score is >= every unselected one, and the margin is the gap at the k boundary.
 TEST(Forward, TopKIsTheBestSetOnRandomInputs) {
   SmallMoe moe = random_moe(16, 4, 8, 4, false, 5);
@@ -166,6 +203,28 @@ TEST(Forward, MultiRankIsTheConcatenation) {
   ASSERT_FALSE(bad.empty());
   EXPECT_FALSE(bad[0].ok());
   EXPECT_FALSE(moe_forward_ranks({}, {}, moe.weights(), moe.config).at(0).ok());
+}
+
+// Multi-rank = concatenation holds with grouped routing and shared experts too (shared experts are per token, so
+// they need nothing from other ranks).
+TEST(Forward, MultiRankIsTheConcatenationWithSharedExperts) {
+  SmallMoe moe = random_moe(8, 2, 6, 5, true, 23);
+  moe.config.routing = RefRouting::kGroupedTopK;
+  moe.config.scoring = RefScoring::kSigmoid;
+  moe.config.num_groups = 4;
+  moe.config.topk_groups = 2;
+  moe.config.capacity_factor = 0.7;
+  moe.add_shared_experts(1, 4, /*gate=*/true);
+  moe.score_bias.resize(8);
+  randomize_optional(moe, 24);
+  const std::vector<double> all_x = random_x(9, 6, 25);
+  RefOutput all = moe.forward(all_x);
+  std::vector<RefOutput> ranks =
+      moe_forward_ranks({all_x.data(), all_x.data() + 4 * 6}, {4, 5}, moe.weights(), moe.config);
+  ASSERT_TRUE(all.ok() && ranks[0].ok() && ranks[1].ok()) << all.error << ranks[0].error;
+  EXPECT_EQ(ranks[0].out, std::vector<double>(all.out.begin(), all.out.begin() + 4 * 6));
+  EXPECT_EQ(ranks[1].out, std::vector<double>(all.out.begin() + 4 * 6, all.out.end()));
+  EXPECT_EQ(ranks[1].dropped, std::vector<uint8_t>(all.dropped.begin() + 4 * 2, all.dropped.end()));
 }
 
 // Items are spread over threads, but each output element is computed by one thread in a fixed order.

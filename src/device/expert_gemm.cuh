@@ -97,6 +97,29 @@ struct KeepAccumulators {
   __device__ void operator()(ForEach&&) const {}
 };
 
+// The smem and MMA shapes of a 128 x kBN tile over kStages k-tiles of one 128-byte swizzle row each, computed by
+// kWarpgroups warpgroups of 64 rows each. Shared by the fused kernels' tile (TmaWgmmaTile) and the
+// warp-specialized engine (ws_grouped_gemm.cuh).
+template <class Elem, int kBN, int kNumB, int kStages, int kWarpgroups>
+struct GmmaTileShape {
+  using Operand = typename MmaOperand<Elem>::type;
+  static constexpr int kBM = kTileM;
+  static constexpr int kBK = 128 / int(sizeof(Elem));  // one 128-byte swizzle row per tile row
+  static_assert(kWarpgroups * 64 == kBM, "each warpgroup owns 64 rows of the tile");
+  using SmemAtom = decltype(cute::GMMA::Layout_K_SW128_Atom<Operand>{});
+  using SmemLayoutA = decltype(cute::tile_to_shape(
+      SmemAtom{}, cute::Shape<cute::Int<kBM>, cute::Int<kBK>, cute::Int<kStages>>{}));  // (BM,BK,PIPE)
+  using SmemLayoutB = decltype(cute::tile_to_shape(
+      SmemAtom{}, cute::Shape<cute::Int<kBN>, cute::Int<kBK>, cute::Int<kStages>>{}));  // (BN,BK,PIPE)
+  using TiledMma = decltype(cute::make_tiled_mma(
+      cute::GMMA::ss_op_selector<Operand, Operand, float, cute::Shape<cute::_64, cute::Int<kBN>, cute::Int<kBK>>>(),
+      cute::Layout<cute::Shape<cute::Int<kWarpgroups>, cute::_1, cute::_1>>{}));
+  struct Smem {  // the operand stages only (the mbarriers live elsewhere, at a fixed place)
+    alignas(1024) Operand a[cute::cosize_v<SmemLayoutA>];
+    alignas(1024) Operand b[kNumB][cute::cosize_v<SmemLayoutB>];
+  };
+};
+
 template <class Elem, int kBN, int kNumB>
 struct TmaWgmmaTile {
   using Operand = typename MmaOperand<Elem>::type;
@@ -107,21 +130,11 @@ struct TmaWgmmaTile {
   static_assert(kMmaInFlight < kStages, "a stage still read by a running batch cannot be refilled");
   static constexpr int kConsumerWarpgroups = kThreadsPerBlock / 128;
   static constexpr uint32_t kStageBBytes = uint32_t(kNumB * kBN * kBK * sizeof(Elem));
-
-  using SmemAtom = decltype(cute::GMMA::Layout_K_SW128_Atom<Operand>{});
-  using SmemLayoutA = decltype(cute::tile_to_shape(
-      SmemAtom{}, cute::Shape<cute::Int<kBM>, cute::Int<kBK>, cute::Int<kStages>>{}));  // (BM,BK,PIPE)
-  using SmemLayoutB = decltype(cute::tile_to_shape(
-      SmemAtom{}, cute::Shape<cute::Int<kBN>, cute::Int<kBK>, cute::Int<kStages>>{}));  // (BN,BK,PIPE)
-  using TiledMma = decltype(cute::make_tiled_mma(
-      cute::GMMA::ss_op_selector<Operand, Operand, float, cute::Shape<cute::_64, cute::Int<kBN>, cute::Int<kBK>>>(),
-      cute::Layout<cute::Shape<cute::Int<kConsumerWarpgroups>, cute::_1, cute::_1>>{}));
-  static_assert(kConsumerWarpgroups * 64 == kBM, "each warpgroup owns 64 rows of the tile");
-
-  struct Smem {  // the operand stages only: the barriers are PipelineBarriers
-    alignas(1024) Operand a[cute::cosize_v<SmemLayoutA>];
-    alignas(1024) Operand b[kNumB][cute::cosize_v<SmemLayoutB>];
-  };
+  using TileShape = GmmaTileShape<Elem, kBN, kNumB, kStages, kConsumerWarpgroups>;
+  using SmemLayoutA = typename TileShape::SmemLayoutA;
+  using SmemLayoutB = typename TileShape::SmemLayoutB;
+  using TiledMma = typename TileShape::TiledMma;
+  using Smem = typename TileShape::Smem;  // the operand stages only: the barriers are PipelineBarriers
   // Bytes at the start of the operand smem that other stages may use between tiles: all of it.
   static constexpr size_t kScratchBytes = sizeof(Smem);
 

@@ -37,13 +37,6 @@ struct Tensor2D {
 }  // namespace
 
 Result encode_tensor_maps(DType dtype, device::KernelParams* p, int weight_experts) {
-  EncodeTiledFn encode = encoder();
-  if (encode == nullptr)
-    return Result::error(Status::kErrorCuda, "cuTensorMapEncodeTiled is not available from the CUDA driver");
-  const CUtensorMapDataType type = dtype == DType::kBF16   ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
-                                   : dtype == DType::kFP16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
-                                                           : CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
-  const uint64_t elem = dtype_size(dtype);
   const uint64_t T = uint64_t(p->num_tokens), E = uint64_t(p->num_experts), W = uint64_t(weight_experts), H = uint64_t(p->hidden),
                  I = uint64_t(p->intermediate);
   const uint64_t rows = uint64_t(p->max_expert_tiles) * device::kTileM;
@@ -63,19 +56,32 @@ Result encode_tensor_maps(DType dtype, device::KernelParams* p, int weight_exper
   };
   for (const Tensor2D& t : tensors) {
     if (t.rows == 0) continue;  // no tokens, or no experts on this rank: the kernel never reads it
-    const cuuint64_t dims[2] = {t.cols, t.rows};
-    const cuuint64_t strides[1] = {t.cols * elem};  // bytes between rows
-    const cuuint32_t box[2] = {cuuint32_t(128 / elem), t.box_rows};
-    const cuuint32_t element_strides[2] = {1, 1};
-    const CUresult r = encode(t.map, type, 2, const_cast<void*>(t.ptr), dims, strides, box, element_strides,
-                              CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS) {
-      std::ostringstream os;
-      os << "encoding the TMA descriptor of " << t.name << " [" << t.rows << ", " << t.cols << "] failed (CUresult "
-         << int(r) << ")";
-      return Result::error(Status::kErrorCuda, os.str());
-    }
+    if (Result r = encode_k_major_map(dtype, t.map, t.ptr, t.rows, t.cols, t.box_rows, t.name); !r.ok()) return r;
+  }
+  return Result::success();
+}
+
+Result encode_k_major_map(DType dtype, CUtensorMap* map, const void* ptr, uint64_t rows, uint64_t cols,
+                          uint32_t box_rows, const char* name) {
+  EncodeTiledFn encode = encoder();
+  if (encode == nullptr)
+    return Result::error(Status::kErrorCuda, "cuTensorMapEncodeTiled is not available from the CUDA driver");
+  const CUtensorMapDataType type = dtype == DType::kBF16   ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                   : dtype == DType::kFP16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16
+                                                           : CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
+  const uint64_t elem = dtype_size(dtype);
+  const cuuint64_t dims[2] = {cols, rows};
+  const cuuint64_t strides[1] = {cols * elem};  // bytes between rows
+  const cuuint32_t box[2] = {cuuint32_t(128 / elem), box_rows};
+  const cuuint32_t element_strides[2] = {1, 1};
+  const CUresult r = encode(map, type, 2, const_cast<void*>(ptr), dims, strides, box, element_strides,
+                            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                            CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS) {
+    std::ostringstream os;
+    os << "encoding the TMA descriptor of " << name << " [" << rows << ", " << cols << "] failed (CUresult " << int(r)
+       << ")";
+    return Result::error(Status::kErrorCuda, os.str());
   }
   return Result::success();
 }

@@ -12,4 +12,9 @@ namespace onemoe::host {
 // weight_experts experts (E on one GPU, the local experts under expert parallelism); empty tensors get no map.
 Result encode_tensor_maps(DType dtype, device::KernelParams* params, int weight_experts);
 
+// One such descriptor: a [rows, cols] K-major tensor at ptr (cols contiguous), boxes of box_rows rows × one
+// 128-byte row of cols. `name` goes into the error message.
+Result encode_k_major_map(DType dtype, CUtensorMap* map, const void* ptr, uint64_t rows, uint64_t cols,
+                          uint32_t box_rows, const char* name);
+
 }  // namespace onemoe::host

@@ -1,0 +1,238 @@
+// A persistent, warp-specialized grouped GEMM over expert row tiles: the GEMM engine of the one task pipeline
+// that docs/design.md plans for both kernels, built and measured on its own first (bench/gemm_lab).
+//
+//   C[rows, N] = act(A[rows, K] · B_e[N, K]ᵀ)  (or act(A·B0ᵀ) * (A·B1ᵀ), gated), rows grouped by expert in
+//   128-row tiles (the layout of the kernels' expert_in / expert_hidden), B_e the expert's K-major weight.
+//
+// Roles (384 threads, one block per SM):
+//   warpgroup 0, one elected thread: the producer. It walks the block's tiles and streams their k-tiles with
+//     TMA into a ring of kStages smem stages. The ring runs across tile boundaries: while the consumers finish a
+//     tile (the last wgmma batches and the epilogue), the producer is already filling stages with the next
+//     tile's k-tiles. Its warpgroup gives registers back (setmaxnreg.dec).
+//   warpgroups 1 and 2: the consumers, 64 rows of the 128-row tile each, with the registers the producer gave
+//     up (setmaxnreg.inc). They wait for a stage, run its wgmma batch, and hand the stage back once the batch
+//     has retired (one batch left in flight across k-tiles, as in the fused kernel's tile).
+// Both sides walk the same static tile sequence (blockIdx.x, + gridDim.x, ...), so they need no queue between
+// them: the ring's full/empty mbarriers are the only hand-off. Every wait is bounded by the deadline; a side
+// that passes it records the failure, stops issuing work, and the kernel ends.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+
+#include <cute/arch/copy_sm90_tma.hpp>
+#include <cute/arch/mma_sm90.hpp>
+#include <cute/atom/mma_traits_sm90_gmma.hpp>
+#include <cute/tensor.hpp>
+#include <cutlass/arch/barrier.h>
+#include <cutlass/arch/reg_reconfig.h>
+
+#include "expert_gemm.cuh"
+#include "numeric.cuh"
+
+namespace onemoe::device {
+
+inline constexpr int kWsThreads = 384;          // producer warpgroup + two consumer warpgroups
+inline constexpr int kWsProducerRegisters = 40;  // what the producer warpgroup keeps
+inline constexpr int kWsConsumerRegisters = 232;  // what each consumer warpgroup grows to (40 + 2 * 232 <= 512)
+
+// The grouped problem, as the host lab (bench/gemm_lab) or, later, the fused kernel's scheduler describes it.
+struct WsGroupedGemmParams {
+  CUtensorMap a;     // [m_tiles * 128, K]
+  CUtensorMap b[2];  // [E * N, K] each; b[1]: the gated kernel's second weight
+  void* c;           // [m_tiles * 128, N] (Elem)
+  const int32_t* tile_expert;  // [m_tiles]: the expert of each row tile
+  const int32_t* tile_rows;    // [m_tiles]: its valid rows (1..128)
+  int m_tiles, n, k;
+  int act;                 // ActivationCode, or -1: none
+  int n_major;             // 1: consecutive tiles share a weight tile (walk m within a column tile); 0: share rows
+  uint64_t timeout_ns;     // bound on every wait
+  uint32_t* error;         // set to 1 (producer) or 2 (consumer) when a wait passed the bound
+};
+
+// A position in the ring: stage index and the parity of the stage's current phase. Advances across tiles.
+template <int kStages>
+struct RingState {
+  int index = 0;
+  uint32_t phase = 0;
+  __device__ void advance() {
+    if (++index == kStages) {
+      index = 0;
+      phase ^= 1;
+    }
+  }
+};
+
+template <class Elem, int kBN, int kNumB, int kStages>
+struct WsGroupedGemm {
+  static constexpr int kConsumers = 2;
+  using TileShape = GmmaTileShape<Elem, kBN, kNumB, kStages, kConsumers>;
+  static constexpr int kBM = TileShape::kBM, kBK = TileShape::kBK;
+  using SmemLayoutA = typename TileShape::SmemLayoutA;
+  using SmemLayoutB = typename TileShape::SmemLayoutB;
+  using TiledMma = typename TileShape::TiledMma;
+  using Smem = typename TileShape::Smem;
+  static constexpr uint32_t kStageBytes = uint32_t((kBM + kNumB * kBN) * kBK * sizeof(Elem));
+  struct Barriers {  // static smem: never written as data
+    alignas(8) uint64_t full[kStages];
+    alignas(8) uint64_t empty[kStages];
+  };
+  static constexpr size_t kSmemBytes = sizeof(Smem) + 1024;  // room to align the base to 1 KB
+
+  struct TileCoord {
+    int m_tile, n_tile, expert, rows;
+  };
+  __device__ static TileCoord tile_coord(const WsGroupedGemmParams& p, int t, int n_tiles) {
+    TileCoord c;
+    c.m_tile = p.n_major ? t % p.m_tiles : t / n_tiles;
+    c.n_tile = p.n_major ? t / p.m_tiles : t % n_tiles;
+    c.expert = p.tile_expert[c.m_tile];
+    c.rows = p.tile_rows[c.m_tile];
+    return c;
+  }
+
+  // The elected producer thread: every k-tile of every tile of this block, into the ring.
+  __device__ static void produce(const WsGroupedGemmParams& p, Smem& smem, Barriers& bar, uint64_t deadline) {
+    using cutlass::arch::ClusterTransactionBarrier;
+    const int n_tiles = (p.n + kBN - 1) / kBN, k_tiles = p.k / kBK, num_tiles = p.m_tiles * n_tiles;
+    RingState<kStages> s;
+    s.phase = 1;  // a fresh mbarrier's preceding phase counts as complete: every stage starts empty
+    bool failed = false;
+    for (int t = blockIdx.x; t < num_tiles && !failed; t += gridDim.x) {
+      const TileCoord c = tile_coord(p, t, n_tiles);
+      const int b_row = c.expert * p.n + c.n_tile * kBN;
+      for (int kt = 0; kt < k_tiles; ++kt, s.advance()) {
+        bounded_phase_wait(&bar.empty[s.index], s.phase, deadline, &failed);
+        if (failed) break;
+        ClusterTransactionBarrier::arrive_and_expect_tx(&bar.full[s.index], kStageBytes);
+        const int k0 = kt * kBK;
+        cute::SM90_TMA_LOAD_2D::copy(&p.a, &bar.full[s.index], 0, smem.a + s.index * (kBM * kBK), k0, c.m_tile * kBM);
+#pragma unroll
+        for (int i = 0; i < kNumB; ++i)
+          cute::SM90_TMA_LOAD_2D::copy(&p.b[i], &bar.full[s.index], 0, smem.b[i] + s.index * (kBN * kBK), k0, b_row);
+      }
+    }
+    if (failed) atomicCAS(p.error, 0u, 1u);
+  }
+
+  // A consumer thread (ctid: 0..255 over both consumer warpgroups): the MMAs and the epilogue of every tile.
+  __device__ static void consume(const WsGroupedGemmParams& p, Smem& smem, Barriers& bar, uint64_t deadline,
+                                 int ctid) {
+    using namespace cute;
+    using cutlass::arch::ClusterBarrier;
+    const int n_tiles = (p.n + kBN - 1) / kBN, k_tiles = p.k / kBK, num_tiles = p.m_tiles * n_tiles;
+    TiledMma tiled_mma;
+    auto thr_mma = tiled_mma.get_thread_slice(ctid);
+    Tensor sA = make_tensor(make_smem_ptr(smem.a), SmemLayoutA{});  // (BM,BK,PIPE)
+    Tensor tCrA = thr_mma.make_fragment_A(thr_mma.partition_A(sA));
+    Tensor tCrB0 = thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[0]), SmemLayoutB{})));
+    Tensor tCrB1 =
+        thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[kNumB - 1]), SmemLayoutB{})));
+    Tensor accum0 = partition_fragment_C(tiled_mma, Shape<Int<kBM>, Int<kBN>>{});  // (MMA,MMA_M,MMA_N)
+    Tensor accum1 = partition_fragment_C(tiled_mma, Shape<Int<kBM>, Int<kBN>>{});
+    Tensor tCcC = thr_mma.partition_C(make_identity_tensor(Shape<Int<kBM>, Int<kBN>>{}));
+    const bool leader = ctid % 128 == 0;
+    Elem* out = static_cast<Elem*>(p.c);
+    RingState<kStages> s;
+    bool failed = false;
+    for (int t = blockIdx.x; t < num_tiles && !failed; t += gridDim.x) {
+      const TileCoord c = tile_coord(p, t, n_tiles);
+      // A warpgroup whose 64 rows are all padding waits for and releases every stage, but issues no MMA.
+      const bool has_rows = (ctid / 128) * 64 < c.rows;
+      int prev_stage = -1;
+      tiled_mma.accumulate_ = GMMA::ScaleOut::Zero;
+      for (int kt = 0; kt < k_tiles; ++kt, s.advance()) {
+        bounded_phase_wait(&bar.full[s.index], s.phase, deadline, &failed);
+        if (failed) break;
+        if (has_rows) {
+          warpgroup_fence_operand(accum0);
+          if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
+          warpgroup_arrive();
+          [[maybe_unused]] const auto scale = tiled_mma.accumulate_;
+          CUTE_UNROLL
+          for (int kb = 0; kb < size<2>(tCrA); ++kb) {
+            gemm(tiled_mma, tCrA(_, _, kb, s.index), tCrB0(_, _, kb, s.index), accum0);
+            tiled_mma.accumulate_ = GMMA::ScaleOut::One;
+          }
+          if constexpr (kNumB == 2) {
+            tiled_mma.accumulate_ = scale;
+            CUTE_UNROLL
+            for (int kb = 0; kb < size<2>(tCrA); ++kb) {
+              gemm(tiled_mma, tCrA(_, _, kb, s.index), tCrB1(_, _, kb, s.index), accum1);
+              tiled_mma.accumulate_ = GMMA::ScaleOut::One;
+            }
+          }
+          warpgroup_commit_batch();
+          warpgroup_wait<1>();  // the batch of the previous k-tile has retired: its stage can be refilled
+          warpgroup_fence_operand(accum0);
+          if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
+        }
+        if (prev_stage >= 0) {
+          __syncwarp();
+          if (leader) ClusterBarrier::arrive(&bar.empty[prev_stage]);
+        }
+        prev_stage = s.index;
+      }
+      if (failed) break;
+      warpgroup_wait<0>();
+      warpgroup_fence_operand(accum0);
+      if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
+      __syncwarp();
+      if (leader && prev_stage >= 0) ClusterBarrier::arrive(&bar.empty[prev_stage]);
+      // The epilogue runs from registers while the producer already streams the next tile into the ring.
+      if (!has_rows) continue;
+      if (p.act >= 0) {
+        ActivateAccumulators<kFastActivation<Elem>>{p.act}([&](auto&& f) {
+          CUTE_UNROLL
+          for (int i = 0; i < size(accum0); ++i) accum0(i) = f(accum0(i));
+        });
+      }
+      const int n0 = c.n_tile * kBN;
+      Elem* tile_out = out + int64_t(c.m_tile) * kBM * p.n + n0;
+      CUTE_UNROLL
+      for (int i = 0; i < size(accum0); i += 2) {
+        const int m = int(get<0>(tCcC(i))), n = int(get<1>(tCcC(i)));
+        float v0 = accum0(i), v1 = accum0(i + 1);
+        if constexpr (kNumB == 2) {
+          v0 *= accum1(i);
+          v1 *= accum1(i + 1);
+        }
+        if (m < c.rows && n0 + n < p.n) store_pair(tile_out + int64_t(m) * p.n + n, v0, v1);
+      }
+    }
+    if (failed) atomicCAS(p.error, 0u, 2u);
+  }
+};
+
+template <class Elem, int kBN, int kNumB, int kStages>
+__global__ void __launch_bounds__(kWsThreads, 1) ws_grouped_gemm_kernel(const __grid_constant__ WsGroupedGemmParams p) {
+  using G = WsGroupedGemm<Elem, kBN, kNumB, kStages>;
+  static_assert(G::kSmemBytes <= 227 * 1024, "the ring does not fit in one SM's shared memory");
+  extern __shared__ uint8_t dynamic_smem[];
+  __shared__ typename G::Barriers bar;
+  typename G::Smem& smem = *reinterpret_cast<typename G::Smem*>(
+      dynamic_smem + ((1024u - (uint32_t(__cvta_generic_to_shared(dynamic_smem)) & 1023u)) & 1023u));
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < kStages; ++s) {
+      cutlass::arch::ClusterBarrier::init(&bar.full[s], 1);
+      cutlass::arch::ClusterBarrier::init(&bar.empty[s], G::kConsumers);
+    }
+    cutlass::arch::fence_barrier_init();
+  }
+  __syncthreads();
+  uint64_t now;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  const uint64_t deadline = now + p.timeout_ns;
+  const int warpgroup = int(threadIdx.x) / 128;
+  // Each role is one branch of a single if/else, so that setmaxnreg applies (HOPPER.md).
+  if (warpgroup == 0) {
+    cutlass::arch::warpgroup_reg_dealloc<kWsProducerRegisters>();
+    if (threadIdx.x == 0) G::produce(p, smem, bar, deadline);
+  } else {
+    cutlass::arch::warpgroup_reg_alloc<kWsConsumerRegisters>();
+    G::consume(p, smem, bar, deadline, int(threadIdx.x) - 128);
+  }
+}
+
+}  // namespace onemoe::device

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -62,7 +63,7 @@ double act_ref(int act, double v) {
 }
 
 template <class Elem>
-Elem to_elem(float v) {
+__host__ __device__ Elem to_elem(float v) {
   if constexpr (std::is_same_v<Elem, __nv_bfloat16>) return __float2bfloat16_rn(v);
   else return __float2half_rn(v);
 }
@@ -70,6 +71,20 @@ template <class Elem>
 float from_elem(Elem v) {
   if constexpr (std::is_same_v<Elem, __nv_bfloat16>) return __bfloat162float(v);
   else return __half2float(v);
+}
+
+// Uniform values in [-scale, scale) from a hash of (seed, index), drawn on the device: the host draws nothing,
+// and downloads what it checks against.
+template <class Elem>
+__global__ void fill_uniform(Elem* p, size_t n, uint64_t seed, float scale) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + i;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    const float u = float(z >> 40) * (1.f / 16777216.f);  // [0, 1)
+    p[i] = to_elem<Elem>((2.f * u - 1.f) * scale);
+  }
 }
 
 #define LAB_CUDA(call)                                                                          \
@@ -114,23 +129,27 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
   plan_tiles(o, &tile_expert, &tile_rows);
   const int m_tiles = int(tile_expert.size());
   const size_t a_rows = size_t(m_tiles) * device::kTileM, N = size_t(o.n), K = size_t(o.k), E = size_t(o.experts);
-  std::mt19937_64 rng(1234);
-  std::uniform_real_distribution<float> uni(-1.f, 1.f);
-  std::vector<Elem> a(a_rows * K), b[2];
-  for (auto& v : a) v = to_elem<Elem>(uni(rng));
-  const float w_scale = 1.f / std::sqrt(float(K));
-  for (int i = 0; i < kNumB; ++i) {
-    b[i].resize(E * N * K);
-    for (auto& v : b[i]) v = to_elem<Elem>(uni(rng) * w_scale * 1.7f);
-  }
+  const size_t a_elems = a_rows * K, b_elems = E * N * K;
+  std::vector<Elem> a, b[2];  // host copies, for the check only
   Elem *d_a = nullptr, *d_b[2] = {nullptr, nullptr}, *d_c = nullptr;
   int32_t *d_tile_expert = nullptr, *d_tile_rows = nullptr;
   uint32_t* d_error = nullptr;
-  LAB_CUDA(cudaMalloc(&d_a, a.size() * sizeof(Elem)));
-  LAB_CUDA(cudaMemcpy(d_a, a.data(), a.size() * sizeof(Elem), cudaMemcpyHostToDevice));
+  LAB_CUDA(cudaMalloc(&d_a, a_elems * sizeof(Elem)));
+  fill_uniform<<<1024, 256>>>(d_a, a_elems, 1, 1.f);
+  // Weights of standard deviation ~1/sqrt(K): pre-activations O(1).
+  const float w_scale = std::sqrt(3.f / float(K));
   for (int i = 0; i < kNumB; ++i) {
-    LAB_CUDA(cudaMalloc(&d_b[i], b[i].size() * sizeof(Elem)));
-    LAB_CUDA(cudaMemcpy(d_b[i], b[i].data(), b[i].size() * sizeof(Elem), cudaMemcpyHostToDevice));
+    LAB_CUDA(cudaMalloc(&d_b[i], b_elems * sizeof(Elem)));
+    fill_uniform<<<1024, 256>>>(d_b[i], b_elems, 2 + uint64_t(i), w_scale);
+  }
+  LAB_CUDA(cudaGetLastError());
+  if (o.check) {
+    a.resize(a_elems);
+    LAB_CUDA(cudaMemcpy(a.data(), d_a, a_elems * sizeof(Elem), cudaMemcpyDeviceToHost));
+    for (int i = 0; i < kNumB; ++i) {
+      b[i].resize(b_elems);
+      LAB_CUDA(cudaMemcpy(b[i].data(), d_b[i], b_elems * sizeof(Elem), cudaMemcpyDeviceToHost));
+    }
   }
   LAB_CUDA(cudaMalloc(&d_c, a_rows * N * sizeof(Elem)));
   LAB_CUDA(cudaMalloc(&d_tile_expert, m_tiles * sizeof(int32_t)));
@@ -338,7 +357,7 @@ int run(int argc, char** argv) {
   }
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
-  std::printf("# gemm-lab on %s\n# %-24s %5s %6s %6s %6s %3s %4s %6s %9s %8s %6s\n", prop.name, "impl", "dtype",
+  std::printf("# gemm-lab on %s\n# %-24s %5s %6s %6s %6s %6s %3s %4s %6s %9s %8s %6s\n", prop.name, "impl", "dtype",
               "E", "rows", "N", "K", "S", "BN", "gated", "ms", "TFLOP/s", "#wrong");
   for (const Row& r : rows)
     std::printf("  %-24s %5s %6d %6lld %6d %6d %3d %4d %6d %9.4f %8.1f %6s\n", r.impl.c_str(), r.dtype.c_str(),

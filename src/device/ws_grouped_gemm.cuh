@@ -136,45 +136,52 @@ struct WsGroupedGemm {
     Elem* out = static_cast<Elem*>(p.c);
     RingState<kStages> s;
     bool failed = false;
-    for (int t = blockIdx.x; t < num_tiles && !failed; t += gridDim.x) {
+    // A wait that passes the deadline sets `failed`, after which every wait returns at once: the loops run to
+    // their ends (storing garbage; the error word says so) instead of leaving them on a per-thread condition,
+    // which would put the wgmma on a divergent path and make ptxas serialize it.
+    for (int t = blockIdx.x; t < num_tiles; t += gridDim.x) {
       const TileCoord c = tile_coord(p, t, n_tiles);
       // A warpgroup whose 64 rows are all padding waits for and releases every stage, but issues no MMA.
       const bool has_rows = (ctid / 128) * 64 < c.rows;
       int prev_stage = -1;
-      tiled_mma.accumulate_ = GMMA::ScaleOut::Zero;
-      for (int kt = 0; kt < k_tiles; ++kt, s.advance()) {
-        bounded_phase_wait(&bar.full[s.index], s.phase, deadline, &failed);
-        if (failed) break;
-        if (has_rows) {
-          warpgroup_fence_operand(accum0);
-          if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
-          warpgroup_arrive();
-          [[maybe_unused]] const auto scale = tiled_mma.accumulate_;
-          CUTE_UNROLL
-          for (int kb = 0; kb < size<2>(tCrA); ++kb) {
-            gemm(tiled_mma, tCrA(_, _, kb, s.index), tCrB0(_, _, kb, s.index), accum0);
-            tiled_mma.accumulate_ = GMMA::ScaleOut::One;
-          }
-          if constexpr (kNumB == 2) {
-            tiled_mma.accumulate_ = scale;
+      // The MMA-or-not choice is made once per tile, outside the k loop: a branch around the wgmma inside it
+      // makes ptxas serialize them (C7518, refused by the build).
+      auto mainloop = [&](auto with_mma) {
+        tiled_mma.accumulate_ = GMMA::ScaleOut::Zero;
+        for (int kt = 0; kt < k_tiles; ++kt, s.advance()) {
+          bounded_phase_wait(&bar.full[s.index], s.phase, deadline, &failed);
+          if constexpr (decltype(with_mma)::value) {
+            warpgroup_fence_operand(accum0);
+            if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
+            warpgroup_arrive();
+            [[maybe_unused]] const auto scale = tiled_mma.accumulate_;
             CUTE_UNROLL
             for (int kb = 0; kb < size<2>(tCrA); ++kb) {
-              gemm(tiled_mma, tCrA(_, _, kb, s.index), tCrB1(_, _, kb, s.index), accum1);
+              gemm(tiled_mma, tCrA(_, _, kb, s.index), tCrB0(_, _, kb, s.index), accum0);
               tiled_mma.accumulate_ = GMMA::ScaleOut::One;
             }
+            if constexpr (kNumB == 2) {
+              tiled_mma.accumulate_ = scale;
+              CUTE_UNROLL
+              for (int kb = 0; kb < size<2>(tCrA); ++kb) {
+                gemm(tiled_mma, tCrA(_, _, kb, s.index), tCrB1(_, _, kb, s.index), accum1);
+                tiled_mma.accumulate_ = GMMA::ScaleOut::One;
+              }
+            }
+            warpgroup_commit_batch();
+            warpgroup_wait<1>();  // the batch of the previous k-tile has retired: its stage can be refilled
+            warpgroup_fence_operand(accum0);
+            if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
           }
-          warpgroup_commit_batch();
-          warpgroup_wait<1>();  // the batch of the previous k-tile has retired: its stage can be refilled
-          warpgroup_fence_operand(accum0);
-          if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
+          if (prev_stage >= 0) {
+            __syncwarp();
+            if (leader) ClusterBarrier::arrive(&bar.empty[prev_stage]);
+          }
+          prev_stage = s.index;
         }
-        if (prev_stage >= 0) {
-          __syncwarp();
-          if (leader) ClusterBarrier::arrive(&bar.empty[prev_stage]);
-        }
-        prev_stage = s.index;
-      }
-      if (failed) break;
+      };
+      if (has_rows) mainloop(cute::true_type{});
+      else mainloop(cute::false_type{});
       warpgroup_wait<0>();
       warpgroup_fence_operand(accum0);
       if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
@@ -224,7 +231,8 @@ __global__ void __launch_bounds__(kWsThreads, 1) ws_grouped_gemm_kernel(const __
   uint64_t now;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
   const uint64_t deadline = now + p.timeout_ns;
-  const int warpgroup = int(threadIdx.x) / 128;
+  // Through a shuffle, so that the compiler knows it is the same on every thread of a warp.
+  const int warpgroup = __shfl_sync(0xffffffffu, int(threadIdx.x) / 128, 0);
   // Each role is one branch of a single if/else, so that setmaxnreg applies (HOPPER.md).
   if (warpgroup == 0) {
     cutlass::arch::warpgroup_reg_dealloc<kWsProducerRegisters>();

@@ -2,14 +2,17 @@
 # GPU checks of the reliability work in one device call (docs/reliability.md): every one-GPU suite, the
 # expert-parallel suites on the GPUs present, the soak (default build and the 128x128-tile tuning build),
 # compute-sanitizer on a subset, and the benchmark rows with the plain-PyTorch peers merged into one file.
-# Binaries: .carry/bin (default build) and .carry/bin-tune (tuning build), from scripts/collect_binaries.sh;
-# the peer script: .carry/peers/torch_grouped_moe.py. Writes logs and JSON to $OUT; ONEMOE_COMMIT names the commit.
+# Binaries: $ONEMOE_BIN (default .carry/bin, from scripts/collect_binaries.sh, or a device build:
+# scripts/device_build.sh) and $ONEMOE_TUNE_BIN (the tuning build's onemoe-soak); the peer script $PEER_SCRIPT
+# (a copy of ../shared/bench/torch_grouped_moe.py, which does not travel). Optional: .carry/bin-before, the same
+# tests built on the code before the device-side epoch. Writes logs and JSON to $OUT; ONEMOE_COMMIT names the
+# commit.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/device_env.sh"
-bin="$root/.carry/bin"
-tune="$root/.carry/bin-tune"
-peer="$root/.carry/peers/torch_grouped_moe.py"
+bin=${ONEMOE_BIN:-$root/.carry/bin}
+tune=${ONEMOE_TUNE_BIN:-$root/.carry/bin-tune}
+peer=${PEER_SCRIPT:-$root/.carry/peers/torch_grouped_moe.py}
 out=${OUT:-/tmp/onemoe-out}
 day=$(date -u +%Y-%m-%d)
 tag=${ONEMOE_RESULT_TAG:+-$ONEMOE_RESULT_TAG}

@@ -40,6 +40,7 @@ struct Options {
   bool gated = false;
   std::string act = "gelu";
   int stages = 4;
+  int cluster = 1;  // 2: block pairs share each weight tile by TMA multicast
   bool n_major = false;
   bool skew = false;  // half the rows on the first eighth of the experts
   int warmup = 5, iters = 20;
@@ -98,15 +99,17 @@ __global__ void fill_uniform(Elem* p, size_t n, uint64_t seed, float scale) {
 
 struct Row {
   std::string impl, dtype;
-  int experts, n, k, stages, bn;
+  int experts, n, k, stages, bn, cluster;
   int64_t rows;
   bool gated, n_major;
   double ms, tflops;
   long long wrong;  // -1: not checked
 };
 
-// The rows of each expert, and the 128-row tiles that hold them.
-void plan_tiles(const Options& o, std::vector<int32_t>* tile_expert, std::vector<int32_t>* tile_rows) {
+// The rows of each expert, the 128-row tiles that hold them, and the slots: groups of `cluster` row tiles of one
+// expert that a cluster takes together (-1 pads an expert's last group).
+void plan_tiles(const Options& o, std::vector<int32_t>* tile_expert, std::vector<int32_t>* tile_rows,
+                std::vector<int32_t>* slot_m_tile) {
   std::vector<int64_t> per(o.experts, o.rows / o.experts);
   for (int64_t r = 0; r < o.rows % o.experts; ++r) ++per[r];
   if (o.skew) {
@@ -114,25 +117,30 @@ void plan_tiles(const Options& o, std::vector<int32_t>* tile_expert, std::vector
     std::fill(per.begin(), per.end(), 0);
     for (int64_t r = 0; r < o.rows; ++r) ++per[r < o.rows / 2 ? r % hot : hot + r % (o.experts - hot)];
   }
-  for (int e = 0; e < o.experts; ++e)
+  for (int e = 0; e < o.experts; ++e) {
+    int in_slot = 0;
     for (int64_t r0 = 0; r0 < per[e]; r0 += device::kTileM) {
+      slot_m_tile->push_back(int32_t(tile_expert->size()));
+      in_slot = (in_slot + 1) % o.cluster;
       tile_expert->push_back(e);
       tile_rows->push_back(int32_t(std::min<int64_t>(device::kTileM, per[e] - r0)));
     }
+    for (; in_slot != 0; in_slot = (in_slot + 1) % o.cluster) slot_m_tile->push_back(-1);
+  }
 }
 
-template <class Elem, int kBN, int kNumB, int kStages>
+template <class Elem, int kBN, int kNumB, int kStages, int kCluster>
 bool run_variant(const Options& o, std::vector<Row>* rows_out) {
-  using G = device::WsGroupedGemm<Elem, kBN, kNumB, kStages>;
+  using G = device::WsGroupedGemm<Elem, kBN, kNumB, kStages, kCluster>;
   const DType dtype = std::is_same_v<Elem, __nv_bfloat16> ? DType::kBF16 : DType::kFP16;
-  std::vector<int32_t> tile_expert, tile_rows;
-  plan_tiles(o, &tile_expert, &tile_rows);
-  const int m_tiles = int(tile_expert.size());
+  std::vector<int32_t> tile_expert, tile_rows, slot_m_tile;
+  plan_tiles(o, &tile_expert, &tile_rows, &slot_m_tile);
+  const int m_tiles = int(tile_expert.size()), slots = int(slot_m_tile.size()) / kCluster;
   const size_t a_rows = size_t(m_tiles) * device::kTileM, N = size_t(o.n), K = size_t(o.k), E = size_t(o.experts);
   const size_t a_elems = a_rows * K, b_elems = E * N * K;
   std::vector<Elem> a, b[2];  // host copies, for the check only
   Elem *d_a = nullptr, *d_b[2] = {nullptr, nullptr}, *d_c = nullptr;
-  int32_t *d_tile_expert = nullptr, *d_tile_rows = nullptr;
+  int32_t *d_tile_expert = nullptr, *d_tile_rows = nullptr, *d_slot_m_tile = nullptr;
   uint32_t* d_error = nullptr;
   LAB_CUDA(cudaMalloc(&d_a, a_elems * sizeof(Elem)));
   fill_uniform<<<1024, 256>>>(d_a, a_elems, 1, 1.f);
@@ -155,6 +163,9 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
   LAB_CUDA(cudaMalloc(&d_tile_expert, m_tiles * sizeof(int32_t)));
   LAB_CUDA(cudaMalloc(&d_tile_rows, m_tiles * sizeof(int32_t)));
   LAB_CUDA(cudaMalloc(&d_error, sizeof(uint32_t)));
+  LAB_CUDA(cudaMalloc(&d_slot_m_tile, slot_m_tile.size() * sizeof(int32_t)));
+  LAB_CUDA(cudaMemcpy(d_slot_m_tile, slot_m_tile.data(), slot_m_tile.size() * sizeof(int32_t),
+                      cudaMemcpyHostToDevice));
   LAB_CUDA(cudaMemcpy(d_tile_expert, tile_expert.data(), m_tiles * sizeof(int32_t), cudaMemcpyHostToDevice));
   LAB_CUDA(cudaMemcpy(d_tile_rows, tile_rows.data(), m_tiles * sizeof(int32_t), cudaMemcpyHostToDevice));
   LAB_CUDA(cudaMemset(d_error, 0, sizeof(uint32_t)));
@@ -162,7 +173,7 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
   WsGroupedGemmParams p{};
   Result r = host::encode_k_major_map(dtype, &p.a, d_a, a_rows, K, device::kTileM, "A");
   for (int i = 0; r.ok() && i < 2; ++i)
-    r = host::encode_k_major_map(dtype, &p.b[i], d_b[kNumB == 2 ? i : 0], E * N, K, kBN, "B");
+    r = host::encode_k_major_map(dtype, &p.b[i], d_b[kNumB == 2 ? i : 0], E * N, K, G::kBSliceRows, "B");
   if (!r.ok()) {
     std::fprintf(stderr, "gemm-lab: %s\n", r.message.c_str());
     return false;
@@ -170,6 +181,8 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
   p.c = d_c;
   p.tile_expert = d_tile_expert;
   p.tile_rows = d_tile_rows;
+  p.slot_m_tile = d_slot_m_tile;
+  p.slots = slots;
   p.m_tiles = m_tiles;
   p.n = o.n;
   p.k = o.k;
@@ -178,19 +191,29 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
   p.timeout_ns = 2'000'000'000ull;
   p.error = d_error;
 
-  auto kernel = device::ws_grouped_gemm_kernel<Elem, kBN, kNumB, kStages>;
+  auto kernel = device::ws_grouped_gemm_kernel<Elem, kBN, kNumB, kStages, kCluster>;
   LAB_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(G::kSmemBytes)));
   int sms = 0;
   LAB_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
   const int n_tiles = (o.n + kBN - 1) / kBN;
-  const int grid = std::min(sms, m_tiles * n_tiles);
-  auto launch = [&] { kernel<<<grid, device::kWsThreads, G::kSmemBytes>>>(p); };
+  const int grid = std::min(sms / kCluster, slots * n_tiles) * kCluster;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(grid);
+  config.blockDim = dim3(device::kWsThreads);
+  config.dynamicSmemBytes = G::kSmemBytes;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = kCluster;
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  config.attrs = attr;
+  config.numAttrs = 1;
+  auto launch = [&] { return cudaLaunchKernelEx(&config, kernel, p); };
 
   long long wrong = -1;
   if (o.check) {
     LAB_CUDA(cudaMemset(d_c, 0xFF, a_rows * N * sizeof(Elem)));  // NaN in both dtypes
-    launch();
-    LAB_CUDA(cudaGetLastError());
+    LAB_CUDA(launch());
     LAB_CUDA(cudaDeviceSynchronize());
     std::vector<Elem> c(a_rows * N);
     LAB_CUDA(cudaMemcpy(c.data(), d_c, c.size() * sizeof(Elem), cudaMemcpyDeviceToHost));
@@ -244,10 +267,16 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
     if (i >= o.warmup) times.push_back(ms);
   }
   LAB_CUDA(cudaGetLastError());
+  uint32_t timed_error = 0;
+  LAB_CUDA(cudaMemcpy(&timed_error, d_error, sizeof(timed_error), cudaMemcpyDeviceToHost));
+  if (timed_error != 0) {
+    std::fprintf(stderr, "gemm-lab: a pipeline wait timed out during the timed launches\n");
+    return false;
+  }
   const double ms = bench::percentile(times, 0.5);
   const double flop = 2.0 * double(o.rows) * double(N) * double(K) * kNumB;
-  rows_out->push_back({"ws-grouped-gemm", o.dtype, o.experts, o.n, o.k, kStages, kBN, o.rows, kNumB == 2, o.n_major,
-                       ms, flop / ms / 1e9, wrong});
+  rows_out->push_back({"ws-grouped-gemm", o.dtype, o.experts, o.n, o.k, kStages, kBN, kCluster, o.rows, kNumB == 2,
+                       o.n_major, ms, flop / ms / 1e9, wrong});
 
   // cuBLAS on one dense GEMM of the same rows (times kNumB): the rate to compare the pipeline against.
   cublasHandle_t handle;
@@ -268,7 +297,7 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
       if (i >= o.warmup) times.push_back(dense_ms);
     }
     const double dense = bench::percentile(times, 0.5);
-    rows_out->push_back({"cublas-dense-same-rows", o.dtype, o.experts, o.n, o.k, 0, 0, int64_t(rows_dense),
+    rows_out->push_back({"cublas-dense-same-rows", o.dtype, o.experts, o.n, o.k, 0, 0, 0, int64_t(rows_dense),
                          kNumB == 2, false, dense, 2.0 * rows_dense * double(N) * double(K) * kNumB / dense / 1e9, -1});
     cublasDestroy(handle);
   }
@@ -276,17 +305,18 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
   cudaEventDestroy(e1);
   for (void* ptr : {static_cast<void*>(d_a), static_cast<void*>(d_b[0]), static_cast<void*>(d_b[1]),
                     static_cast<void*>(d_c), static_cast<void*>(d_tile_expert), static_cast<void*>(d_tile_rows),
-                    static_cast<void*>(d_error)})
+                    static_cast<void*>(d_error), static_cast<void*>(d_slot_m_tile)})
     cudaFree(ptr);
   return true;
 }
 
-// The compiled variants: (dtype) x {plain 128x256 tiles, 3 or 4 stages; gated 128x128 tiles, 4 stages}.
+// The compiled variants: (dtype) x {plain 128x256 tiles, 3 or 4 stages; gated 128x128 tiles, 4 stages}, the
+// 4-stage ones also as block pairs sharing the weight tile.
 template <class Elem>
 bool run_dtype(const Options& o, std::vector<Row>* rows) {
-  if (o.gated) return run_variant<Elem, 128, 2, 4>(o, rows);
-  if (o.stages == 3) return run_variant<Elem, 256, 1, 3>(o, rows);
-  return run_variant<Elem, 256, 1, 4>(o, rows);
+  if (o.gated) return o.cluster == 2 ? run_variant<Elem, 128, 2, 4, 2>(o, rows) : run_variant<Elem, 128, 2, 4, 1>(o, rows);
+  if (o.stages == 3) return run_variant<Elem, 256, 1, 3, 1>(o, rows);
+  return o.cluster == 2 ? run_variant<Elem, 256, 1, 4, 2>(o, rows) : run_variant<Elem, 256, 1, 4, 1>(o, rows);
 }
 
 bool run_one(const Options& o, std::vector<Row>* rows) {
@@ -315,6 +345,8 @@ int run(int argc, char** argv) {
   app.add_flag("--gated", o.gated, "two weights: act(A B0) * (A B1), 128x128 tiles");
   app.add_option("--act", o.act, "relu | gelu | silu | none")->capture_default_str();
   app.add_option("--stages", o.stages, "ring stages of the plain kernel: 3 or 4")->capture_default_str();
+  app.add_option("--cluster", o.cluster, "1, or 2: block pairs share each weight tile (TMA multicast; 4 stages)")
+      ->capture_default_str();
   app.add_flag("--n-major", o.n_major, "consecutive tiles share a weight tile instead of a row tile");
   app.add_flag("--skew", o.skew, "half the rows on the first eighth of the experts");
   app.add_option("-w,--warmup", o.warmup, "warm-up launches")->capture_default_str();
@@ -327,6 +359,10 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "gemm-lab: --stages must be 3 or 4\n");
     return 2;
   }
+  if ((o.cluster != 1 && o.cluster != 2) || (o.cluster == 2 && o.stages != 4)) {
+    std::fprintf(stderr, "gemm-lab: --cluster must be 1 or 2 (2 with 4 stages)\n");
+    return 2;
+  }
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     std::fprintf(stderr, "gemm-lab: no CUDA GPU visible\n");
@@ -336,14 +372,15 @@ int run(int argc, char** argv) {
   bool ok = true;
   if (o.quick) {
     for (const char* dt : {"bf16", "fp16"})
-      for (int variant = 0; variant < 3; ++variant) {
+      for (int variant = 0; variant < 5; ++variant) {
         Options q = o;
         q.dtype = dt;
         q.experts = 5;
         q.rows = 1000;  // tiles with 128 and with fewer valid rows
         q.n = variant == 1 ? 320 : 512;  // 320: a last column tile of 64 valid columns
         q.k = 256;
-        q.gated = variant == 2;
+        q.gated = variant == 2 || variant == 4;
+        q.cluster = variant >= 3 ? 2 : 1;  // 1000 rows over 5 experts: odd tile counts leave padded slots
         q.act = q.gated ? "silu" : "gelu";
         q.stages = variant == 1 ? 3 : 4;
         q.n_major = variant == 1;
@@ -357,11 +394,11 @@ int run(int argc, char** argv) {
   }
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
-  std::printf("# gemm-lab on %s\n# %-24s %5s %6s %6s %6s %6s %3s %4s %6s %9s %8s %6s\n", prop.name, "impl", "dtype",
-              "E", "rows", "N", "K", "S", "BN", "gated", "ms", "TFLOP/s", "#wrong");
+  std::printf("# gemm-lab on %s\n# %-24s %5s %6s %6s %6s %6s %3s %4s %3s %6s %9s %8s %6s\n", prop.name, "impl",
+              "dtype", "E", "rows", "N", "K", "S", "BN", "CL", "gated", "ms", "TFLOP/s", "#wrong");
   for (const Row& r : rows)
-    std::printf("  %-24s %5s %6d %6lld %6d %6d %3d %4d %6d %9.4f %8.1f %6s\n", r.impl.c_str(), r.dtype.c_str(),
-                r.experts, (long long)r.rows, r.n, r.k, r.stages, r.bn, int(r.gated), r.ms, r.tflops,
+    std::printf("  %-24s %5s %6d %6lld %6d %6d %3d %4d %3d %6d %9.4f %8.1f %6s\n", r.impl.c_str(), r.dtype.c_str(),
+                r.experts, (long long)r.rows, r.n, r.k, r.stages, r.bn, r.cluster, int(r.gated), r.ms, r.tflops,
                 r.wrong < 0 ? "-" : std::to_string(r.wrong).c_str());
   long long wrong = 0;
   for (const Row& r : rows) wrong += std::max(0LL, r.wrong);
@@ -375,7 +412,7 @@ int run(int argc, char** argv) {
       const Row& r = rows[i];
       f << "    {\"impl\": \"" << r.impl << "\", \"dtype\": \"" << r.dtype << "\", \"E\": " << r.experts
         << ", \"rows\": " << r.rows << ", \"N\": " << r.n << ", \"K\": " << r.k << ", \"stages\": " << r.stages
-        << ", \"bn\": " << r.bn << ", \"gated\": " << (r.gated ? "true" : "false")
+        << ", \"bn\": " << r.bn << ", \"cluster\": " << r.cluster << ", \"gated\": " << (r.gated ? "true" : "false")
         << ", \"n_major\": " << (r.n_major ? "true" : "false") << ", \"ranks\": 1, \"ms\": " << r.ms
         << ", \"tflops\": " << r.tflops << ", \"launches_per_forward\": 1, \"wrong\": "
         << (r.wrong < 0 ? std::string("null") : std::to_string(r.wrong)) << "}" << (i + 1 < rows.size() ? ",\n" : "\n");

@@ -18,8 +18,10 @@ run() { i=$((i + 1)); lab "$@" --json "$tmp/$i.json"; }
 run --experts 128 --rows 32768 -N 2048 -K 2048 --act gelu             # main shape, GEMM1
 run --experts 128 --rows 32768 -N 2048 -K 2048 --act gelu --n-major
 run --experts 128 --rows 32768 -N 2048 -K 2048 --act gelu --stages 3
+run --experts 128 --rows 32768 -N 2048 -K 2048 --act gelu --cluster 2  # weight tiles shared by block pairs
 run --experts 128 --rows 32768 -N 2048 -K 2048 --act none             # main shape, GEMM2
 run --experts 8 --rows 8192 -N 14336 -K 4096 --gated                  # Mixtral-8x7B GEMM1, T=4096
+run --experts 8 --rows 8192 -N 14336 -K 4096 --gated --cluster 2
 run --experts 8 --rows 8192 -N 4096 -K 14336 --act none               # Mixtral-8x7B GEMM2
 run --experts 128 --rows 131072 -N 768 -K 2048 --gated                # Qwen3-30B-A3B GEMM1, T=16384
 # DeepSeek-V3 routed GEMM1 (T=4096, k=8: 128 rows per expert), on 32 of its 256 experts: the host draws every

@@ -12,15 +12,21 @@
 //   warpgroups 1 and 2: the consumers, 64 rows of the 128-row tile each, with the registers the producer gave
 //     up (setmaxnreg.inc). They wait for a stage, run its wgmma batch, and hand the stage back once the batch
 //     has retired (one batch left in flight across k-tiles, as in the fused kernel's tile).
-// Both sides walk the same static tile sequence (blockIdx.x, + gridDim.x, ...), so they need no queue between
-// them: the ring's full/empty mbarriers are the only hand-off. Every wait is bounded by the deadline; a side
-// that passes it records the failure, stops issuing work, and the kernel ends.
+// Both sides walk the same static tile sequence, so they need no queue between them: the ring's full/empty
+// mbarriers are the only hand-off. Every wait is bounded by the deadline; a side that passes it records the
+// failure and issues no more work.
+//
+// kCluster = 2: the two blocks of a cluster take two row tiles of one expert and the same column tile, and each
+// producer loads half of the weight tile, multicast into both blocks' rings: every SM pulls half as many weight
+// bytes through L2. A stage is then free only when the consumers of both blocks released it, so each consumer
+// warpgroup arrives on the empty barrier of both blocks.
 #pragma once
 
 #include <cuda.h>
 
 #include <cstdint>
 
+#include <cute/arch/cluster_sm90.hpp>
 #include <cute/arch/copy_sm90_tma.hpp>
 #include <cute/arch/mma_sm90.hpp>
 #include <cute/atom/mma_traits_sm90_gmma.hpp>
@@ -40,11 +46,14 @@ inline constexpr int kWsConsumerRegisters = 232;  // what each consumer warpgrou
 // The grouped problem, as the host lab (bench/gemm_lab) or, later, the fused kernel's scheduler describes it.
 struct WsGroupedGemmParams {
   CUtensorMap a;     // [m_tiles * 128, K]
-  CUtensorMap b[2];  // [E * N, K] each; b[1]: the gated kernel's second weight
+  CUtensorMap b[2];  // [E * N, K] each, boxes of BN / kCluster rows; b[1]: the gated kernel's second weight
   void* c;           // [m_tiles * 128, N] (Elem)
   const int32_t* tile_expert;  // [m_tiles]: the expert of each row tile
   const int32_t* tile_rows;    // [m_tiles]: its valid rows (1..128)
-  int m_tiles, n, k;
+  // [slots * kCluster]: the row tile each block of a cluster takes in each slot (-1: none; the block still loads
+  // its half of the shared weight tile). Both row tiles of a slot belong to one expert. kCluster = 1: 0, 1, ...
+  const int32_t* slot_m_tile;
+  int slots, m_tiles, n, k;
   int act;                 // ActivationCode, or -1: none
   int n_major;             // 1: consecutive tiles share a weight tile (walk m within a column tile); 0: share rows
   uint64_t timeout_ns;     // bound on every wait
@@ -64,16 +73,20 @@ struct RingState {
   }
 };
 
-template <class Elem, int kBN, int kNumB, int kStages>
+template <class Elem, int kBN, int kNumB, int kStages, int kCluster = 1>
 struct WsGroupedGemm {
+  static_assert(kCluster == 1 || kCluster == 2, "one block, or a pair sharing the weight tile");
   static constexpr int kConsumers = 2;
   using TileShape = GmmaTileShape<Elem, kBN, kNumB, kStages, kConsumers>;
+  using Operand = typename TileShape::Operand;
   static constexpr int kBM = TileShape::kBM, kBK = TileShape::kBK;
   using SmemLayoutA = typename TileShape::SmemLayoutA;
   using SmemLayoutB = typename TileShape::SmemLayoutB;
   using TiledMma = typename TileShape::TiledMma;
   using Smem = typename TileShape::Smem;
-  static constexpr uint32_t kStageBytes = uint32_t((kBM + kNumB * kBN) * kBK * sizeof(Elem));
+  static constexpr uint32_t kStageABytes = uint32_t(kBM * kBK * sizeof(Elem));
+  static constexpr uint32_t kStageBBytes = uint32_t(kNumB * kBN * kBK * sizeof(Elem));  // both halves land here
+  static constexpr int kBSliceRows = kBN / kCluster;  // the weight rows this block's producer loads
   struct Barriers {  // static smem: never written as data
     alignas(8) uint64_t full[kStages];
     alignas(8) uint64_t empty[kStages];
@@ -81,36 +94,51 @@ struct WsGroupedGemm {
   static constexpr size_t kSmemBytes = sizeof(Smem) + 1024;  // room to align the base to 1 KB
 
   struct TileCoord {
-    int m_tile, n_tile, expert, rows;
+    int m_tile, n_tile, expert, rows;  // m_tile -1 (rows 0): this block has no row tile in this slot
   };
-  __device__ static TileCoord tile_coord(const WsGroupedGemmParams& p, int t, int n_tiles) {
+  __device__ static int cluster_rank() { return kCluster == 1 ? 0 : int(cute::block_rank_in_cluster()); }
+  __device__ static int cluster_index() { return int(blockIdx.x) / kCluster; }
+  __device__ static int num_clusters() { return int(gridDim.x) / kCluster; }
+  __device__ static int num_tiles(const WsGroupedGemmParams& p) { return p.slots * ((p.n + kBN - 1) / kBN); }
+  __device__ static TileCoord tile_coord(const WsGroupedGemmParams& p, int t) {
+    const int n_tiles = (p.n + kBN - 1) / kBN;
+    const int slot = p.n_major ? t % p.slots : t / n_tiles;
     TileCoord c;
-    c.m_tile = p.n_major ? t % p.m_tiles : t / n_tiles;
-    c.n_tile = p.n_major ? t / p.m_tiles : t % n_tiles;
-    c.expert = p.tile_expert[c.m_tile];
-    c.rows = p.tile_rows[c.m_tile];
+    c.n_tile = p.n_major ? t / p.slots : t % n_tiles;
+    c.m_tile = p.slot_m_tile[slot * kCluster + cluster_rank()];
+    c.expert = p.tile_expert[p.slot_m_tile[slot * kCluster]];  // the slot's first tile always exists
+    c.rows = c.m_tile >= 0 ? p.tile_rows[c.m_tile] : 0;
     return c;
   }
 
   // The elected producer thread: every k-tile of every tile of this block, into the ring.
   __device__ static void produce(const WsGroupedGemmParams& p, Smem& smem, Barriers& bar, uint64_t deadline) {
     using cutlass::arch::ClusterTransactionBarrier;
-    const int n_tiles = (p.n + kBN - 1) / kBN, k_tiles = p.k / kBK, num_tiles = p.m_tiles * n_tiles;
+    const int k_tiles = p.k / kBK, tiles = num_tiles(p), rank = cluster_rank();
     RingState<kStages> s;
     s.phase = 1;  // a fresh mbarrier's preceding phase counts as complete: every stage starts empty
     bool failed = false;
-    for (int t = blockIdx.x; t < num_tiles && !failed; t += gridDim.x) {
-      const TileCoord c = tile_coord(p, t, n_tiles);
-      const int b_row = c.expert * p.n + c.n_tile * kBN;
+    for (int t = cluster_index(); t < tiles && !failed; t += num_clusters()) {
+      const TileCoord c = tile_coord(p, t);
+      const int b_row = c.expert * p.n + c.n_tile * kBN + rank * kBSliceRows;
+      const uint32_t bytes = (c.m_tile >= 0 ? kStageABytes : 0) + kStageBBytes;
       for (int kt = 0; kt < k_tiles; ++kt, s.advance()) {
         bounded_phase_wait(&bar.empty[s.index], s.phase, deadline, &failed);
         if (failed) break;
-        ClusterTransactionBarrier::arrive_and_expect_tx(&bar.full[s.index], kStageBytes);
+        ClusterTransactionBarrier::arrive_and_expect_tx(&bar.full[s.index], bytes);
         const int k0 = kt * kBK;
-        cute::SM90_TMA_LOAD_2D::copy(&p.a, &bar.full[s.index], 0, smem.a + s.index * (kBM * kBK), k0, c.m_tile * kBM);
+        if (c.m_tile >= 0)
+          cute::SM90_TMA_LOAD_2D::copy(&p.a, &bar.full[s.index], 0, smem.a + s.index * (kBM * kBK), k0,
+                                       c.m_tile * kBM);
 #pragma unroll
-        for (int i = 0; i < kNumB; ++i)
-          cute::SM90_TMA_LOAD_2D::copy(&p.b[i], &bar.full[s.index], 0, smem.b[i] + s.index * (kBN * kBK), k0, b_row);
+        for (int i = 0; i < kNumB; ++i) {
+          Operand* dst = smem.b[i] + s.index * (kBN * kBK) + rank * (kBSliceRows * kBK);
+          if constexpr (kCluster == 1)
+            cute::SM90_TMA_LOAD_2D::copy(&p.b[i], &bar.full[s.index], 0, dst, k0, b_row);
+          else  // into the same stage of both blocks, completing on each block's own full barrier
+            cute::SM90_TMA_LOAD_MULTICAST_2D::copy(&p.b[i], &bar.full[s.index], uint16_t((1u << kCluster) - 1), 0,
+                                                   dst, k0, b_row);
+        }
       }
     }
     if (failed) atomicCAS(p.error, 0u, 1u);
@@ -121,7 +149,7 @@ struct WsGroupedGemm {
                                  int ctid) {
     using namespace cute;
     using cutlass::arch::ClusterBarrier;
-    const int n_tiles = (p.n + kBN - 1) / kBN, k_tiles = p.k / kBK, num_tiles = p.m_tiles * n_tiles;
+    const int k_tiles = p.k / kBK, tiles = num_tiles(p);
     TiledMma tiled_mma;
     auto thr_mma = tiled_mma.get_thread_slice(ctid);
     Tensor sA = make_tensor(make_smem_ptr(smem.a), SmemLayoutA{});  // (BM,BK,PIPE)
@@ -139,8 +167,17 @@ struct WsGroupedGemm {
     // A wait that passes the deadline sets `failed`, after which every wait returns at once: the loops run to
     // their ends (storing garbage; the error word says so) instead of leaving them on a per-thread condition,
     // which would put the wgmma on a divergent path and make ptxas serialize it.
-    for (int t = blockIdx.x; t < num_tiles; t += gridDim.x) {
-      const TileCoord c = tile_coord(p, t, n_tiles);
+    // A stage is handed back to every block of the cluster: each producer writes into all of them.
+    const auto release = [&](int stage) {
+      __syncwarp();
+      if constexpr (kCluster == 1) {
+        if (leader) ClusterBarrier::arrive(&bar.empty[stage]);
+      } else {
+        for (int r = 0; r < kCluster; ++r) ClusterBarrier::arrive(&bar.empty[stage], uint32_t(r), leader);
+      }
+    };
+    for (int t = cluster_index(); t < tiles; t += num_clusters()) {
+      const TileCoord c = tile_coord(p, t);
       // A warpgroup whose 64 rows are all padding waits for and releases every stage, but issues no MMA.
       const bool has_rows = (ctid / 128) * 64 < c.rows;
       int prev_stage = -1;
@@ -173,10 +210,7 @@ struct WsGroupedGemm {
             warpgroup_fence_operand(accum0);
             if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
           }
-          if (prev_stage >= 0) {
-            __syncwarp();
-            if (leader) ClusterBarrier::arrive(&bar.empty[prev_stage]);
-          }
+          if (prev_stage >= 0) release(prev_stage);
           prev_stage = s.index;
         }
       };
@@ -185,8 +219,7 @@ struct WsGroupedGemm {
       warpgroup_wait<0>();
       warpgroup_fence_operand(accum0);
       if constexpr (kNumB == 2) warpgroup_fence_operand(accum1);
-      __syncwarp();
-      if (leader && prev_stage >= 0) ClusterBarrier::arrive(&bar.empty[prev_stage]);
+      if (prev_stage >= 0) release(prev_stage);
       // The epilogue runs from registers while the producer already streams the next tile into the ring.
       if (!has_rows) continue;
       if (p.act >= 0) {
@@ -212,9 +245,10 @@ struct WsGroupedGemm {
   }
 };
 
-template <class Elem, int kBN, int kNumB, int kStages>
+// Launched with a cluster of kCluster blocks (cudaLaunchAttributeClusterDimension) when kCluster > 1.
+template <class Elem, int kBN, int kNumB, int kStages, int kCluster>
 __global__ void __launch_bounds__(kWsThreads, 1) ws_grouped_gemm_kernel(const __grid_constant__ WsGroupedGemmParams p) {
-  using G = WsGroupedGemm<Elem, kBN, kNumB, kStages>;
+  using G = WsGroupedGemm<Elem, kBN, kNumB, kStages, kCluster>;
   static_assert(G::kSmemBytes <= 227 * 1024, "the ring does not fit in one SM's shared memory");
   extern __shared__ uint8_t dynamic_smem[];
   __shared__ typename G::Barriers bar;
@@ -223,11 +257,17 @@ __global__ void __launch_bounds__(kWsThreads, 1) ws_grouped_gemm_kernel(const __
   if (threadIdx.x == 0) {
     for (int s = 0; s < kStages; ++s) {
       cutlass::arch::ClusterBarrier::init(&bar.full[s], 1);
-      cutlass::arch::ClusterBarrier::init(&bar.empty[s], G::kConsumers);
+      cutlass::arch::ClusterBarrier::init(&bar.empty[s], G::kConsumers * kCluster);
     }
     cutlass::arch::fence_barrier_init();
   }
-  __syncthreads();
+  // Every block's barriers exist before any block multicasts into its smem or arrives on them.
+  if constexpr (kCluster > 1) {
+    cute::cluster_arrive_relaxed();
+    cute::cluster_wait();
+  } else {
+    __syncthreads();
+  }
   uint64_t now;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
   const uint64_t deadline = now + p.timeout_ns;
@@ -240,6 +280,11 @@ __global__ void __launch_bounds__(kWsThreads, 1) ws_grouped_gemm_kernel(const __
   } else {
     cutlass::arch::warpgroup_reg_alloc<kWsConsumerRegisters>();
     G::consume(p, smem, bar, deadline, int(threadIdx.x) - 128);
+  }
+  // No block leaves while its peer may still multicast into its smem or arrive on its barriers.
+  if constexpr (kCluster > 1) {
+    cute::cluster_arrive_relaxed();
+    cute::cluster_wait();
   }
 }
 

@@ -127,7 +127,9 @@ namespace internal {
 struct ContextAccess;  // the library's test hooks (src/host/fault_injection.h); not part of the API
 }
 
-// Created once per layer and device: owns the plan (grid size, tiles) and the workspace.
+// Created once per layer and device: owns the plan (grid size, tiles) and the workspace. The grid fills the SMs
+// of the context current at creation (a green context's share of the device, if one is current); run it on
+// streams of that context.
 class Context {
  public:
   static Result create(const MoeShape& shape_with_max_tokens, const MoeConfig& config, const ContextOptions& options,

@@ -8,6 +8,7 @@
 #include "host/cuda_check.h"
 #include "host/fault_injection.h"
 #include "host/plan.h"
+#include "host/sm_budget.h"
 #include "host/task_timeline.h"
 #include "host/tensor_maps.h"
 #include "onemoe/onemoe.h"
@@ -111,7 +112,8 @@ Result Context::create(const MoeShape& shape, const MoeConfig& config, const Con
        << " B dynamic smem) cannot be resident on an SM of " << prop.name;
     return Result::error(Status::kErrorNotCoResident, os.str());
   }
-  impl->grid_blocks = prop.multiProcessorCount * impl->resources.max_blocks_per_sm;
+  // A green context's SMs, not the device's: a grid sized for the device would never be co-resident there.
+  impl->grid_blocks = host::current_context_sms(prop.multiProcessorCount) * impl->resources.max_blocks_per_sm;
 
   impl->sync = host::sync_layout(max_shape);
   ONEMOE_CUDA_TRY(cudaMalloc(&impl->sync_region, impl->sync.total_bytes), "allocating sync state");
@@ -189,8 +191,16 @@ Result Context::run(const RunArgs& args, cudaStream_t stream) {
   }
 
   DeviceGuard guard(c.options.device);
-  ONEMOE_CUDA_TRY(device::launch_moe_forward(c.variant, p, c.grid_blocks, c.resources.dynamic_smem_bytes, stream),
-                  "launching the fused MoE kernel");
+  const cudaError_t launched =
+      device::launch_moe_forward(c.variant, p, c.grid_blocks, c.resources.dynamic_smem_bytes, stream);
+  if (launched == cudaErrorCooperativeLaunchTooLarge) {
+    cudaGetLastError();  // not sticky: clear it for the caller
+    std::ostringstream os;
+    os << "the persistent grid of " << c.grid_blocks << " blocks cannot be co-resident on this stream's SMs: was "
+       << "the context created under a context with more SMs (a green context's stream, or another device's)?";
+    return Result::error(Status::kErrorNotCoResident, os.str());
+  }
+  ONEMOE_CUDA_TRY(launched, "launching the fused MoE kernel");
   return Result::success();
 }
 

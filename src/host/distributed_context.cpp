@@ -14,6 +14,7 @@
 #include "host/ep_layout.h"
 #include "host/fault_injection.h"
 #include "host/plan.h"
+#include "host/sm_budget.h"
 #include "host/task_timeline.h"
 #include "host/tensor_maps.h"
 #include "onemoe/distributed.h"
@@ -301,7 +302,7 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
   if (Result r = host::check_kernel_tiling(impl->resources.expert_tile_n); !r.ok()) return r;
   if (impl->resources.max_blocks_per_sm < 1)
     return Result::error(Status::kErrorNotCoResident, "the expert-parallel kernel cannot be resident on an SM");
-  impl->grid_blocks = prop.multiProcessorCount * impl->resources.max_blocks_per_sm;
+  impl->grid_blocks = host::current_context_sms(prop.multiProcessorCount) * impl->resources.max_blocks_per_sm;
 
   impl->sizes = host::ep_sizes(max_shape, impl->world_size, impl->expert_to_rank);
   impl->sizes.grid_blocks = impl->grid_blocks;

@@ -55,6 +55,7 @@ struct Row {
   int64_t T;
   int E, k, H, I;
   double ms = NAN, p99_ms = NAN, tflops = NAN;
+  double hbm_floor_ms = NAN;  // the forward's fewest bytes over the copy bandwidth measured in this run
   int64_t launches = -1;
   std::optional<int64_t> wrong;  // nullopt: the check did not run
   std::string note;
@@ -139,6 +140,50 @@ void write_timeline(const onemoe::Context& ctx, const std::string& prefix, const
   else std::printf("# timeline: %zu tasks in %s\n", spans.size(), path.c_str());
 }
 
+// Device-to-device copy bandwidth (bytes read plus bytes written per second) of a 1 GiB copy, median of 10:
+// the memory ceiling the rows' hbm_floor_ms is measured against.
+double copy_bandwidth_bytes_per_s() {
+  constexpr size_t kBytes = size_t(1) << 30;
+  void *a = nullptr, *b = nullptr;
+  if (cudaMalloc(&a, kBytes) != cudaSuccess || cudaMalloc(&b, kBytes) != cudaSuccess) {
+    cudaFree(a);
+    cudaGetLastError();
+    return NAN;
+  }
+  cudaMemset(a, 1, kBytes);
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  std::vector<double> ms;
+  for (int i = 0; i < 12; ++i) {
+    cudaEventRecord(e0);
+    cudaMemcpyAsync(b, a, kBytes, cudaMemcpyDeviceToDevice);
+    cudaEventRecord(e1);
+    cudaEventSynchronize(e1);
+    float t = 0;
+    cudaEventElapsedTime(&t, e0, e1);
+    if (i >= 2) ms.push_back(t);
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  cudaFree(a);
+  cudaFree(b);
+  return 2.0 * double(kBytes) / (percentile(ms, 0.5) * 1e-3);
+}
+
+// The fewest bytes a forward must move: x in and out once, the router weight, and every expert that at least one
+// kept (token, expert) pair uses, once (ids: the forward's top-k ids; a dropped pair still names its expert, so
+// with a capacity this counts an expert whose pairs were all dropped: an upper bound there).
+double touched_bytes(const onemoe::MoeShape& s, const onemoe::MoeConfig& c, const std::vector<int32_t>& ids) {
+  std::vector<char> used(size_t(s.num_experts), 0);
+  for (int32_t e : ids)
+    if (e >= 0 && e < s.num_experts) used[size_t(e)] = 1;
+  const double experts = double(std::count(used.begin(), used.end(), 1));
+  const double elem = double(onemoe::dtype_size(c.dtype)), H = s.hidden, I = s.intermediate;
+  const double per_expert = ((c.gated ? 2.0 : 1.0) * I * H + H * I) * elem;
+  return experts * per_expert + double(s.num_experts) * H * elem + 2.0 * double(s.num_tokens) * H * elem;
+}
+
 void print_header() {
   std::printf("#%9s %5s %3s %6s %6s %6s  %-22s %10s %10s %9s %9s %7s\n", "T", "E", "k", "H", "I", "dtype", "impl",
               "time", "p99", "TFLOP/s", "launches", "#wrong");
@@ -166,6 +211,7 @@ void write_json(const std::string& path, const std::string& command, const std::
     f << "    {\"impl\": \"" << r.impl << "\", \"dtype\": \"" << r.dtype << "\", \"T\": " << r.T << ", \"E\": " << r.E
       << ", \"k\": " << r.k << ", \"H\": " << r.H << ", \"I\": " << r.I << ", \"ranks\": 1, \"ms\": " << num(r.ms)
       << ", \"p99_ms\": " << num(r.p99_ms) << ", \"tflops\": " << num(r.tflops)
+      << ", \"hbm_floor_ms\": " << num(r.hbm_floor_ms)
       << ", \"launches_per_forward\": " << (r.launches >= 0 ? std::to_string(r.launches) : "null")
       << ", \"wrong\": " << (r.wrong ? std::to_string(*r.wrong) : "null") << ", \"gated\": "
       << (o.gated ? "true" : "false") << ", \"activation\": \"" << o.activation << "\"";
@@ -310,7 +356,11 @@ int main(int argc, char** argv) {
   cfg << base;
   std::printf("# config: %s, warmup %d, iters %d (median), check %s\n", cfg.str().c_str(), o.warmup, o.iters,
               o.check ? "on" : "off");
-  std::printf("# TFLOP/s counts the router GEMM and %s GEMMs over all T*k routed rows\n#\n", o.gated ? "3" : "2");
+  std::printf("# TFLOP/s counts the router GEMM and %s GEMMs over all T*k routed rows\n", o.gated ? "3" : "2");
+  const double copy_bw = copy_bandwidth_bytes_per_s();
+  std::printf("# device-to-device copy: %.0f GB/s (read + write); hbm_floor_ms (JSON) = the bytes of x, out, the "
+              "router and every expert the forward touches, over it\n#\n",
+              copy_bw * 1e-9);
   print_header();
 
   std::vector<Row> rows;
@@ -372,6 +422,11 @@ int main(int argc, char** argv) {
             } else {
               std::fprintf(stderr, "onemoe-bench: unknown --impl '%s'\n", impl.c_str());
               return 2;
+            }
+            if (std::isfinite(row.ms)) {
+              std::vector<int32_t> ids;  // this row's own routing, still in the problem's buffers
+              if (problem->download_topk_ids(&ids).ok())
+                row.hbm_floor_ms = touched_bytes(shape, config, ids) / copy_bw * 1e3;
             }
             if (!std::isfinite(row.ms) || (row.wrong && *row.wrong != 0)) ++failures;
             print_row(row);

@@ -28,6 +28,7 @@ struct AnalyzeCliOptions {
 constexpr int kExitOk = 0;
 constexpr int kExitOutputError = 1;  // could not write an output file
 constexpr int kExitTraceError = 2;   // unreadable, truncated or malformed trace, or no traceEvents
+constexpr int kExitUsageError = 64;  // a wrong command line (sysexits' EX_USAGE): bad option, value or subcommand
 
 CLI::App* add_analyze_command(CLI::App& app, AnalyzeCliOptions& options);
 int run_analyze(const AnalyzeCliOptions& options, const RunInfo& run);

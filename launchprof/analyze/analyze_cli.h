@@ -22,7 +22,12 @@ struct AnalyzeCliOptions {
   bool quiet = false;
   int fusion_max_len = 8;
   uint64_t fusion_min_occurrences = 2;
+  std::string window;  // "FROM:TO" in us after the trace's first event; either side may be empty
 };
+
+// Expands a directory to the traces in it (*.json, *.json.gz, sorted by name); a file stays as it is.
+// Returns false (and says why on stderr) for a directory with no trace.
+bool expand_trace_paths(const std::vector<std::string>& in, std::vector<std::string>* out);
 
 // Exit codes of analyze and sweep.
 constexpr int kExitOk = 0;

@@ -111,6 +111,18 @@ def main():
     assert rc == 64, (rc, err)
     rc, _, err = run([lp, "timeline", "--trace", trace, "--tasks", tasks_csv, "-o", "/nonexistent-dir/x.json"])
     assert rc == 1 and "cannot write" in err, (rc, err)
+    # The device study's script, without its GPU step, on the same fixture: it passes and writes its envelope.
+    study = os.path.join(HERE, "..", "..", "launchprof", "studies", "inkernel_timeline.py")
+    study_out = os.path.join(a.work, "study")
+    rc, out, err = run([sys.executable, study, "--launchprof", lp, "--out", study_out, "--trace", trace,
+                        "--tasks", tasks_csv])
+    assert rc == 0, (out, err)
+    result = json.loads(out)
+    with open(result["result"]) as f:
+        env = json.load(f)
+    assert env["passed"] and env["rows"][0]["in_kernel_tasks"] == 9 and env["rows"][0]["tracks"] == 3, env
+    for key in ("tool", "command", "commit", "date", "gpu", "gpus", "rows"):
+        assert key in env, key
     print("passed")
     return 0
 

@@ -71,8 +71,8 @@ std::vector<StepMetrics> step_metrics(const TraceData& t, const JoinResult& join
   for (uint32_t k = 0; k < t.kernels.size(); ++k) {
     int64_t host = d.timing.joined[k] ? d.timing.launch_start_ns[k] : t.kernels[k].ts_ns;
     // The last step starting at or before `host`, if `host` is inside it.
-    auto it = std::upper_bound(steps.begin(), steps.end(), host,
-                               [](int64_t v, const StepMetrics& s) { return v < s.ts_ns; });
+    auto it =
+        std::upper_bound(steps.begin(), steps.end(), host, [](int64_t v, const StepMetrics& s) { return v < s.ts_ns; });
     if (it == steps.begin()) continue;
     --it;
     if (host < it->ts_ns + it->dur_ns) members[it - steps.begin()].push_back(k);
@@ -179,7 +179,8 @@ TraceAnalysis analyze_trace(const TraceData& t, const AnalyzeOptions& options) {
   for (const auto& ks : streams) {
     GapStats g = classify_gaps(ks, t.kernels, derived.timing, &derived.gap_class, &derived.gap_ns);
     const KernelRec& k0 = t.kernels[ks[0]];
-    ScopeMetrics m = compute_scope(t, derived, ks, a.anchor, join, mems_of(stream_mems, std::make_pair(k0.device, k0.stream)));
+    ScopeMetrics m =
+        compute_scope(t, derived, ks, a.anchor, join, mems_of(stream_mems, std::make_pair(k0.device, k0.stream)));
     m.device = t.kernels[ks[0]].device;
     m.stream = t.kernels[ks[0]].stream;
     m.gaps = g;
@@ -239,7 +240,8 @@ Status analyze_file(const std::string& path, const AnalyzeOptions& options, Trac
   if (options.has_window) {
     char buf[160];
     std::snprintf(buf, sizeof(buf), "events starting in [%.3f, %.3f) us after the trace's first event",
-                  options.window_from_ns / 1e3, options.window_to_ns == INT64_MAX ? INFINITY : options.window_to_ns / 1e3);
+                  options.window_from_ns / 1e3,
+                  options.window_to_ns == INT64_MAX ? INFINITY : options.window_to_ns / 1e3);
     out->window = buf;
   }
   return Status::Ok();

@@ -70,8 +70,9 @@ std::string cell(bool defined, bool is_time, double v) {
 
 CLI::App* add_diff_command(CLI::App& app, DiffCliOptions& o) {
   CLI::App* cmd = app.add_subcommand(
-      "diff", "Compare two traces (B against A): whole-trace TKLQT, lq, AKD, IL, idle and kernel counts with the "
-              "change and the ratio, and the kernels whose time changed most, by name.");
+      "diff",
+      "Compare two traces (B against A): whole-trace TKLQT, lq, AKD, IL, idle and kernel counts with the "
+      "change and the ratio, and the kernels whose time changed most, by name.");
   cmd->add_option("a", o.a, "the reference trace (.json or .json.gz)")->required();
   cmd->add_option("b", o.b, "the trace compared with it")->required();
   cmd->add_option("--json", o.json_path, "write the comparison as JSON (bench/results envelope)");
@@ -109,8 +110,8 @@ int run_diff(const DiffCliOptions& o, const RunInfo& run) {
   if (changed.size() > o.top_n) changed.resize(o.top_n);
 
   if (!o.quiet) {
-    std::printf("# launchprof diff\n# A: %s\n# B: %s\n\n%-16s %12s %12s %12s %9s\n", o.a.c_str(), o.b.c_str(),
-                "metric", "A", "B", "B - A", "B / A");
+    std::printf("# launchprof diff\n# A: %s\n# B: %s\n\n%-16s %12s %12s %12s %9s\n", o.a.c_str(), o.b.c_str(), "metric",
+                "A", "B", "B - A", "B / A");
     for (const Metric& m : metrics()) {
       bool da = m.defined(t[0].all), db = m.defined(t[1].all);
       double va = m.value(t[0].all), vb = m.value(t[1].all);
@@ -156,8 +157,8 @@ int run_diff(const DiffCliOptions& o, const RunInfo& run) {
     da ? w.field("a", m.value(t[0].all) * scale) : w.null_field("a");
     db ? w.field("b", m.value(t[1].all) * scale) : w.null_field("b");
     da&& db ? w.field("b_minus_a", (m.value(t[1].all) - m.value(t[0].all)) * scale) : w.null_field("b_minus_a");
-    da&& db && m.value(t[0].all) != 0 ? w.field("b_over_a", m.value(t[1].all) / m.value(t[0].all))
-                                      : w.null_field("b_over_a");
+    da&& db&& m.value(t[0].all) != 0 ? w.field("b_over_a", m.value(t[1].all) / m.value(t[0].all))
+                                     : w.null_field("b_over_a");
     w.end_object();
   }
   w.end_array();

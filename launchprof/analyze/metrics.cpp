@@ -139,12 +139,14 @@ ScopeMetrics compute_scope(const TraceData& t, const PerKernelDerived& d, std::v
   // Busy time: the union of kernel intervals (and of those with the copies and sets), clipped to [anchor, last end].
   std::vector<std::pair<int64_t, int64_t>> spans;
   spans.reserve(ks.size() + scope_mems.size());
-  for (uint32_t j : ks) spans.emplace_back(t.kernels[j].ts_ns, t.kernels[j].ts_ns + std::max<int64_t>(0, t.kernels[j].dur_ns));
+  for (uint32_t j : ks)
+    spans.emplace_back(t.kernels[j].ts_ns, t.kernels[j].ts_ns + std::max<int64_t>(0, t.kernels[j].dur_ns));
   std::sort(spans.begin(), spans.end());
   const int64_t kernel_busy = union_length(spans, anchor.ts_ns, m.last_end_ns);
   if (!scope_mems.empty()) {  // few copies against many kernels: sort them alone, then merge
     const auto mid = static_cast<std::ptrdiff_t>(spans.size());
-    for (uint32_t j : scope_mems) spans.emplace_back(t.mems[j].ts_ns, t.mems[j].ts_ns + std::max<int64_t>(0, t.mems[j].dur_ns));
+    for (uint32_t j : scope_mems)
+      spans.emplace_back(t.mems[j].ts_ns, t.mems[j].ts_ns + std::max<int64_t>(0, t.mems[j].dur_ns));
     std::sort(spans.begin() + mid, spans.end());
     std::inplace_merge(spans.begin(), spans.begin() + mid, spans.end());
   }

@@ -46,8 +46,10 @@ class TraceOutput {
   }
   bool write(const std::string& s) { return write(s.data(), s.size()); }
   bool close() {
-    if (gz_) ok_ = (gzf_ && gzclose(gzf_) == Z_OK) && ok_;
-    else ok_ = (f_ && std::fclose(f_) == 0) && ok_;
+    if (gz_)
+      ok_ = (gzf_ && gzclose(gzf_) == Z_OK) && ok_;
+    else
+      ok_ = (f_ && std::fclose(f_) == 0) && ok_;
     gzf_ = nullptr;
     f_ = nullptr;
     return ok_;
@@ -91,22 +93,25 @@ int run_timeline(const TimelineCliOptions& o) {
     if (trace.names.name(k.name).find(o.kernel) != std::string_view::npos) matches.push_back(&k);
   std::sort(matches.begin(), matches.end(), [](const KernelRec* a, const KernelRec* b) { return a->ts_ns < b->ts_ns; });
   if (matches.empty()) {
-    std::fprintf(stderr, "launchprof timeline: error: %s has no kernel whose name contains '%s' (%zu kernels; see "
-                 "--kernel)\n", o.trace_path.c_str(), o.kernel.c_str(), trace.kernels.size());
+    std::fprintf(stderr,
+                 "launchprof timeline: error: %s has no kernel whose name contains '%s' (%zu kernels; see "
+                 "--kernel)\n",
+                 o.trace_path.c_str(), o.kernel.c_str(), trace.kernels.size());
     return kExitTraceError;
   }
   int64_t n = static_cast<int64_t>(matches.size());
   int64_t index = o.kernel_index < 0 ? n + o.kernel_index : o.kernel_index;
   if (index < 0 || index >= n) {
-    std::fprintf(stderr, "launchprof timeline: error: --kernel-index %" PRId64 " but %" PRId64
-                 " kernels match '%s'\n", o.kernel_index, n, o.kernel.c_str());
+    std::fprintf(stderr, "launchprof timeline: error: --kernel-index %" PRId64 " but %" PRId64 " kernels match '%s'\n",
+                 o.kernel_index, n, o.kernel.c_str());
     return kExitUsageError;
   }
   const KernelRec& k = *matches[index];
 
   std::ifstream in(o.tasks_path, std::ios::binary);
   if (!in) {
-    std::fprintf(stderr, "launchprof timeline: error: cannot read %s: %s\n", o.tasks_path.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "launchprof timeline: error: cannot read %s: %s\n", o.tasks_path.c_str(),
+                 std::strerror(errno));
     return kExitTraceError;
   }
   std::stringstream csv;
@@ -179,8 +184,9 @@ int run_timeline(const TimelineCliOptions& o) {
                  std::strerror(errno));
     return kExitOutputError;
   }
-  std::fprintf(stderr, "launchprof timeline: %zu tasks on %zu tracks under %s (kernel %" PRId64 " of %" PRId64
-               ") -> %s\n", tasks.size(), tracks, target.kernel_name.c_str(), index, n, o.output_path.c_str());
+  std::fprintf(stderr,
+               "launchprof timeline: %zu tasks on %zu tracks under %s (kernel %" PRId64 " of %" PRId64 ") -> %s\n",
+               tasks.size(), tracks, target.kernel_name.c_str(), index, n, o.output_path.c_str());
   return kExitOk;
 }
 

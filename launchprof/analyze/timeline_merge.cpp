@@ -65,8 +65,9 @@ Status parse_timeline_csv(const std::string& text, const std::string& path, std:
   for (size_t i = 0; i < header.size(); ++i) col[header[i]] = i;
   for (const char* need : {"stage", "index", "block", "sm", "start_us", "end_us"})
     if (!col.count(need))
-      return bad(1, std::string("no '") + need + "' column (expected onemoe-bench --timeline's header: "
-                                                 "stage,index,block,sm,start_us,end_us,mark1_us,mark2_us,mark3_us)");
+      return bad(1, std::string("no '") + need +
+                        "' column (expected onemoe-bench --timeline's header: "
+                        "stage,index,block,sm,start_us,end_us,mark1_us,mark2_us,mark3_us)");
   std::vector<size_t> mark_cols;
   for (const char* m : {"mark1_us", "mark2_us", "mark3_us"})
     if (col.count(m)) mark_cols.push_back(col[m]);
@@ -111,7 +112,8 @@ std::string timeline_events(const std::vector<TimelineTask>& tasks, const Timeli
   std::vector<size_t> order(tasks.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&tasks](size_t a, size_t b) {
-    return std::tie(tasks[a].sm, tasks[a].start_ns, tasks[a].end_ns) < std::tie(tasks[b].sm, tasks[b].start_ns, tasks[b].end_ns);
+    return std::tie(tasks[a].sm, tasks[a].start_ns, tasks[a].end_ns) <
+           std::tie(tasks[b].sm, tasks[b].start_ns, tasks[b].end_ns);
   });
   std::map<int64_t, std::vector<int64_t>> lane_free;  // sm -> end of the last task on each lane
   std::vector<int64_t> tid(tasks.size());

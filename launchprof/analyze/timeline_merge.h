@@ -17,8 +17,8 @@ namespace launchprof {
 struct TimelineTask {
   std::string stage;
   int64_t index = 0, block = 0, sm = 0;
-  int64_t start_ns = 0, end_ns = 0;          // from the first task's start
-  std::vector<int64_t> marks_ns;             // from the first task's start; -1 = not reached
+  int64_t start_ns = 0, end_ns = 0;  // from the first task's start
+  std::vector<int64_t> marks_ns;     // from the first task's start; -1 = not reached
 };
 
 // Parses the CSV text (path is for messages). Errors name the line.
@@ -26,8 +26,8 @@ Status parse_timeline_csv(const std::string& text, const std::string& path, std:
 
 struct TimelineTarget {
   std::string kernel_name;
-  int64_t pid = 0;           // the kernel's process (device) in the trace
-  int64_t ts_ns = 0;         // absolute kernel start in trace time
+  int64_t pid = 0;    // the kernel's process (device) in the trace
+  int64_t ts_ns = 0;  // absolute kernel start in trace time
   int64_t dur_ns = 0;
   int64_t correlation = -1;  // -1 if the kernel had none
 };

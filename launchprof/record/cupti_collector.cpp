@@ -52,8 +52,8 @@ struct State {
   uint32_t last_kernel_idx = 0;
   // cbid -> string index + 1 (0: not named yet): one array read per API record, no hashing.
   std::vector<uint32_t> runtime_names, driver_names;
-  uint32_t sync_names[8] = {};        // synchronization type (0..6) -> string index + 1; 7: any other type
-  uint32_t internal_launch_name = 0;  // string index + 1
+  uint32_t sync_names[8] = {};         // synchronization type (0..6) -> string index + 1; 7: any other type
+  uint32_t internal_launch_name = 0;   // string index + 1
   uint32_t last_context = UINT32_MAX;  // context_device holds it already
   std::unordered_map<uint32_t, uint32_t> copy_names;      // (copy kind, src kind, dst kind) or memset kind -> index
   std::unordered_map<uint64_t, OpenMarker> open_markers;  // marker id -> start
@@ -705,7 +705,8 @@ CollectorStatus collector_start(const CollectorOptions& options) {
   st.logging.store(st.callback_source, std::memory_order_relaxed);
   // Without the subscriber (a diagnostic), the callback source has nothing to log with.
   std::string sub = options.subscriber || st.callback_source ? subscribe_callbacks(st) : std::string();
-  if (!options.subscriber && !st.callback_source) warnings += "diagnostic: no CUPTI subscriber (no flush before cudaDeviceReset); ";
+  if (!options.subscriber && !st.callback_source)
+    warnings += "diagnostic: no CUPTI subscriber (no flush before cudaDeviceReset); ";
   if (!sub.empty()) {
     warnings += sub + (st.callback_source ? " (API calls from activity records instead; no flush before "
                                             "cudaDeviceReset)"

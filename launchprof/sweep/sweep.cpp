@@ -79,21 +79,21 @@ SweepDecision decide(const std::vector<SweepRow>& rows, Regime SweepRow::*regime
   }
   auto cpu = [regime](const SweepRow* r) { return r->*regime == Regime::kCpuBound; };
   if (cpu(defined.back())) {
-    d.verdict = "CPU-bound at the largest batch (" + std::to_string(defined.back()->batch) +
-                "): no transition in range" + note;
+    d.verdict =
+        "CPU-bound at the largest batch (" + std::to_string(defined.back()->batch) + "): no transition in range" + note;
     return d;
   }
   size_t first_gpu = defined.size() - 1;  // start of the GPU-bound suffix
   while (first_gpu > 0 && !cpu(defined[first_gpu - 1])) --first_gpu;
   if (first_gpu == 0) {
-    d.verdict = "GPU-bound at every batch from " + std::to_string(defined.front()->batch) + ": no transition in range" +
-                note;
+    d.verdict =
+        "GPU-bound at every batch from " + std::to_string(defined.front()->batch) + ": no transition in range" + note;
     return d;
   }
   const int64_t b = defined[first_gpu]->batch;
   d.transition_batch = b;
-  d.verdict = "CPU-bound below batch " + std::to_string(b) + ", GPU-bound from batch " + std::to_string(b) + " on" +
-              note;
+  d.verdict =
+      "CPU-bound below batch " + std::to_string(b) + ", GPU-bound from batch " + std::to_string(b) + " on" + note;
   return d;
 }
 

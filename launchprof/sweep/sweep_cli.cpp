@@ -281,30 +281,30 @@ int run_sweep(const SweepCliOptions& o, const RunInfo& run) {
   }
 
   if (!o.quiet) {
-    std::printf("# launchprof sweep: %zu traces; gpu: %s\n# %s (queue_factor %g)\n# %s (threshold %.2f)\n",
-                rows.size(), gpu.empty() ? "(not in traces)" : gpu.c_str(), tklqt_rule_text(), o.queue_factor,
-                idle_rule_text(), o.threshold);
-    std::printf("%8s %9s %10s %7s %10s %10s %9s %10s %10s %6s %10s %-9s %-9s  %s\n", "batch", "kernels", "TKLQT", "growth",
-                "lq_p50", "call_p50", "lq/call", "IL", "idle", "idle%", "AKD", "TKLQT", "idle", "trace");
-    std::printf("%8s %9s %10s %7s %10s %10s %9s %10s %10s %6s %10s %-9s %-9s\n", "", "", "", "", "", "", "", "", "",
-                "", "", "rule", "rule");
+    std::printf("# launchprof sweep: %zu traces; gpu: %s\n# %s (queue_factor %g)\n# %s (threshold %.2f)\n", rows.size(),
+                gpu.empty() ? "(not in traces)" : gpu.c_str(), tklqt_rule_text(), o.queue_factor, idle_rule_text(),
+                o.threshold);
+    std::printf("%8s %9s %10s %7s %10s %10s %9s %10s %10s %6s %10s %-9s %-9s  %s\n", "batch", "kernels", "TKLQT",
+                "growth", "lq_p50", "call_p50", "lq/call", "IL", "idle", "idle%", "AKD", "TKLQT", "idle", "trace");
+    std::printf("%8s %9s %10s %7s %10s %10s %9s %10s %10s %6s %10s %-9s %-9s\n", "", "", "", "", "", "", "", "", "", "",
+                "", "rule", "rule");
     for (size_t i = 0; i < rows.size(); ++i) {
       const SweepRow& r = rows[i];
       const ScopeMetrics& m = r.all;
       bool joined = m.joined > 0;
       bool growth = i > 0 && rows[i - 1].all.tklqt_ns > 0 && m.tklqt_ns > 0;
-      std::printf("%8" PRId64 " %9" PRIu64 " %10s %7s %10s %10s %9s %10s %10s %6s %10s %-9s %-9s  %s\n", r.batch,
-                  m.kernels, format_duration_or_dash(joined, m.tklqt_ns).c_str(),
-                  format_fixed_or_dash(growth, growth ? double(m.tklqt_ns) / double(rows[i - 1].all.tklqt_ns) : 0, 1)
-                      .c_str(),
-                  format_duration_or_dash(joined, m.lq_p50_ns).c_str(),
-                  format_duration_or_dash(joined, m.launch_call_p50_ns).c_str(),
-                  format_fixed_or_dash(r.tklqt_regime != Regime::kUndefined, r.queue_ratio(), 1).c_str(),
-                  format_duration_or_dash(m.il_defined, m.il_ns).c_str(),
-                  format_duration_or_dash(m.il_defined, m.idle_ns).c_str(),
-                  format_fixed_or_dash(m.idle_fraction_defined(), 100.0 * m.idle_fraction(), 1).c_str(),
-                  format_duration_or_dash(m.kernels > 0, m.akd_ns()).c_str(), regime_name(r.tklqt_regime),
-                  regime_name(r.idle_regime), r.path.c_str());
+      std::printf(
+          "%8" PRId64 " %9" PRIu64 " %10s %7s %10s %10s %9s %10s %10s %6s %10s %-9s %-9s  %s\n", r.batch, m.kernels,
+          format_duration_or_dash(joined, m.tklqt_ns).c_str(),
+          format_fixed_or_dash(growth, growth ? double(m.tklqt_ns) / double(rows[i - 1].all.tklqt_ns) : 0, 1).c_str(),
+          format_duration_or_dash(joined, m.lq_p50_ns).c_str(),
+          format_duration_or_dash(joined, m.launch_call_p50_ns).c_str(),
+          format_fixed_or_dash(r.tklqt_regime != Regime::kUndefined, r.queue_ratio(), 1).c_str(),
+          format_duration_or_dash(m.il_defined, m.il_ns).c_str(),
+          format_duration_or_dash(m.il_defined, m.idle_ns).c_str(),
+          format_fixed_or_dash(m.idle_fraction_defined(), 100.0 * m.idle_fraction(), 1).c_str(),
+          format_duration_or_dash(m.kernels > 0, m.akd_ns()).c_str(), regime_name(r.tklqt_regime),
+          regime_name(r.idle_regime), r.path.c_str());
     }
     for (const auto& t : skipped) std::printf("%8" PRId64 " %9s  %s\n", t.batch, "unreadable", t.path.c_str());
     std::printf("# transition, TKLQT rule: %s\n# transition, idle rule:  %s\n", d.tklqt.verdict.c_str(),

@@ -1,4 +1,4 @@
-// launchprof: a kernel-launch profiler after SKIP (TKLQT). One binary, four subcommands:
+// launchprof: a kernel-launch profiler after SKIP (TKLQT). One binary, five subcommands:
 //   record  - run a program under the CUPTI injection library (launchprof/record), write a trace
 //   analyze - join operator -> launch -> kernel in a trace and report the SKIP metrics
 //   sweep   - metrics against batch size, and the CPU-bound -> GPU-bound transition
@@ -42,7 +42,7 @@ int run_record(int argc, char** argv) {
 
 int print_version(int argc, char** argv) {
   RunInfo run = make_run_info(argc, argv);
-  std::printf("launchprof %s (onemoe %s, commit %s)\n", LAUNCHPROF_VERSION, LAUNCHPROF_VERSION, run.commit.c_str());
+  std::printf("launchprof %s (commit %s)\n", LAUNCHPROF_VERSION, run.commit.c_str());
   return kExitOk;
 }
 

@@ -20,8 +20,10 @@ CLI::App* add_analyze_command(CLI::App& app, AnalyzeCliOptions& o) {
   CLI::App* cmd = app.add_subcommand(
       "analyze",
       "Join operator -> launch call -> kernel in Chrome-trace / Kineto JSON (plain or .gz) and report TKLQT, AKD, IL, "
-      "GPU idle, queue delay, same-stream gap classes, queue length, top kernels and fusion candidates, per device "
-      "and per stream. Exit code 2 for an unreadable, truncated or malformed trace.");
+      "GPU idle, queue delay, same-stream gap classes, queue length, per device and per stream; top kernels (with min, "
+      "max, std and share of GPU time), operators (CPU and GPU time), API calls, copies and sets by kind and size, "
+      "ProfilerStep# rows, in-kernel tasks and fusion candidates. Exit code 2 for an unreadable, truncated or malformed "
+      "trace, 64 for a usage error.");
   cmd->add_option("traces", o.traces,
                   "trace files (.json or .json.gz; gzip is detected by content), or directories of them (one trace "
                   "per rank or process: each is analysed on its own, then a summary row per trace)")

@@ -86,8 +86,8 @@ std::string strip_name(const std::string& name) {
 
 std::string elide_middle(const std::string& s, size_t width) {
   if (s.size() <= width || width < 8) return s.size() <= width ? s : s.substr(0, width);
-  size_t head = s.find('<');
-  if (head == std::string::npos || head > width / 2) head = width / 2;
+  size_t head = s.find('<');  // the function's name, if it leaves room for a tail
+  if (head == std::string::npos || head > width * 2 / 3) head = width / 2;
   size_t tail = width - head - 3;
   return s.substr(0, head) + "..." + s.substr(s.size() - tail);
 }

@@ -1,6 +1,10 @@
 #include "launchprof/analyze/analysis.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -49,7 +53,74 @@ std::vector<PerKernelRow> per_kernel_rows(const TraceData& t, const JoinResult& 
   return rows;
 }
 
+// ProfilerStep#N ranges (PyTorch's profiler schedule) and the kernels launched in each.
+std::vector<StepMetrics> step_metrics(const TraceData& t, const JoinResult& join, const PerKernelDerived& d) {
+  std::vector<StepMetrics> steps;
+  for (const OpRec& op : t.ops) {
+    std::string_view name = t.names.name(op.name);
+    if (name.rfind("ProfilerStep#", 0) != 0) continue;
+    StepMetrics s;
+    s.name = std::string(name);
+    s.ts_ns = op.ts_ns;
+    s.dur_ns = op.dur_ns;
+    steps.push_back(std::move(s));
+  }
+  if (steps.empty()) return steps;
+  std::sort(steps.begin(), steps.end(), [](const StepMetrics& a, const StepMetrics& b) { return a.ts_ns < b.ts_ns; });
+  std::vector<std::vector<uint32_t>> members(steps.size());
+  for (uint32_t k = 0; k < t.kernels.size(); ++k) {
+    int64_t host = d.timing.joined[k] ? d.timing.launch_start_ns[k] : t.kernels[k].ts_ns;
+    // The last step starting at or before `host`, if `host` is inside it.
+    auto it =
+        std::upper_bound(steps.begin(), steps.end(), host, [](int64_t v, const StepMetrics& s) { return v < s.ts_ns; });
+    if (it == steps.begin()) continue;
+    --it;
+    if (host < it->ts_ns + it->dur_ns) members[it - steps.begin()].push_back(k);
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    Anchor anchor{AnchorKind::kOperator, steps[i].ts_ns};
+    steps[i].metrics = compute_scope(t, d, members[i], anchor, join);
+  }
+  return steps;
+}
+
+std::vector<InKernelStage> in_kernel_stages(const TraceData& t) {
+  std::map<uint32_t, InKernelStage> by_name;
+  std::map<uint32_t, std::set<std::pair<int64_t, int64_t>>> tracks;
+  for (const TaskRec& r : t.tasks) {
+    InKernelStage& s = by_name[r.name];
+    if (s.tasks == 0) {
+      s.stage = std::string(t.names.name(r.name));
+      s.first_start_ns = r.ts_ns;
+      s.last_end_ns = r.ts_ns + r.dur_ns;
+    }
+    ++s.tasks;
+    s.total_ns += r.dur_ns;
+    s.first_start_ns = std::min(s.first_start_ns, r.ts_ns);
+    s.last_end_ns = std::max(s.last_end_ns, r.ts_ns + r.dur_ns);
+    tracks[r.name].insert({r.pid, r.tid});
+  }
+  std::vector<InKernelStage> out;
+  for (auto& [name, s] : by_name) {
+    s.tracks = tracks[name].size();
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end(), [](const InKernelStage& a, const InKernelStage& b) {
+    return a.first_start_ns != b.first_start_ns ? a.first_start_ns < b.first_start_ns : a.stage < b.stage;
+  });
+  return out;
+}
+
 }  // namespace
+
+void apply_window(TraceData* t, int64_t from, int64_t to) {
+  auto outside = [from, to](const auto& r) { return r.ts_ns < from || r.ts_ns >= to; };
+  std::erase_if(t->kernels, outside);
+  std::erase_if(t->apis, outside);
+  std::erase_if(t->ops, outside);
+  std::erase_if(t->mems, outside);
+  std::erase_if(t->tasks, outside);
+}
 
 TraceAnalysis analyze_trace(const TraceData& t, const AnalyzeOptions& options) {
   TraceAnalysis a;
@@ -88,11 +159,28 @@ TraceAnalysis analyze_trace(const TraceData& t, const AnalyzeOptions& options) {
     streams.back().push_back(order[i]);
   }
 
+  // Copies and sets of each scope: they count as GPU busy time.
+  std::map<std::pair<int32_t, int64_t>, std::vector<uint32_t>> stream_mems;
+  std::map<int32_t, std::vector<uint32_t>> device_mems;
+  std::vector<uint32_t> all_mems(t.mems.size());
+  for (uint32_t i = 0; i < t.mems.size(); ++i) {
+    all_mems[i] = i;
+    stream_mems[{t.mems[i].device, t.mems[i].stream}].push_back(i);
+    device_mems[t.mems[i].device].push_back(i);
+  }
+  auto mems_of = [](auto& map, const auto& key) -> const std::vector<uint32_t>& {
+    static const std::vector<uint32_t> kNone;
+    auto it = map.find(key);
+    return it == map.end() ? kNone : it->second;
+  };
+
   // Streams first: gap classes are per stream and roll up into devices and the whole trace.
   GapStats all_gaps;
   for (const auto& ks : streams) {
     GapStats g = classify_gaps(ks, t.kernels, derived.timing, &derived.gap_class, &derived.gap_ns);
-    ScopeMetrics m = compute_scope(t, derived, ks, a.anchor, join);
+    const KernelRec& k0 = t.kernels[ks[0]];
+    ScopeMetrics m =
+        compute_scope(t, derived, ks, a.anchor, join, mems_of(stream_mems, std::make_pair(k0.device, k0.stream)));
     m.device = t.kernels[ks[0]].device;
     m.stream = t.kernels[ks[0]].stream;
     m.gaps = g;
@@ -101,14 +189,14 @@ TraceAnalysis analyze_trace(const TraceData& t, const AnalyzeOptions& options) {
     a.streams.push_back(std::move(m));
   }
   for (const auto& ks : devices) {
-    ScopeMetrics m = compute_scope(t, derived, ks, a.anchor, join);
+    ScopeMetrics m = compute_scope(t, derived, ks, a.anchor, join, mems_of(device_mems, t.kernels[ks[0]].device));
     m.device = t.kernels[ks[0]].device;
     for (const ScopeMetrics& s : a.streams)
       if (s.device == m.device) m.gaps.add(s.gaps);
     add_mems(t, m);
     a.devices.push_back(std::move(m));
   }
-  a.all = compute_scope(t, derived, order, a.anchor, join);
+  a.all = compute_scope(t, derived, order, a.anchor, join, all_mems);
   a.all.gaps = all_gaps;
   add_mems(t, a.all);
 
@@ -130,12 +218,15 @@ TraceAnalysis analyze_trace(const TraceData& t, const AnalyzeOptions& options) {
   an.launches_without_kernel = join.launches_without_kernel;
   an.duplicate_correlations = join.duplicate_correlations;
   an.kernels_before_anchor = a.all.kernels_before_anchor;
+  an.kernels_ending_before_anchor = a.all.kernels_ending_before_anchor;
   an.same_stream_overlaps = all_gaps.count[static_cast<int>(GapClass::kOverlap)];
   an.negative_durations = t.counts.negative_durations;
   an.skipped_bad_phase = t.counts.skipped_bad_phase;
   an.skipped_missing_time = t.counts.skipped_missing_time;
 
   if (options.per_kernel) a.per_kernel = per_kernel_rows(t, join, derived, order);
+  a.steps = step_metrics(t, join, derived);
+  a.in_kernel = in_kernel_stages(t);
   return a;
 }
 
@@ -143,8 +234,16 @@ Status analyze_file(const std::string& path, const AnalyzeOptions& options, Trac
   TraceData trace;
   Status s = read_trace_file(path, &trace);
   if (!s.ok()) return s;
+  if (options.has_window) apply_window(&trace, options.window_from_ns, options.window_to_ns);
   *out = analyze_trace(trace, options);
   out->path = path;
+  if (options.has_window) {
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), "events starting in [%.3f, %.3f) us after the trace's first event",
+                  options.window_from_ns / 1e3,
+                  options.window_to_ns == INT64_MAX ? INFINITY : options.window_to_ns / 1e3);
+    out->window = buf;
+  }
   return Status::Ok();
 }
 

@@ -19,6 +19,18 @@ struct AnalyzeOptions {
   size_t top_n = 10;
   bool per_kernel = false;
   FusionOptions fusion;
+  // Time window in ns from the trace's first timestamped event: only kernels, calls, operators, copies and sets
+  // that start inside [window_from_ns, window_to_ns) are analysed.
+  bool has_window = false;
+  int64_t window_from_ns = 0, window_to_ns = INT64_MAX;
+};
+
+// One ProfilerStep#N range and the kernels launched inside it (by launch call start; an orphan by its own start),
+// with IL anchored at the step's start.
+struct StepMetrics {
+  std::string name;
+  int64_t ts_ns = 0, dur_ns = 0;  // relative to time_base_ns
+  ScopeMetrics metrics;
 };
 
 struct PerKernelRow {
@@ -44,10 +56,19 @@ struct Anomalies {
   uint64_t launches_without_kernel = 0;
   uint64_t duplicate_correlations = 0;
   uint64_t kernels_before_anchor = 0;
+  uint64_t kernels_ending_before_anchor = 0;  // IL is undefined for a scope where every kernel does
   uint64_t same_stream_overlaps = 0;
   uint64_t negative_durations = 0;
   uint64_t skipped_bad_phase = 0;
   uint64_t skipped_missing_time = 0;
+};
+
+// In-kernel tasks of one stage (launchprof timeline): how many, on how many tracks, and their summed time.
+struct InKernelStage {
+  std::string stage;
+  uint64_t tasks = 0;
+  uint64_t tracks = 0;
+  int64_t total_ns = 0, first_start_ns = 0, last_end_ns = 0;  // times relative to time_base_ns
 };
 
 struct TraceAnalysis {
@@ -68,7 +89,13 @@ struct TraceAnalysis {
   FusionResult fusion;
   std::vector<std::vector<std::string>> fusion_chain_names;  // kernel names of fusion.candidates[i]
   std::vector<PerKernelRow> per_kernel;  // only with AnalyzeOptions::per_kernel
+  std::vector<InKernelStage> in_kernel;  // by stage, in order of first start (none without launchprof timeline)
+  std::vector<StepMetrics> steps;        // ProfilerStep# ranges, in start order (none if the trace has none)
+  std::string window;                    // the time window applied, in words ("" = the whole trace)
 };
+
+// Keeps only the events that start inside the window (see AnalyzeOptions).
+void apply_window(TraceData* trace, int64_t from_ns, int64_t to_ns);
 
 TraceAnalysis analyze_trace(const TraceData& trace, const AnalyzeOptions& options);
 // Reads and analyses one file. Errors (I/O, truncation, malformed JSON, no traceEvents) are returned.

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "launchprof/analyze/api_kind.h"
+#include "launchprof/analyze/json_fault.h"
 #include "launchprof/analyze/time_parse.h"
 
 namespace launchprof {
@@ -23,7 +24,9 @@ enum class Category : uint8_t {
   kUserAnnotation,
   kGpuUserAnnotation,
   kGpuSync,
-  kFlow
+  kFlow,
+  kInKernelTask,  // `launchprof timeline`: a task of onemoe's persistent kernel ("X") or one of its marks ("i")
+  kInKernelMark,
 };
 
 // Kineto names (and the capitalised names of older PyTorch releases).
@@ -42,6 +45,8 @@ Category classify_category(std::string_view cat) {
   if (c == "gpu_user_annotation") return Category::kGpuUserAnnotation;
   if (c == "cuda_sync") return Category::kGpuSync;
   if (c == "ac2g") return Category::kFlow;
+  if (c == "onemoe_task") return Category::kInKernelTask;
+  if (c == "onemoe_mark") return Category::kInKernelMark;
   return Category::kOther;
 }
 
@@ -87,7 +92,15 @@ bool read_time(od::value v, int64_t* ns) {
 
 }  // namespace
 
-Status EventDecoder::decode_batch(const char* data, size_t size, size_t num_elements) {
+Status EventDecoder::locate(Status s, const char* data, size_t size, uint64_t offset) const {
+  std::string what;
+  size_t at = find_json_fault(data, size, true, &what);
+  if (at == kNoJsonFault || at >= size) return s;  // simdjson saw what the plain grammar check does not (UTF-8, ...)
+  s.message = "malformed JSON at byte " + std::to_string(offset + at) + ": " + what + " (" + s.message + ")";
+  return s;
+}
+
+Status EventDecoder::decode_batch(const char* data, size_t size, size_t num_elements, uint64_t offset) {
   size_t need = size + 2 + simdjson::SIMDJSON_PADDING;
   if (padded_.size() < need) padded_.resize(need + need / 4);
   padded_[0] = '[';
@@ -99,14 +112,15 @@ Status EventDecoder::decode_batch(const char* data, size_t size, size_t num_elem
                                                      ": " + simdjson::error_message(e));
   };
   od::document doc;
-  if (auto e = parser_.iterate(padded_.data(), size + 2, padded_.size()).get(doc)) return fail(e);
+  if (auto e = parser_.iterate(padded_.data(), size + 2, padded_.size()).get(doc))
+    return locate(fail(e), data, size, offset);
   od::array events;
-  if (auto e = doc.get_array().get(events)) return fail(e);
+  if (auto e = doc.get_array().get(events)) return locate(fail(e), data, size, offset);
   for (auto element : events) {
     od::object obj;
-    if (auto e = element.get_object().get(obj)) return fail(e);
+    if (auto e = element.get_object().get(obj)) return locate(fail(e), data, size, offset);
     Status s = decode_event(obj);
-    if (!s.ok()) return s;
+    if (!s.ok()) return locate(s, data, size, offset);
     ++decoded_;
   }
   (void)num_elements;
@@ -129,7 +143,7 @@ Status EventDecoder::decode_event(od::object obj) {
   int64_t ts = 0, dur = 0;
   bool has_ts = false, has_dur = false;
   int64_t pid = 0, tid = 0, flow_id = kNoId;
-  int64_t correlation = kNoId, external_id = kNoId, device = kNoId, stream = kNoId;
+  int64_t correlation = kNoId, external_id = kNoId, device = kNoId, stream = kNoId, bytes = kNoId;
   auto fail = [&](simdjson::error_code e) {
     return Status::Error(StatusCode::kMalformed, "malformed trace event #" + std::to_string(decoded_) + ": " +
                                                      simdjson::error_message(e));
@@ -188,6 +202,8 @@ Status EventDecoder::decode_event(od::object obj) {
               read_id(av, &device);
             } else if (k == "stream") {
               read_id(av, &stream);
+            } else if (k == "bytes") {
+              read_id(av, &bytes);
             }
           }
         }
@@ -211,6 +227,10 @@ Status EventDecoder::decode_event(od::object obj) {
     }
     ++counts.flows;
     out_->flows.push_back({flow_id, ph[0]});
+    return Status::Ok();
+  }
+  if (category == Category::kInKernelMark) {
+    ++counts.in_kernel_marks;
     return Status::Ok();
   }
   if (ph != "X") {
@@ -245,7 +265,7 @@ Status EventDecoder::decode_event(od::object obj) {
       bool is_memset = category == Category::kMemset;
       ++(is_memset ? counts.memset : counts.memcpy);
       int32_t dev = static_cast<int32_t>(device != kNoId ? device : pid);
-      out_->mems.push_back({ts, dur, stream != kNoId ? stream : tid, dev, is_memset});
+      out_->mems.push_back({ts, dur, stream != kNoId ? stream : tid, bytes, dev, out_->names.intern(name), is_memset});
       break;
     }
     case Category::kCpuOp:
@@ -258,6 +278,10 @@ Status EventDecoder::decode_event(od::object obj) {
     }
     case Category::kGpuUserAnnotation:
       ++counts.gpu_user_annotations;
+      break;
+    case Category::kInKernelTask:
+      ++counts.in_kernel_tasks;
+      out_->tasks.push_back({ts, dur, pid, tid, out_->names.intern(name)});
       break;
     case Category::kGpuSync:
       ++counts.gpu_syncs;

@@ -16,10 +16,13 @@ class EventDecoder {
  public:
   explicit EventDecoder(TraceData* out) : out_(out) {}
   // `data` holds complete event objects separated by commas (as EventSplitter hands them over).
-  Status decode_batch(const char* data, size_t size, size_t num_elements);
+  // `offset`: the absolute byte offset of `data` in the trace, for error messages.
+  Status decode_batch(const char* data, size_t size, size_t num_elements, uint64_t offset = 0);
 
  private:
   Status decode_event(simdjson::ondemand::object obj);
+  // Rewrites a decode error to name the byte of the fault, found by json_fault on the batch's text.
+  Status locate(Status s, const char* data, size_t size, uint64_t offset) const;
   bool to_offset(int64_t* ts);  // absolute ns -> offset from the trace's time base; false if out of range
 
   TraceData* out_;

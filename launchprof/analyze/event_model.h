@@ -78,8 +78,18 @@ struct MemRec {  // gpu_memcpy / gpu_memset activity
   int64_t ts_ns;
   int64_t dur_ns;
   int64_t stream;
+  int64_t bytes;  // args.bytes, kNoId when absent
   int32_t device;
+  uint32_t name;  // "Memcpy HtoD (Pageable -> Device)", "Memset (Device)", ...
   bool is_memset;
+};
+
+struct TaskRec {  // a task inside a kernel, merged from onemoe-bench's timeline by `launchprof timeline`
+  int64_t ts_ns;
+  int64_t dur_ns;
+  int64_t pid;
+  int64_t tid;    // one track per SM (and lane, when tasks on one SM overlap)
+  uint32_t name;  // the stage: route, plan, dispatch, gather, gemm1, gemm2, combine
 };
 
 struct FlowRec {  // "ac2g" launch-to-kernel flow arrows; only counted, the join uses correlation ids
@@ -100,6 +110,8 @@ struct ReadCounts {
   uint64_t gpu_user_annotations = 0;
   uint64_t gpu_syncs = 0;  // Kineto "cuda_sync" (counted; host-side sync API calls split fusion chains)
   uint64_t flows = 0;
+  uint64_t in_kernel_tasks = 0;  // onemoe_task slices (launchprof timeline)
+  uint64_t in_kernel_marks = 0;  // onemoe_mark instants
   uint64_t other = 0;                 // categories the analysis does not use (python_function, Trace, ...)
   uint64_t skipped_bad_phase = 0;     // a used category with a phase other than "X" (or s/f for flows)
   uint64_t skipped_missing_time = 0;  // a used category without a numeric ts or dur, or one out of range
@@ -115,6 +127,7 @@ struct TraceData {
   std::vector<OpRec> ops;
   std::vector<MemRec> mems;
   std::vector<FlowRec> flows;
+  std::vector<TaskRec> tasks;
   StringTable names;
   std::string gpu_name;       // from the Kineto "deviceProperties" header, if any
   int64_t time_base_ns = 0;   // absolute time of offset 0

@@ -417,6 +417,7 @@ Status EventSplitter::scan(size_t block_limit) {
 
 Status EventSplitter::emit_and_compact() {
   if (batch_count_ > 0) {
+    batch_offset_ = base_ + batch_first_;
     Status s = sink_(buf_.data() + batch_first_, batch_end_ - batch_first_, batch_count_);
     batch_first_ = SIZE_MAX;
     batch_count_ = 0;
@@ -440,6 +441,14 @@ Status EventSplitter::emit_and_compact() {
     capture_start_ -= std::min(capture_start_, keep);
   }
   return Status::Ok();
+}
+
+bool EventSplitter::open_element(const char** data, size_t* size, uint64_t* offset) const {
+  if (!(phase_ == Phase::kInElement || (block_mode_ && block_depth_ > 0)) || elem_start_ > filled_) return false;
+  *data = buf_.data() + elem_start_;
+  *size = filled_ - elem_start_;
+  *offset = base_ + elem_start_;
+  return true;
 }
 
 Status EventSplitter::commit(size_t n) {

@@ -36,6 +36,11 @@ class EventSplitter {
   const std::string& device_properties() const { return device_properties_; }
   uint64_t num_elements() const { return num_elements_; }
   uint64_t bytes_seen() const { return base_ + filled_; }
+  // While the sink runs: the absolute byte offset of the batch it was handed.
+  uint64_t batch_offset() const { return batch_offset_; }
+  // After an error: the traceEvents element that was still open (its bytes up to the end of the input seen so far)
+  // and its absolute offset; false if none was open.
+  bool open_element(const char** data, size_t* size, uint64_t* offset) const;
 
  private:
   enum class Phase : uint8_t {
@@ -86,6 +91,7 @@ class EventSplitter {
   size_t batch_first_ = SIZE_MAX;
   size_t batch_end_ = 0;
   size_t batch_count_ = 0;
+  uint64_t batch_offset_ = 0;
   uint64_t num_elements_ = 0;
   std::string device_properties_;
 

@@ -84,10 +84,6 @@ class ChainTable {
   bool full_ = false;
 };
 
-bool contains_chain(const std::vector<uint32_t>& outer, const std::vector<uint32_t>& inner) {
-  return std::search(outer.begin(), outer.end(), inner.begin(), inner.end()) != outer.end();
-}
-
 }  // namespace
 
 FusionResult find_fusion_candidates(const TraceData& t, const JoinResult& join, const PerKernelDerived& d,
@@ -158,9 +154,9 @@ FusionResult find_fusion_candidates(const TraceData& t, const JoinResult& join, 
     if (slot.len == 0 || slot.count < opt.min_occurrences) continue;
     FusionCandidate c;
     c.names.assign(names[slot.stream].begin() + slot.pos, names[slot.stream].begin() + slot.pos + slot.len);
-    c.occurrences = slot.count;
+    c.chain_occurrences = slot.count;
     c.first_kernel_occurrences = name_count[c.names[0]];
-    c.score = static_cast<double>(c.occurrences) / static_cast<double>(c.first_kernel_occurrences);
+    c.score = static_cast<double>(c.chain_occurrences) / static_cast<double>(c.first_kernel_occurrences);
     c.kernel_time_ns = slot.kernel_time_ns;
     c.lq_removable_ns = slot.lq_removable_ns;
     all.push_back(std::move(c));
@@ -173,12 +169,49 @@ FusionResult find_fusion_candidates(const TraceData& t, const JoinResult& join, 
     if (a.names.size() != b.names.size()) return a.names.size() > b.names.size();
     return a.names < b.names;
   });
+
+  // Non-overlapping selection. Where each name starts a window: (stream, position), in stream order.
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> starts(t.names.size());
+  for (size_t s = 0; s < names.size(); ++s)
+    for (size_t i = 0; i < names[s].size(); ++i)
+      starts[names[s][i]].emplace_back(static_cast<uint32_t>(s), static_cast<uint32_t>(i));
+  std::vector<std::vector<uint8_t>> claimed(names.size());
+  for (size_t s = 0; s < names.size(); ++s) claimed[s].assign(names[s].size(), 0);
+  // Bounds the selection's work on pathological traces (many candidates whose windows are all taken).
+  uint64_t budget = uint64_t{64} << 20;
+  std::vector<std::pair<uint32_t, uint32_t>> taken;
   for (auto& c : all) {
     if (result.candidates.size() >= opt.top_n) break;
-    bool covered = false;
-    for (const auto& kept : result.candidates)
-      covered = covered || (kept.occurrences >= c.occurrences && contains_chain(kept.names, c.names));
-    if (!covered) result.candidates.push_back(std::move(c));
+    const auto& from = starts[c.names[0]];
+    if (budget < from.size() * c.names.size()) {
+      result.selection_cut = true;
+      break;
+    }
+    budget -= from.size() * c.names.size();
+    const size_t len = c.names.size();
+    taken.clear();
+    int64_t kernel_time = 0, lq_removable = 0;
+    uint32_t last_stream = UINT32_MAX;
+    size_t free_from = 0;  // windows of this chain do not overlap each other either
+    for (auto [s, pos] : from) {
+      if (s != last_stream) last_stream = s, free_from = 0;
+      size_t last = pos + len - 1;
+      if (pos < free_from || last >= names[s].size() || segment[s][last] != segment[s][pos]) continue;
+      bool ok = true;
+      for (size_t k = 0; k < len && ok; ++k) ok = names[s][pos + k] == c.names[k] && !claimed[s][pos + k];
+      if (!ok) continue;
+      taken.emplace_back(s, pos);
+      free_from = last + 1;
+      kernel_time += dur_prefix[s][last + 1] - dur_prefix[s][pos];
+      lq_removable += lq_prefix[s][last + 1] - lq_prefix[s][pos + 1];
+    }
+    if (taken.size() < opt.min_occurrences) continue;
+    for (auto [s, pos] : taken)
+      for (size_t k = 0; k < len; ++k) claimed[s][pos + k] = 1;
+    c.occurrences = taken.size();
+    c.kernel_time_ns = kernel_time;
+    c.lq_removable_ns = lq_removable;
+    result.candidates.push_back(std::move(c));
   }
   return result;
 }

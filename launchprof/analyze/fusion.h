@@ -4,6 +4,9 @@
 // consecutive kernel names (L = 2..8):
 //   score = occurrences of the chain / occurrences of its first kernel (over all streams).
 // A score near 1 means the first kernel is almost always followed by the rest of the chain.
+// The listed candidates do not overlap: best first, each claims the kernels of its occurrences, and a later chain
+// counts only occurrences whose kernels no listed chain has claimed (so shifted windows of one long repeated chain,
+// or a chain overlapping itself, are not counted twice, and launches_removable adds up over the table).
 #pragma once
 
 #include <cstdint>
@@ -25,21 +28,22 @@ struct FusionOptions {
 
 struct FusionCandidate {
   std::vector<uint32_t> names;  // kernel name ids, in order
-  uint64_t occurrences = 0;
+  uint64_t chain_occurrences = 0;  // every window with these names, overlapping ones included (the score's numerator)
+  uint64_t occurrences = 0;        // the non-overlapping windows it was given (what the removable counts sum over)
   uint64_t first_kernel_occurrences = 0;
   double score = 0.0;
-  int64_t kernel_time_ns = 0;  // summed durations of all kernels in all occurrences
-  int64_t lq_removable_ns = 0;  // summed lq of kernels 2..L: the launch+queue time fusion could remove
+  int64_t kernel_time_ns = 0;   // summed durations of the kernels of its occurrences
+  int64_t lq_removable_ns = 0;  // summed lq of kernels 2..L of its occurrences: the launch+queue time fusion removes
   uint64_t launches_removable() const { return occurrences * (names.size() - 1); }
 };
 
 struct FusionResult {
-  std::vector<FusionCandidate> candidates;  // best first, sub-chains of a listed chain with as many
-                                            // occurrences left out
+  std::vector<FusionCandidate> candidates;  // best first, non-overlapping (see above)
   uint64_t sequences = 0;        // sync-split sequences over all streams
   uint64_t sync_calls = 0;       // host sync calls used as split points
   uint64_t distinct_chains = 0;
   bool table_full = false;       // max_distinct_chains reached: counts of later new chains are missing
+  bool selection_cut = false;    // the non-overlap selection stopped at its work bound before filling top_n
 };
 
 // `streams`: kernel indices of each stream in start order.

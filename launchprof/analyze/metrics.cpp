@@ -62,15 +62,39 @@ int64_t nearest_rank(std::vector<int64_t>& v, double p) {
   return v[idx];
 }
 
+// Length of the union of [start, end) spans (sorted by start), clipped to [lo, hi].
+int64_t union_length(const std::vector<std::pair<int64_t, int64_t>>& spans, int64_t lo, int64_t hi) {
+  int64_t total = 0, cur_start = 0, cur_end = 0;
+  bool open = false;
+  auto flush = [&]() {
+    if (!open) return;
+    int64_t s = std::max(cur_start, lo), e = std::min(cur_end, hi);
+    if (e > s) total += e - s;
+  };
+  for (const auto& [s, e] : spans) {
+    if (open && s <= cur_end) {
+      cur_end = std::max(cur_end, e);
+    } else {
+      flush();
+      cur_start = s;
+      cur_end = e;
+      open = true;
+    }
+  }
+  flush();
+  return total;
+}
+
 }  // namespace
 
 ScopeMetrics compute_scope(const TraceData& t, const PerKernelDerived& d, std::vector<uint32_t> ks,
-                           const Anchor& anchor, const JoinResult& join) {
+                           const Anchor& anchor, const JoinResult& join, const std::vector<uint32_t>& scope_mems) {
   ScopeMetrics m;
   m.kernels = ks.size();
   if (ks.empty()) return m;
-  std::vector<int64_t> lqs;
+  std::vector<int64_t> lqs, calls;
   lqs.reserve(ks.size());
+  calls.reserve(ks.size());
   m.first_start_ns = INT64_MAX;
   m.last_end_ns = INT64_MIN;
   int64_t window_start = INT64_MAX;
@@ -82,6 +106,7 @@ ScopeMetrics compute_scope(const TraceData& t, const PerKernelDerived& d, std::v
     m.last_end_ns = std::max(m.last_end_ns, end);
     window_start = std::min(window_start, k.ts_ns);
     if (k.ts_ns < anchor.ts_ns) ++m.kernels_before_anchor;
+    if (end < anchor.ts_ns) ++m.kernels_ending_before_anchor;
     if (!d.timing.joined[j]) {
       ++m.orphans;
       continue;
@@ -90,6 +115,7 @@ ScopeMetrics compute_scope(const TraceData& t, const PerKernelDerived& d, std::v
     if (t.apis[join.kernel_launch[j]].kind == ApiKind::kGraphLaunch) ++m.graph_kernels;
     int64_t lq = k.ts_ns - d.timing.launch_start_ns[j];
     lqs.push_back(lq);
+    calls.push_back(d.timing.launch_end_ns[j] - d.timing.launch_start_ns[j]);
     m.tklqt_ns += lq;
     if (lq < 0) {
       ++m.negative_lq;
@@ -107,34 +133,34 @@ ScopeMetrics compute_scope(const TraceData& t, const PerKernelDerived& d, std::v
     m.lq_max_ns = *std::max_element(lqs.begin(), lqs.end());
     m.lq_p50_ns = nearest_rank(lqs, 50.0);
     m.lq_p99_ns = nearest_rank(lqs, 99.0);
+    m.launch_call_p50_ns = nearest_rank(calls, 50.0);
   }
 
-  // Busy time: the union of kernel intervals, clipped to [anchor, last end].
-  std::sort(ks.begin(), ks.end(), [&t](uint32_t a, uint32_t b) { return t.kernels[a].ts_ns < t.kernels[b].ts_ns; });
-  int64_t cur_start = 0, cur_end = 0;
-  bool open = false;
-  auto flush = [&]() {
-    if (!open) return;
-    int64_t s = std::max(cur_start, anchor.ts_ns), e = cur_end;
-    if (e > s) m.busy_ns += e - s;
-  };
-  for (uint32_t j : ks) {
-    const KernelRec& k = t.kernels[j];
-    int64_t s = k.ts_ns, e = k.ts_ns + std::max<int64_t>(0, k.dur_ns);
-    if (open && s <= cur_end) {
-      cur_end = std::max(cur_end, e);
-    } else {
-      flush();
-      cur_start = s;
-      cur_end = e;
-      open = true;
-    }
+  // Busy time: the union of kernel intervals (and of those with the copies and sets), clipped to [anchor, last end].
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  spans.reserve(ks.size() + scope_mems.size());
+  for (uint32_t j : ks)
+    spans.emplace_back(t.kernels[j].ts_ns, t.kernels[j].ts_ns + std::max<int64_t>(0, t.kernels[j].dur_ns));
+  std::sort(spans.begin(), spans.end());
+  const int64_t kernel_busy = union_length(spans, anchor.ts_ns, m.last_end_ns);
+  if (!scope_mems.empty()) {  // few copies against many kernels: sort them alone, then merge
+    const auto mid = static_cast<std::ptrdiff_t>(spans.size());
+    for (uint32_t j : scope_mems)
+      spans.emplace_back(t.mems[j].ts_ns, t.mems[j].ts_ns + std::max<int64_t>(0, t.mems[j].dur_ns));
+    std::sort(spans.begin() + mid, spans.end());
+    std::inplace_merge(spans.begin(), spans.begin() + mid, spans.end());
   }
-  flush();
+  m.busy_ns = scope_mems.empty() ? kernel_busy : union_length(spans, anchor.ts_ns, m.last_end_ns);
+  m.copy_busy_ns = m.busy_ns - kernel_busy;
 
-  m.il_ns = m.last_end_ns - anchor.ts_ns;
-  m.idle_ns = m.il_ns - m.busy_ns;
-  m.idle_sum_ns = m.il_ns - m.kernel_time_ns;
+  // A scope whose kernels all end before the anchor (a kernel recorded before its own launch call, i.e. clock skew)
+  // has no inference latency: IL would be negative, and a negative idle would read as a CPU-bound GPU.
+  m.il_defined = m.last_end_ns >= anchor.ts_ns;
+  if (m.il_defined) {
+    m.il_ns = m.last_end_ns - anchor.ts_ns;
+    m.idle_ns = m.il_ns - m.busy_ns;
+    m.idle_sum_ns = m.il_ns - m.kernel_time_ns;
+  }
   m.queue = queue_length(ks, t.kernels, d.timing, window_start, m.last_end_ns);
   return m;
 }

@@ -3,8 +3,10 @@
 //   TKLQT       = sum of lq_j, negative values included and counted (never clamped)
 //   AKD         = mean kernel duration over all kernels in scope
 //   IL          = last kernel end in scope - anchor, where the anchor is the first operator start in the trace
-//                 (cpu_op / user_annotation), else the first launch call, else the first kernel
-//   idle        = IL - |union of kernel intervals within [anchor, last end]|   (never negative)
+//                 (cpu_op / user_annotation), else the first launch call, else the first kernel. Undefined (not
+//                 negative) when every kernel of the scope ends before the anchor (clock skew): see il_defined
+//   idle        = IL - |union of kernel, memcpy and memset intervals within [anchor, last end]|   (never negative;
+//                 undefined with IL). A copy keeps the GPU busy, so copy time is not idle time
 //   idle_sum    = IL - sum of kernel durations                             (the paper's formula; negative when
 //                                                                           kernels overlap)
 //   queue_delay = max(0, kernel_start - launch_call_end)
@@ -44,12 +46,18 @@ struct ScopeMetrics {
   uint64_t negative_lq = 0;
   int64_t negative_lq_ns = 0;  // sum of the negative lq values (included in tklqt_ns)
   int64_t lq_min_ns = 0, lq_p50_ns = 0, lq_p99_ns = 0, lq_max_ns = 0;  // nearest-rank, joined kernels
+  int64_t launch_call_p50_ns = 0;  // median duration of the joined kernels' launch calls (the unqueued part of lq)
 
   int64_t kernel_time_ns = 0;  // sum of durations
-  int64_t busy_ns = 0;         // union of kernel intervals within [anchor, last_end]
+  int64_t busy_ns = 0;         // union of kernel, memcpy and memset intervals within [anchor, last_end]
+  int64_t copy_busy_ns = 0;    // the part of busy_ns covered by copies and sets only (no kernel running)
   int64_t first_start_ns = 0, last_end_ns = 0;
+  // IL, idle and idle_sum are defined when the scope has a kernel ending at or after the anchor; otherwise they
+  // are 0 here and reported as undefined (null, '-', empty), never as a negative time.
+  bool il_defined = false;
   int64_t il_ns = 0, idle_ns = 0, idle_sum_ns = 0;
   uint64_t kernels_before_anchor = 0;
+  uint64_t kernels_ending_before_anchor = 0;
 
   int64_t queue_delay_ns = 0;  // sum over joined kernels
   int64_t queue_delay_max_ns = 0;
@@ -63,7 +71,8 @@ struct ScopeMetrics {
 
   double akd_ns() const { return kernels ? static_cast<double>(kernel_time_ns) / kernels : 0.0; }
   double lq_mean_ns() const { return joined ? static_cast<double>(tklqt_ns) / joined : 0.0; }
-  double idle_fraction() const { return il_ns > 0 ? static_cast<double>(idle_ns) / il_ns : 0.0; }
+  bool idle_fraction_defined() const { return il_defined && il_ns > 0; }
+  double idle_fraction() const { return idle_fraction_defined() ? static_cast<double>(idle_ns) / il_ns : 0.0; }
 };
 
 struct PerKernelDerived {
@@ -74,9 +83,10 @@ struct PerKernelDerived {
 
 PerKernelDerived derive_per_kernel(const TraceData& trace, const JoinResult& join);
 
-// `scope_kernels`: kernel indices of the scope (any order). Gap stats are added by the caller, since
-// they are per-stream by nature.
+// `scope_kernels`: kernel indices of the scope (any order); `scope_mems`: its memcpy/memset indices. Gap stats are
+// added by the caller, since they are per-stream by nature.
 ScopeMetrics compute_scope(const TraceData& trace, const PerKernelDerived& derived,
-                           std::vector<uint32_t> scope_kernels, const Anchor& anchor, const JoinResult& join);
+                           std::vector<uint32_t> scope_kernels, const Anchor& anchor, const JoinResult& join,
+                           const std::vector<uint32_t>& scope_mems = {});
 
 }  // namespace launchprof

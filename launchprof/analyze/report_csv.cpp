@@ -27,6 +27,8 @@ std::string fixed(double v, int digits = 3) {
 }
 
 std::string num(uint64_t v) { return std::to_string(v); }
+// An undefined value is an empty field (JSON writes null), never 0.
+std::string opt(bool defined, double v, int digits = 3) { return defined ? fixed(v, digits) : std::string(); }
 int gi(GapClass c) { return static_cast<int>(c); }
 
 // One table of (header, value) pairs keeps the header and the rows in step.
@@ -38,21 +40,21 @@ const std::vector<Column>& scope_columns() {
       {"orphans", [](const ScopeMetrics& m) { return num(m.orphans); }},
       {"graph_kernels", [](const ScopeMetrics& m) { return num(m.graph_kernels); }},
       {"tklqt_us", [](const ScopeMetrics& m) { return fixed(ns_to_us(m.tklqt_ns)); }},
-      {"lq_mean_us", [](const ScopeMetrics& m) { return fixed(m.lq_mean_ns() / 1e3); }},
-      {"lq_p50_us", [](const ScopeMetrics& m) { return fixed(ns_to_us(m.lq_p50_ns)); }},
-      {"lq_p99_us", [](const ScopeMetrics& m) { return fixed(ns_to_us(m.lq_p99_ns)); }},
+      {"lq_mean_us", [](const ScopeMetrics& m) { return opt(m.joined > 0, m.lq_mean_ns() / 1e3); }},
+      {"lq_p50_us", [](const ScopeMetrics& m) { return opt(m.joined > 0, ns_to_us(m.lq_p50_ns)); }},
+      {"lq_p99_us", [](const ScopeMetrics& m) { return opt(m.joined > 0, ns_to_us(m.lq_p99_ns)); }},
       {"negative_lq", [](const ScopeMetrics& m) { return num(m.negative_lq); }},
       {"negative_lq_us", [](const ScopeMetrics& m) { return fixed(ns_to_us(m.negative_lq_ns)); }},
-      {"akd_us", [](const ScopeMetrics& m) { return fixed(m.akd_ns() / 1e3); }},
+      {"akd_us", [](const ScopeMetrics& m) { return opt(m.kernels > 0, m.akd_ns() / 1e3); }},
       {"kernel_time_ms", [](const ScopeMetrics& m) { return fixed(ns_to_ms(m.kernel_time_ns), 6); }},
-      {"busy_ms", [](const ScopeMetrics& m) { return fixed(ns_to_ms(m.busy_ns), 6); }},
-      {"il_ms", [](const ScopeMetrics& m) { return fixed(ns_to_ms(m.il_ns), 6); }},
-      {"idle_ms", [](const ScopeMetrics& m) { return fixed(ns_to_ms(m.idle_ns), 6); }},
-      {"idle_sum_ms", [](const ScopeMetrics& m) { return fixed(ns_to_ms(m.idle_sum_ns), 6); }},
-      {"idle_frac", [](const ScopeMetrics& m) { return fixed(m.idle_fraction(), 6); }},
+      {"busy_ms", [](const ScopeMetrics& m) { return opt(m.il_defined, ns_to_ms(m.busy_ns), 6); }},
+      {"il_ms", [](const ScopeMetrics& m) { return opt(m.il_defined, ns_to_ms(m.il_ns), 6); }},
+      {"idle_ms", [](const ScopeMetrics& m) { return opt(m.il_defined, ns_to_ms(m.idle_ns), 6); }},
+      {"idle_sum_ms", [](const ScopeMetrics& m) { return opt(m.il_defined, ns_to_ms(m.idle_sum_ns), 6); }},
+      {"idle_frac", [](const ScopeMetrics& m) { return opt(m.idle_fraction_defined(), m.idle_fraction(), 6); }},
       {"kernels_before_anchor", [](const ScopeMetrics& m) { return num(m.kernels_before_anchor); }},
-      {"queue_delay_us", [](const ScopeMetrics& m) { return fixed(ns_to_us(m.queue_delay_ns)); }},
-      {"queue_delay_max_us", [](const ScopeMetrics& m) { return fixed(ns_to_us(m.queue_delay_max_ns)); }},
+      {"queue_delay_us", [](const ScopeMetrics& m) { return opt(m.joined > 0, ns_to_us(m.queue_delay_ns)); }},
+      {"queue_delay_max_us", [](const ScopeMetrics& m) { return opt(m.joined > 0, ns_to_us(m.queue_delay_max_ns)); }},
       {"started_before_launch_returned", [](const ScopeMetrics& m) { return num(m.started_before_launch_returned); }},
       {"host_wait_gaps", [](const ScopeMetrics& m) { return num(m.gaps.count[gi(GapClass::kHostWait)]); }},
       {"host_wait_us", [](const ScopeMetrics& m) { return fixed(ns_to_us(m.gaps.gap_ns[gi(GapClass::kHostWait)])); }},
@@ -63,11 +65,13 @@ const std::vector<Column>& scope_columns() {
       {"other_gap_us", [](const ScopeMetrics& m) { return fixed(ns_to_us(m.gaps.gap_ns[gi(GapClass::kOther)])); }},
       {"overlaps", [](const ScopeMetrics& m) { return num(m.gaps.count[gi(GapClass::kOverlap)]); }},
       {"queue_max", [](const ScopeMetrics& m) { return num(m.queue.max); }},
-      {"queue_mean", [](const ScopeMetrics& m) { return fixed(m.queue.mean, 4); }},
+      {"queue_mean", [](const ScopeMetrics& m) { return opt(m.joined > 0, m.queue.mean, 4); }},
       {"memcpy", [](const ScopeMetrics& m) { return num(m.memcpy); }},
       {"memcpy_us", [](const ScopeMetrics& m) { return fixed(ns_to_us(m.memcpy_ns)); }},
       {"memset", [](const ScopeMetrics& m) { return num(m.memset); }},
       {"memset_us", [](const ScopeMetrics& m) { return fixed(ns_to_us(m.memset_ns)); }},
+      {"copy_busy_ms", [](const ScopeMetrics& m) { return opt(m.il_defined, ns_to_ms(m.copy_busy_ns), 6); }},
+      {"kernels_ending_before_anchor", [](const ScopeMetrics& m) { return num(m.kernels_ending_before_anchor); }},
   };
   return cols;
 }

@@ -32,14 +32,15 @@ void scope_json(JsonWriter& w, const std::string& path, const ScopeMetrics& m) {
   opt("lq_max_us", joined, ns_to_us(m.lq_max_ns));
   opt("akd_us", any, m.akd_ns() / 1e3);
   w.field("kernel_time_ms", ns_to_ms(m.kernel_time_ns));
-  opt("busy_ms", any, ns_to_ms(m.busy_ns));
-  opt("il_ms", any, ns_to_ms(m.il_ns));
-  opt("idle_ms", any, ns_to_ms(m.idle_ns));
-  opt("idle_sum_ms", any, ns_to_ms(m.idle_sum_ns));
-  opt("idle_frac", any && m.il_ns > 0, m.idle_fraction());
+  opt("busy_ms", m.il_defined, ns_to_ms(m.busy_ns));
+  opt("il_ms", m.il_defined, ns_to_ms(m.il_ns));
+  opt("idle_ms", m.il_defined, ns_to_ms(m.idle_ns));
+  opt("idle_sum_ms", m.il_defined, ns_to_ms(m.idle_sum_ns));
+  opt("idle_frac", m.idle_fraction_defined(), m.idle_fraction());
   w.field("kernels_before_anchor", m.kernels_before_anchor);
-  w.field("queue_delay_us", ns_to_us(m.queue_delay_ns));
-  w.field("queue_delay_max_us", ns_to_us(m.queue_delay_max_ns));
+  w.field("kernels_ending_before_anchor", m.kernels_ending_before_anchor);
+  opt("queue_delay_us", joined, ns_to_us(m.queue_delay_ns));
+  opt("queue_delay_max_us", joined, ns_to_us(m.queue_delay_max_ns));
   w.field("started_before_launch_returned", m.started_before_launch_returned);
   w.key("gaps");
   w.begin_object();
@@ -57,10 +58,11 @@ void scope_json(JsonWriter& w, const std::string& path, const ScopeMetrics& m) {
   w.field("memcpy_us", ns_to_us(m.memcpy_ns));
   w.field("memset", m.memset);
   w.field("memset_us", ns_to_us(m.memset_ns));
+  opt("copy_busy_ms", m.il_defined, ns_to_ms(m.copy_busy_ns));
   w.end_object();
 }
 
-void kernel_stats_json(JsonWriter& w, const char* key, const std::vector<KernelStat>& ks) {
+void kernel_stats_json(JsonWriter& w, const char* key, const std::vector<KernelStat>& ks, int64_t gpu_ns) {
   w.key(key);
   w.begin_array();
   for (const auto& k : ks) {
@@ -68,6 +70,10 @@ void kernel_stats_json(JsonWriter& w, const char* key, const std::vector<KernelS
     w.field("name", k.name);
     w.field("count", k.count);
     w.field("total_us", ns_to_us(k.total_ns));
+    w.field("min_us", ns_to_us(k.min_ns));
+    w.field("max_us", ns_to_us(k.max_ns));
+    w.field("std_us", k.std_ns / 1e3);
+    gpu_ns > 0 ? w.field("gpu_time_pct", 100.0 * k.total_ns / gpu_ns) : w.null_field("gpu_time_pct");
     w.field("joined", k.joined);
     w.field("lq_us", ns_to_us(k.lq_ns));
     w.end_object();
@@ -121,25 +127,94 @@ void trace_json(JsonWriter& w, const TraceAnalysis& a, bool per_kernel) {
   w.field("launches_without_kernel", an.launches_without_kernel);
   w.field("duplicate_correlations", an.duplicate_correlations);
   w.field("kernels_before_anchor", an.kernels_before_anchor);
+  w.field("kernels_ending_before_anchor", an.kernels_ending_before_anchor);
   w.field("same_stream_overlaps", an.same_stream_overlaps);
   w.field("negative_durations", an.negative_durations);
   w.field("skipped_bad_phase", an.skipped_bad_phase);
   w.field("skipped_missing_time", an.skipped_missing_time);
   w.end_object();
   w.field("distinct_kernel_names", a.tables.distinct_kernel_names);
-  kernel_stats_json(w, "top_kernels_by_count", a.tables.by_count);
-  kernel_stats_json(w, "top_kernels_by_time", a.tables.by_time);
-  w.key("top_operators");
+  kernel_stats_json(w, "top_kernels_by_count", a.tables.by_count, a.tables.kernel_time_ns);
+  kernel_stats_json(w, "top_kernels_by_time", a.tables.by_time, a.tables.kernel_time_ns);
+  auto ops_json = [&w](const char* key, const std::vector<OpStat>& ops) {
+    w.key(key);
+    w.begin_array();
+    for (const auto& o : ops) {
+      w.begin_object();
+      w.field("name", o.name);
+      w.field("calls", o.calls);
+      w.field("cpu_time_us", ns_to_us(o.cpu_ns));
+      w.field("launches", o.launches);
+      w.field("kernels", o.kernels);
+      w.field("gpu_time_us", ns_to_us(o.gpu_ns));
+      w.field("tklqt_us", ns_to_us(o.lq_ns));
+      w.end_object();
+    }
+    w.end_array();
+  };
+  ops_json("top_operators", a.tables.ops_by_kernels);
+  ops_json("top_operators_by_gpu_time", a.tables.ops_by_gpu_time);
+  w.key("api_calls");
   w.begin_array();
-  for (const auto& o : a.tables.ops_by_kernels) {
+  for (const auto& api : a.tables.apis_by_time) {
     w.begin_object();
-    w.field("name", o.name);
-    w.field("launches", o.launches);
-    w.field("kernels", o.kernels);
-    w.field("tklqt_us", ns_to_us(o.lq_ns));
+    w.field("name", api.name);
+    w.field("driver", api.is_driver);
+    w.field("calls", api.calls);
+    w.field("total_us", ns_to_us(api.total_ns));
+    w.field("min_us", ns_to_us(api.min_ns));
+    w.field("max_us", ns_to_us(api.max_ns));
+    w.field("kernels", api.kernels);
     w.end_object();
   }
   w.end_array();
+  w.key("copies_and_sets");
+  w.begin_array();
+  for (const auto& m : a.tables.mems) {
+    w.begin_object();
+    w.field("kind", m.kind);
+    w.field("size", m.size);
+    w.field("count", m.count);
+    w.field("bytes", static_cast<uint64_t>(m.bytes));
+    w.field("total_us", ns_to_us(m.total_ns));
+    w.end_object();
+  }
+  w.end_array();
+  w.key("steps");
+  w.begin_array();
+  for (const auto& st : a.steps) {
+    const ScopeMetrics& m = st.metrics;
+    w.begin_object();
+    w.field("name", st.name);
+    w.field("ts_us", ns_to_us(a.time_base_ns + st.ts_ns));
+    w.field("dur_us", ns_to_us(st.dur_ns));
+    w.field("kernels", m.kernels);
+    w.field("tklqt_us", ns_to_us(m.tklqt_ns));
+    m.joined ? w.field("lq_p50_us", ns_to_us(m.lq_p50_ns)) : w.null_field("lq_p50_us");
+    m.il_defined ? w.field("il_ms", ns_to_ms(m.il_ns)) : w.null_field("il_ms");
+    m.il_defined ? w.field("idle_ms", ns_to_ms(m.idle_ns)) : w.null_field("idle_ms");
+    w.end_object();
+  }
+  w.end_array();
+  a.window.empty() ? w.null_field("window") : w.field("window", a.window);
+  w.key("in_kernel");
+  w.begin_object();
+  w.field("tasks", c.in_kernel_tasks);
+  w.field("marks", c.in_kernel_marks);
+  w.key("stages");
+  w.begin_array();
+  for (const auto& s : a.in_kernel) {
+    w.begin_object();
+    w.field("stage", s.stage);
+    w.field("tasks", s.tasks);
+    w.field("tracks", s.tracks);
+    w.field("task_time_us", ns_to_us(s.total_ns));
+    w.field("first_start_us", ns_to_us(a.time_base_ns + s.first_start_ns));
+    w.field("last_end_us", ns_to_us(a.time_base_ns + s.last_end_ns));
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
   const FusionResult& f = a.fusion;
   w.key("fusion");
   w.begin_object();
@@ -147,6 +222,7 @@ void trace_json(JsonWriter& w, const TraceAnalysis& a, bool per_kernel) {
   w.field("sync_calls", f.sync_calls);
   w.field("distinct_chains", f.distinct_chains);
   w.field("table_full", f.table_full);
+  w.field("selection_cut", f.selection_cut);
   w.key("candidates");
   w.begin_array();
   for (size_t i = 0; i < f.candidates.size(); ++i) {
@@ -155,6 +231,7 @@ void trace_json(JsonWriter& w, const TraceAnalysis& a, bool per_kernel) {
     w.field("score", cand.score);
     w.field("length", static_cast<uint64_t>(cand.names.size()));
     w.field("occurrences", cand.occurrences);
+    w.field("chain_occurrences", cand.chain_occurrences);
     w.field("first_kernel_occurrences", cand.first_kernel_occurrences);
     w.field("launches_removable", cand.launches_removable());
     w.field("lq_removable_us", ns_to_us(cand.lq_removable_ns));

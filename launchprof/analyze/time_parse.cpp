@@ -1,6 +1,7 @@
 #include "launchprof/analyze/time_parse.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -34,7 +35,9 @@ bool parse_us_to_ns(std::string_view t, int64_t* ns) {
   uint64_t int_part = 0;
   int int_digits = 0;
   while (i < t.size() && is_digit(t[i])) {
-    if (int_digits == 15) return parse_slow(t.substr(start), ns);  // would overflow the fast path
+    // 16 digits of microseconds (an epoch timestamp, 1.7e15 us) still fit int64 nanoseconds; the double of the slow
+    // path would round them to 256 ns.
+    if (int_digits == 16) return parse_slow(t.substr(start), ns);
     int_part = int_part * 10 + static_cast<uint64_t>(t[i] - '0');
     ++int_digits;
     ++i;
@@ -61,6 +64,7 @@ bool parse_us_to_ns(std::string_view t, int64_t* ns) {
   if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) return parse_slow(t.substr(start), ns);
   if (quoted && (i >= t.size() || t[i] != '"')) return false;
   for (; frac_digits < 3; ++frac_digits) frac_ns *= 10;
+  if (int_part > (static_cast<uint64_t>(INT64_MAX) - 1000) / 1000) return parse_slow(t.substr(start), ns);
   int64_t v = static_cast<int64_t>(int_part * 1000 + frac_ns + (round_up ? 1 : 0));
   *ns = negative ? -v : v;
   return true;

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -47,8 +48,13 @@ struct State {
   std::mutex mu;
   TraceModel model;
   std::unordered_map<const char*, uint32_t> kernel_names;  // CUPTI shares one name pointer per kernel
-  std::unordered_map<uint32_t, uint32_t> runtime_names;    // cbid -> string index
-  std::unordered_map<uint32_t, uint32_t> driver_names;
+  const char* last_kernel_name = nullptr;                  // kernels repeat: the last lookup, kept
+  uint32_t last_kernel_idx = 0;
+  // cbid -> string index + 1 (0: not named yet): one array read per API record, no hashing.
+  std::vector<uint32_t> runtime_names, driver_names;
+  uint32_t sync_names[8] = {};         // synchronization type (0..6) -> string index + 1; 7: any other type
+  uint32_t internal_launch_name = 0;   // string index + 1
+  uint32_t last_context = UINT32_MAX;  // context_device holds it already
   std::unordered_map<uint32_t, uint32_t> copy_names;      // (copy kind, src kind, dst kind) or memset kind -> index
   std::unordered_map<uint64_t, OpenMarker> open_markers;  // marker id -> start
   size_t buffer_bytes = 16u << 20;
@@ -94,18 +100,27 @@ std::string demangle(const char* name) {
 
 uint32_t kernel_name(State& st, const char* name) {
   if (name == nullptr) return st.model.strings.intern("<unnamed kernel>");
+  if (name == st.last_kernel_name) return st.last_kernel_idx;
   auto it = st.kernel_names.find(name);
-  if (it != st.kernel_names.end()) return it->second;
-  uint32_t idx = st.model.strings.intern(demangle(name));
-  st.kernel_names.emplace(name, idx);
+  uint32_t idx;
+  if (it != st.kernel_names.end()) {
+    idx = it->second;
+  } else {
+    idx = st.model.strings.intern(demangle(name));
+    st.kernel_names.emplace(name, idx);
+  }
+  st.last_kernel_name = name;
+  st.last_kernel_idx = idx;
   return idx;
 }
 
 uint32_t api_name(State& st, ApiDomain domain, uint32_t cbid) {
-  if (domain == ApiDomain::kInternal) return st.model.strings.intern("cuInternalLaunch");
+  if (domain == ApiDomain::kInternal) {
+    if (st.internal_launch_name == 0) st.internal_launch_name = st.model.strings.intern("cuInternalLaunch") + 1;
+    return st.internal_launch_name - 1;
+  }
   auto& cache = domain == ApiDomain::kRuntime ? st.runtime_names : st.driver_names;
-  auto it = cache.find(cbid);
-  if (it != cache.end()) return it->second;
+  if (cbid < cache.size() && cache[cbid] != 0) return cache[cbid] - 1;
   const char* name = nullptr;
   CUpti_CallbackDomain cb_domain =
       domain == ApiDomain::kRuntime ? CUPTI_CB_DOMAIN_RUNTIME_API : CUPTI_CB_DOMAIN_DRIVER_API;
@@ -113,7 +128,10 @@ uint32_t api_name(State& st, ApiDomain domain, uint32_t cbid) {
                       ? strip_cbid_version(name)
                       : (domain == ApiDomain::kRuntime ? "cudaRuntimeCbid" : "cuDriverCbid") + std::to_string(cbid);
   uint32_t idx = st.model.strings.intern(s);
-  cache.emplace(cbid, idx);
+  if (cbid < (1u << 16)) {
+    if (cache.size() <= cbid) cache.resize(cbid + 1, 0);
+    cache[cbid] = idx + 1;
+  }
   return idx;
 }
 
@@ -197,7 +215,11 @@ bool common_op_fields(State& st, const Record& r, GpuOpKind kind, GpuOp& op) {
   op.correlation = r.correlationId;
   op.graph_id = r.graphId;
   op.graph_node_id = r.graphNodeId;
-  st.model.context_device.emplace(r.contextId, r.deviceId);
+  // try_emplace, not emplace: emplace builds (allocates) a node before it finds the key present, once per record.
+  if (r.contextId != st.last_context) {
+    st.model.context_device.try_emplace(r.contextId, r.deviceId);
+    st.last_context = r.contextId;
+  }
   return true;
 }
 
@@ -271,7 +293,10 @@ void convert_api(State& st, const CUpti_ActivityAPI& a, ApiDomain domain) {
 
 void convert_sync(State& st, const CUpti_ActivitySynchronization2& s) {
   SyncOp op;
-  op.name_idx = st.model.strings.intern(sync_name(s.type));
+  // The name of each type is interned once (it was built and hashed per record).
+  const size_t type = std::min<size_t>(static_cast<size_t>(s.type), 7);
+  if (st.sync_names[type] == 0) st.sync_names[type] = st.model.strings.intern(sync_name(s.type)) + 1;
+  op.name_idx = st.sync_names[type] - 1;
   op.start_ns = s.start;
   op.end_ns = s.end;
   op.correlation = s.correlationId;
@@ -604,6 +629,9 @@ CollectorOptions collector_options_from_env() {
   o.system_thread_ids = !(tids != nullptr && std::strcmp(tids, "cupti") == 0);
   o.api_records = !env_flag("LAUNCHPROF_DIAG_NO_API", false);
   o.kernel_records = !env_flag("LAUNCHPROF_DIAG_NO_KERNELS", false);
+  o.subscriber = !env_flag("LAUNCHPROF_DIAG_NO_SUBSCRIBER", false);
+  o.own_clock = !env_flag("LAUNCHPROF_DIAG_CUPTI_CLOCK", false);
+  o.extra_kinds = !env_flag("LAUNCHPROF_DIAG_NO_EXTRA_KINDS", false);
   return o;
 }
 
@@ -653,7 +681,7 @@ CollectorStatus collector_start(const CollectorOptions& options) {
   st.model.cupti_version = std::to_string(version);
 
   // The timestamp callback must come before any kind is enabled; once per process (start is refused a second time).
-  CUptiResult r = cuptiActivityRegisterTimestampCallback(monotonic_ns);
+  CUptiResult r = options.own_clock ? cuptiActivityRegisterTimestampCallback(monotonic_ns) : CUPTI_ERROR_NOT_SUPPORTED;
   st.own_clock = r == CUPTI_SUCCESS;
   if (!st.own_clock) st.model.clock = "CUPTI default";  // records still share one clock; only its origin differs
   cuptiSetThreadIdType(options.system_thread_ids ? CUPTI_ACTIVITY_THREAD_ID_TYPE_SYSTEM
@@ -675,7 +703,10 @@ CollectorStatus collector_start(const CollectorOptions& options) {
   choose_cbids(st, options);
   st.callback_source = options.api_records && options.api_source == ApiSource::kCallback;
   st.logging.store(st.callback_source, std::memory_order_relaxed);
-  std::string sub = subscribe_callbacks(st);
+  // Without the subscriber (a diagnostic), the callback source has nothing to log with.
+  std::string sub = options.subscriber || st.callback_source ? subscribe_callbacks(st) : std::string();
+  if (!options.subscriber && !st.callback_source)
+    warnings += "diagnostic: no CUPTI subscriber (no flush before cudaDeviceReset); ";
   if (!sub.empty()) {
     warnings += sub + (st.callback_source ? " (API calls from activity records instead; no flush before "
                                             "cudaDeviceReset)"
@@ -707,11 +738,13 @@ CollectorStatus collector_start(const CollectorOptions& options) {
     CUptiResult res = cuptiActivityEnable(kind);
     if (res != CUPTI_SUCCESS) warnings += cupti_error(res, "enable kind " + std::to_string(kind)) + "; ";
   };
-  optional(CUPTI_ACTIVITY_KIND_SYNCHRONIZATION);
-  if (options.api_records) optional(CUPTI_ACTIVITY_KIND_INTERNAL_LAUNCH_API);
-  optional(CUPTI_ACTIVITY_KIND_DEVICE);
-  optional(CUPTI_ACTIVITY_KIND_CONTEXT);
-  if (options.markers) optional(CUPTI_ACTIVITY_KIND_MARKER);
+  if (options.extra_kinds) {
+    optional(CUPTI_ACTIVITY_KIND_SYNCHRONIZATION);
+    if (options.api_records) optional(CUPTI_ACTIVITY_KIND_INTERNAL_LAUNCH_API);
+    optional(CUPTI_ACTIVITY_KIND_DEVICE);
+    optional(CUPTI_ACTIVITY_KIND_CONTEXT);
+    if (options.markers) optional(CUPTI_ACTIVITY_KIND_MARKER);
+  }
   if (api_activity && options.all_driver_apis) {
     optional(CUPTI_ACTIVITY_KIND_DRIVER);
   } else if (api_activity) {
@@ -776,10 +809,15 @@ TraceModel collector_take() {
   st.model.runtime_apis = out.runtime_apis;
   st.model.api_source = out.api_source;
   st.model.thread_ids = out.thread_ids;
+  // Every cache of string indices points into the model just taken: all of them start again.
   st.kernel_names.clear();
+  st.last_kernel_name = nullptr;
   st.runtime_names.clear();
   st.driver_names.clear();
   st.copy_names.clear();
+  std::fill(std::begin(st.sync_names), std::end(st.sync_names), 0u);
+  st.internal_launch_name = 0;
+  st.last_context = UINT32_MAX;
   return out;
 }
 

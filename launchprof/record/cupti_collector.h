@@ -29,11 +29,19 @@ struct CollectorOptions {
   // copies, sets, syncs and NVTX stay), or the kernel records. Their costs then show apart.
   bool api_records = true;
   bool kernel_records = true;
+  // Diagnostics of what CUPTI attached costs the launching thread, apart from any record per launch: the CUPTI
+  // subscriber (it flushes before cudaDeviceReset and context teardown), launchprof's timestamp callback (CUPTI's
+  // own clock instead), and the kinds beyond kernels, API calls, copies and sets (synchronization, internal
+  // launches, devices, contexts, NVTX markers).
+  bool subscriber = true;
+  bool own_clock = true;
+  bool extra_kinds = true;
 };
 
 // Reads LAUNCHPROF_BUFFER_MB, LAUNCHPROF_LATENCY, LAUNCHPROF_DRIVER_API=all, LAUNCHPROF_RUNTIME_API=all,
 // LAUNCHPROF_NVTX=0, LAUNCHPROF_API_SOURCE=activity|callback, LAUNCHPROF_THREAD_IDS=system|cupti, and the
-// diagnostics LAUNCHPROF_DIAG_NO_API=1, LAUNCHPROF_DIAG_NO_KERNELS=1.
+// diagnostics LAUNCHPROF_DIAG_NO_API=1, LAUNCHPROF_DIAG_NO_KERNELS=1, LAUNCHPROF_DIAG_NO_SUBSCRIBER=1,
+// LAUNCHPROF_DIAG_CUPTI_CLOCK=1, LAUNCHPROF_DIAG_NO_EXTRA_KINDS=1.
 CollectorOptions collector_options_from_env();
 
 struct CollectorStatus {

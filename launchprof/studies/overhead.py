@@ -13,6 +13,10 @@ Configurations (--cxx-configs / --torch-configs pick them):
   diag-no-api        diagnostic: kernels, copies, sets, syncs only (LAUNCHPROF_DIAG_NO_API=1)
   diag-no-kernels    diagnostic: API records only (LAUNCHPROF_DIAG_NO_KERNELS=1)
   diag-attach-only   diagnostic: both of the above: CUPTI attached, no per-launch record (copies, sets, syncs only)
+  diag-attach-bare   diagnostic: attach-only, and no CUPTI subscriber, CUPTI's own clock, no sync/device/context/NVTX
+                     kinds: the floor of CUPTI's activity API with copies and sets enabled
+  record-lean        diagnostic: record without the subscriber, the timestamp callback and the extra kinds: what
+                     launchprof's own set-up adds to record (record - record-lean)
   cupti-inprocess    (cxx) the same collector linked into the program
   torch-profiler     (torch) the loop inside torch.profiler.profile(CPU+CUDA); export timed apart
 Per run the workload reports the wall time of its timed loops (median of --loops loops); the study reports the median
@@ -103,10 +107,18 @@ RECORD_CONFIGS = {
     # Run 2 (2026-11-28) measured each half alone costing about what both cost together: this one asks whether
     # having CUPTI attached at all, with no record per launch, already costs that.
     "diag-attach-only": ([], {"LAUNCHPROF_DIAG_NO_API": "1", "LAUNCHPROF_DIAG_NO_KERNELS": "1"}),
+    # Run 3 (2026-11-29): attach-only cost +21.8%. These split that floor into what launchprof sets up (a CUPTI
+    # subscriber, a timestamp callback, five extra kinds) and what attaching CUPTI's activity API costs by itself.
+    "diag-attach-bare": ([], {"LAUNCHPROF_DIAG_NO_API": "1", "LAUNCHPROF_DIAG_NO_KERNELS": "1",
+                              "LAUNCHPROF_DIAG_NO_SUBSCRIBER": "1", "LAUNCHPROF_DIAG_CUPTI_CLOCK": "1",
+                              "LAUNCHPROF_DIAG_NO_EXTRA_KINDS": "1"}),
+    "record-lean": ([], {"LAUNCHPROF_DIAG_NO_SUBSCRIBER": "1", "LAUNCHPROF_DIAG_CUPTI_CLOCK": "1",
+                         "LAUNCHPROF_DIAG_NO_EXTRA_KINDS": "1"}),
 }
 CXX_CONFIGS = ["plain", "record", "record-callback", "record-tid-cupti", "diag-no-api", "diag-no-kernels",
-               "diag-attach-only", "record-all-runtime", "cupti-inprocess"]
-TORCH_CONFIGS = ["plain", "record", "record-callback", "record-tid-cupti", "record-all-runtime", "torch-profiler"]
+               "diag-attach-only", "diag-attach-bare", "record-lean", "record-all-runtime", "cupti-inprocess"]
+TORCH_CONFIGS = ["plain", "record", "record-callback", "record-tid-cupti", "record-all-runtime", "diag-attach-only",
+                 "diag-attach-bare", "record-lean", "torch-profiler"]
 
 
 def summarize(samples, args, launchprof):
@@ -173,7 +185,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="launchprof_overhead_")
     base_env = dict(os.environ)
     for k in ("CUDA_INJECTION64_PATH", "NVTX_INJECTION64_PATH", "LAUNCHPROF_RUNTIME_API", "LAUNCHPROF_API_SOURCE",
-              "LAUNCHPROF_THREAD_IDS", "LAUNCHPROF_DIAG_NO_API", "LAUNCHPROF_DIAG_NO_KERNELS"):
+              "LAUNCHPROF_THREAD_IDS", "LAUNCHPROF_DIAG_NO_API", "LAUNCHPROF_DIAG_NO_KERNELS",
+              "LAUNCHPROF_DIAG_NO_SUBSCRIBER", "LAUNCHPROF_DIAG_CUPTI_CLOCK", "LAUNCHPROF_DIAG_NO_EXTRA_KINDS"):
         base_env.pop(k, None)
 
     cxx = [null_kernel, "--no-cupti", "--mode", "burst", "--n", str(args.n), "--repeat", str(args.loops), "--json"]

@@ -1,5 +1,6 @@
 #include "launchprof/sweep/sweep_cli.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -7,12 +8,14 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 
 #include "launchprof/analyze/analysis.h"
 #include "launchprof/analyze/analyze_cli.h"
 #include "launchprof/analyze/json_writer.h"
 #include "launchprof/analyze/report.h"
+#include "launchprof/analyze/text_format.h"
 #include "launchprof/sweep/sweep.h"
 
 #ifndef LAUNCHPROF_SOURCE_DIR
@@ -30,21 +33,38 @@ struct SkippedTrace {
 };
 
 std::string sweep_json(const std::vector<SweepRow>& rows, const std::vector<SkippedTrace>& skipped,
-                       const SweepDecision& d, double threshold, const std::string& gpu, size_t gpus,
+                       const SweepResult& d, const SweepRules& rules, const std::string& gpu, size_t gpus,
                        const RunInfo& run) {
   std::string out;
   JsonWriter w(&out);
   w.begin_object();
   write_envelope_fields(w, "launchprof sweep", run, gpu, gpus);
-  w.field("rule", sweep_rule_text());
-  w.field("idle_threshold", threshold);
-  d.transition_batch ? w.field("transition_batch", *d.transition_batch) : w.null_field("transition_batch");
-  w.field("verdict", d.verdict);
+  // The TKLQT rule is the primary one: rule / transition_batch / verdict; the idle rule follows under its own keys.
+  w.field("rule", tklqt_rule_text());
+  w.field("queue_factor", rules.queue_factor);
+  d.tklqt.transition_batch ? w.field("transition_batch", *d.tklqt.transition_batch) : w.null_field("transition_batch");
+  w.field("verdict", d.tklqt.verdict);
+  w.field("idle_rule", idle_rule_text());
+  w.field("idle_threshold", rules.idle_threshold);
+  d.idle.transition_batch ? w.field("transition_batch_idle", *d.idle.transition_batch)
+                          : w.null_field("transition_batch_idle");
+  w.field("verdict_idle", d.idle.verdict);
+  w.key("largest_tklqt_step");
+  if (d.largest_step_to) {
+    w.begin_object();
+    w.field("from_batch", *d.largest_step_from);
+    w.field("to_batch", *d.largest_step_to);
+    w.field("factor", d.largest_step_factor);
+    w.end_object();
+  } else {
+    w.null();
+  }
   w.key("rows");
   w.begin_array();
-  for (const auto& r : rows) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const SweepRow& r = rows[i];
     const ScopeMetrics& m = r.all;
-    bool any = m.kernels > 0;
+    bool any = m.kernels > 0, joined = m.joined > 0;
     w.begin_object();
     w.field("batch", r.batch);
     w.field("trace", r.path);
@@ -52,14 +72,22 @@ std::string sweep_json(const std::vector<SweepRow>& rows, const std::vector<Skip
     w.field("orphans", m.orphans);
     w.field("launches_without_kernel", r.launches_without_kernel);
     w.field("tklqt_us", ns_to_us(m.tklqt_ns));
+    if (i > 0 && rows[i - 1].all.tklqt_ns > 0 && m.tklqt_ns > 0)
+      w.field("tklqt_growth", static_cast<double>(m.tklqt_ns) / static_cast<double>(rows[i - 1].all.tklqt_ns));
+    else
+      w.null_field("tklqt_growth");
     w.field("negative_lq", m.negative_lq);
-    m.joined ? w.field("lq_mean_us", m.lq_mean_ns() / 1e3) : w.null_field("lq_mean_us");
+    joined ? w.field("lq_mean_us", m.lq_mean_ns() / 1e3) : w.null_field("lq_mean_us");
+    joined ? w.field("lq_p50_us", ns_to_us(m.lq_p50_ns)) : w.null_field("lq_p50_us");
+    joined ? w.field("launch_call_p50_us", ns_to_us(m.launch_call_p50_ns)) : w.null_field("launch_call_p50_us");
+    r.tklqt_regime != Regime::kUndefined ? w.field("queue_ratio", r.queue_ratio()) : w.null_field("queue_ratio");
     any ? w.field("akd_us", m.akd_ns() / 1e3) : w.null_field("akd_us");
-    any ? w.field("il_ms", ns_to_ms(m.il_ns)) : w.null_field("il_ms");
-    any ? w.field("idle_ms", ns_to_ms(m.idle_ns)) : w.null_field("idle_ms");
-    any ? w.field("idle_sum_ms", ns_to_ms(m.idle_sum_ns)) : w.null_field("idle_sum_ms");
-    any&& m.il_ns > 0 ? w.field("idle_frac", m.idle_fraction()) : w.null_field("idle_frac");
-    w.field("regime", r.cpu_bound ? "cpu-bound" : "gpu-bound");
+    m.il_defined ? w.field("il_ms", ns_to_ms(m.il_ns)) : w.null_field("il_ms");
+    m.il_defined ? w.field("idle_ms", ns_to_ms(m.idle_ns)) : w.null_field("idle_ms");
+    m.il_defined ? w.field("idle_sum_ms", ns_to_ms(m.idle_sum_ns)) : w.null_field("idle_sum_ms");
+    m.idle_fraction_defined() ? w.field("idle_frac", m.idle_fraction()) : w.null_field("idle_frac");
+    w.field("regime", regime_name(r.tklqt_regime));
+    w.field("regime_idle", regime_name(r.idle_regime));
     w.end_object();
   }
   w.end_array();
@@ -75,6 +103,19 @@ std::string sweep_json(const std::vector<SweepRow>& rows, const std::vector<Skip
   w.end_array();
   w.end_object();
   return out;
+}
+
+// Whether `path` can be written, without leaving a file behind that was not there before.
+bool can_write(const std::string& path, std::string* why) {
+  bool existed = ::access(path.c_str(), F_OK) == 0;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
+  if (fd < 0) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  ::close(fd);
+  if (!existed) ::unlink(path.c_str());
+  return true;
 }
 
 bool is_file(const std::string& path) { return ::access(path.c_str(), R_OK) == 0; }
@@ -115,6 +156,12 @@ std::string quote(const std::string& s) {
 }
 
 int draw_png(const std::string& json_text, const std::string& json_path, const std::string& png_path) {
+  std::string why;
+  if (!can_write(png_path, &why)) {
+    std::fprintf(stderr, "launchprof sweep: cannot write the plot %s: %s; the table%s was still written\n",
+                 png_path.c_str(), why.c_str(), json_path.empty() ? "" : " and JSON");
+    return kExitOutputError;
+  }
   std::string tried;
   const std::string script = plot_script_path(&tried);
   if (script.empty()) {
@@ -156,18 +203,22 @@ int draw_png(const std::string& json_text, const std::string& json_path, const s
 CLI::App* add_sweep_command(CLI::App& app, SweepCliOptions& o) {
   CLI::App* cmd = app.add_subcommand(
       "sweep",
-      std::string("Report TKLQT, IL, GPU idle and kernel count against batch size, and name the batch at which the "
-                  "workload turns from CPU-bound to GPU-bound. Rule: ") +
-          sweep_rule_text() + ".");
+      std::string("Report TKLQT, lq, IL, GPU idle and kernel count against batch size, and name the batch at which "
+                  "the workload turns from CPU-bound to GPU-bound, by two rules. ") +
+          tklqt_rule_text() + ". Second, the " + idle_rule_text() + ".");
   cmd->add_option("--label", o.labels, "a labelled trace: batch=<N>:<trace.json[.gz]> (repeat, one per batch)")
       ->required();
-  cmd->add_option("--json", o.json_path, "write the rows and the transition as JSON (bench/results envelope)");
+  cmd->add_option("--json", o.json_path, "write the rows and both transitions as JSON (bench/results envelope)");
   cmd->add_option(
       "--png", o.png_path,
-      "draw TKLQT and IL against batch (log2 x-axis, transition marked) with "
-      "plot_sweep.py (LAUNCHPROF_PLOT_SCRIPT, else next to this binary, else launchprof/sweep/ of the source "
-      "tree it was built from); needs python3 + matplotlib, else exit code 3");
-  cmd->add_option("--threshold", o.threshold, "GPU idle fraction at or above which a batch is CPU-bound")
+      "draw TKLQT and IL, the queue ratio and the idle fraction against batch (log2 x-axis, both transitions "
+      "marked) with plot_sweep.py (LAUNCHPROF_PLOT_SCRIPT, else next to this binary, else launchprof/sweep/ of the "
+      "source tree it was built from); needs python3 + matplotlib, else exit code 3");
+  cmd->add_option("--queue-factor", o.queue_factor,
+                  "TKLQT rule: median lq / median launch call duration at or above which a batch is GPU-bound")
+      ->check(CLI::Range(1.0, 1e9))
+      ->capture_default_str();
+  cmd->add_option("--threshold", o.threshold, "idle rule: GPU idle fraction at or above which a batch is CPU-bound")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_flag("-q,--quiet", o.quiet, "do not print the table on stdout");
@@ -184,7 +235,7 @@ int run_sweep(const SweepCliOptions& o, const RunInfo& run) {
       s = Status::Error(StatusCode::kInvalidArgument, "batch " + std::to_string(l.batch) + " is given twice");
     if (!s.ok()) {
       std::fprintf(stderr, "launchprof sweep: error: %s\n", s.message.c_str());
-      return kExitOutputError;
+      return kExitUsageError;
     }
     labels.push_back(l);
   }
@@ -217,29 +268,53 @@ int run_sweep(const SweepCliOptions& o, const RunInfo& run) {
     std::fprintf(stderr, "launchprof sweep: error: no labelled trace could be read\n");
     return kExitTraceError;
   }
-  SweepDecision d = decide_transition(rows, o.threshold);
+  SweepRules rules;
+  rules.idle_threshold = o.threshold;
+  rules.queue_factor = o.queue_factor;
+  SweepResult d = decide_transitions(rows, rules);
   if (!skipped.empty()) {
     std::string left_out;
     for (const auto& t : skipped) left_out += (left_out.empty() ? "" : ", ") + std::to_string(t.batch);
-    d.verdict += " (over the readable traces only; unreadable, left out: batch " + left_out + ")";
+    const std::string note = " (over the readable traces only; unreadable, left out: batch " + left_out + ")";
+    d.tklqt.verdict += note;
+    d.idle.verdict += note;
   }
 
   if (!o.quiet) {
-    std::printf("# launchprof sweep: %zu traces; gpu: %s\n# rule: %s (threshold %.2f)\n", rows.size(),
-                gpu.empty() ? "(not in traces)" : gpu.c_str(), sweep_rule_text(), o.threshold);
-    std::printf("%8s %9s %12s %9s %10s %10s %6s %9s %-9s  %s\n", "batch", "kernels", "TKLQT_us", "lq_mean", "IL_ms",
-                "idle_ms", "idle%", "AKD_us", "regime", "trace");
-    for (const auto& r : rows) {
+    std::printf("# launchprof sweep: %zu traces; gpu: %s\n# %s (queue_factor %g)\n# %s (threshold %.2f)\n", rows.size(),
+                gpu.empty() ? "(not in traces)" : gpu.c_str(), tklqt_rule_text(), o.queue_factor, idle_rule_text(),
+                o.threshold);
+    std::printf("%8s %9s %10s %7s %10s %10s %9s %10s %10s %6s %10s %-9s %-9s  %s\n", "batch", "kernels", "TKLQT",
+                "growth", "lq_p50", "call_p50", "lq/call", "IL", "idle", "idle%", "AKD", "TKLQT", "idle", "trace");
+    std::printf("%8s %9s %10s %7s %10s %10s %9s %10s %10s %6s %10s %-9s %-9s\n", "", "", "", "", "", "", "", "", "", "",
+                "", "rule", "rule");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const SweepRow& r = rows[i];
       const ScopeMetrics& m = r.all;
-      std::printf("%8" PRId64 " %9" PRIu64 " %12.3f %9.3f %10.3f %10.3f %6.1f %9.3f %-9s  %s\n", r.batch, m.kernels,
-                  ns_to_us(m.tklqt_ns), m.lq_mean_ns() / 1e3, ns_to_ms(m.il_ns), ns_to_ms(m.idle_ns),
-                  100.0 * m.idle_fraction(), m.akd_ns() / 1e3, r.cpu_bound ? "cpu-bound" : "gpu-bound", r.path.c_str());
+      bool joined = m.joined > 0;
+      bool growth = i > 0 && rows[i - 1].all.tklqt_ns > 0 && m.tklqt_ns > 0;
+      std::printf(
+          "%8" PRId64 " %9" PRIu64 " %10s %7s %10s %10s %9s %10s %10s %6s %10s %-9s %-9s  %s\n", r.batch, m.kernels,
+          format_duration_or_dash(joined, m.tklqt_ns).c_str(),
+          format_fixed_or_dash(growth, growth ? double(m.tklqt_ns) / double(rows[i - 1].all.tklqt_ns) : 0, 1).c_str(),
+          format_duration_or_dash(joined, m.lq_p50_ns).c_str(),
+          format_duration_or_dash(joined, m.launch_call_p50_ns).c_str(),
+          format_fixed_or_dash(r.tklqt_regime != Regime::kUndefined, r.queue_ratio(), 1).c_str(),
+          format_duration_or_dash(m.il_defined, m.il_ns).c_str(),
+          format_duration_or_dash(m.il_defined, m.idle_ns).c_str(),
+          format_fixed_or_dash(m.idle_fraction_defined(), 100.0 * m.idle_fraction(), 1).c_str(),
+          format_duration_or_dash(m.kernels > 0, m.akd_ns()).c_str(), regime_name(r.tklqt_regime),
+          regime_name(r.idle_regime), r.path.c_str());
     }
     for (const auto& t : skipped) std::printf("%8" PRId64 " %9s  %s\n", t.batch, "unreadable", t.path.c_str());
-    std::printf("# transition: %s\n", d.verdict.c_str());
+    std::printf("# transition, TKLQT rule: %s\n# transition, idle rule:  %s\n", d.tklqt.verdict.c_str(),
+                d.idle.verdict.c_str());
+    if (d.largest_step_to)
+      std::printf("# largest TKLQT step: x%.1f from batch %" PRId64 " to batch %" PRId64 "\n", d.largest_step_factor,
+                  *d.largest_step_from, *d.largest_step_to);
     std::fflush(stdout);
   }
-  std::string json = sweep_json(rows, skipped, d, o.threshold, gpu, devices.size(), run);
+  std::string json = sweep_json(rows, skipped, d, rules, gpu, devices.size(), run);
   if (!o.json_path.empty() && !write_text_file(o.json_path, json)) return kExitOutputError;
   int rc = o.png_path.empty() ? kExitOk : draw_png(json, o.json_path, o.png_path);
   // An unreadable trace outranks a missing plot: the table and JSON above are still complete for the rest.

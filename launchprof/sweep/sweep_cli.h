@@ -17,6 +17,7 @@ struct SweepCliOptions {
   std::string json_path;
   std::string png_path;
   double threshold = 0.5;
+  double queue_factor = 4.0;
   bool quiet = false;
 };
 

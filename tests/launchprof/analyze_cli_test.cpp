@@ -104,4 +104,119 @@ TEST(AnalyzeCli, HelpListsTheSubcommands) {
   for (const char* s : {"--label", "--png", "--json", "CPU-bound"}) EXPECT_NE(sw.out.find(s), std::string::npos) << s;
 }
 
+TEST(AnalyzeCli, MalformedJsonNamesTheByteOfTheFault) {
+  // malformed_event.json: `"correlation": 1,}` - the '}' after the comma is byte 124, not the end of the file.
+  CliRun r = run("analyze " + fixture("malformed_event.json"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("malformed JSON at byte 124"), std::string::npos) << r.err;
+  // An unclosed string: the fast path only notices at the end of the file (byte 140); the fault is the byte after
+  // the string that swallowed the next key's quote (59).
+  const std::string unclosed = tmp("unclosed_string.json");
+  {
+    std::FILE* f = std::fopen(unclosed.c_str(), "w");
+    std::fputs("{\"traceEvents\": [{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"k, \"ts\": 1, \"dur\": 2}, "
+               "{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"k\", \"ts\": 1, \"dur\": 2}]}", f);
+    std::fclose(f);
+  }
+  r = run("analyze " + unclosed);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("malformed JSON at byte 59"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("byte 140"), std::string::npos) << r.err;
+  // A missing '}': noticed at the array's ']' (byte 137), the fault is the '{' where a key was due (78).
+  const std::string missing = tmp("missing_brace.json");
+  {
+    std::FILE* f = std::fopen(missing.c_str(), "w");
+    std::fputs("{\"traceEvents\": [{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"k\", \"ts\": 1, \"dur\": 2, "
+               "{\"ph\": \"X\", \"cat\": \"kernel\", \"name\": \"k\", \"ts\": 1, \"dur\": 2}]}", f);
+    std::fclose(f);
+  }
+  r = run("analyze " + missing);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("malformed JSON at byte 78"), std::string::npos) << r.err;
+}
+
+TEST(AnalyzeCli, UndefinedValuesAreDashInTextAndEmptyInCsv) {
+  std::string csv = tmp("skewed.csv");
+  CliRun r = run("analyze " + fixture("kernel_ends_before_launch.json") + " --csv " + csv);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string all_row = r.out.substr(r.out.find("\nall "));
+  all_row = all_row.substr(1, all_row.find('\n', 1));
+  // IL, idle and idle% are undefined: '-', never 0.000 or a negative time.
+  EXPECT_EQ(all_row.find("0.000"), std::string::npos) << all_row;
+  EXPECT_EQ(all_row.find("-10"), std::string::npos) << all_row;
+  EXPECT_NE(all_row.find(" - "), std::string::npos) << all_row;
+  EXPECT_NE(r.out.find("IL undefined"), std::string::npos);
+  std::string text = slurp(csv);
+  std::string header = text.substr(0, text.find('\n'));
+  std::string row = text.substr(text.find('\n') + 1);
+  row = row.substr(0, row.find('\n'));
+  auto field = [](const std::string& line, size_t k) {
+    size_t start = 0;
+    for (size_t i = 0; i < k; ++i) start = line.find(',', start) + 1;
+    return line.substr(start, line.find(',', start) - start);
+  };
+  auto column = [&](const std::string& name) {
+    size_t k = 0, at = 0;
+    while (true) {
+      size_t comma = header.find(',', at);
+      if (header.substr(at, comma - at) == name) return k;
+      if (comma == std::string::npos) return size_t(-1);
+      at = comma + 1, ++k;
+    }
+  };
+  for (const char* name : {"il_ms", "idle_ms", "idle_frac", "busy_ms"})
+    EXPECT_EQ(field(row, column(name)), "") << name << " in " << row;
+  EXPECT_EQ(field(row, column("kernels")), "1");
+  EXPECT_EQ(field(row, column("tklqt_us")), "-20.000");
+}
+
+TEST(AnalyzeCli, UnknownSubcommandVersionAndUsageErrors) {
+  CliRun r = run("frobnicate");
+  EXPECT_EQ(r.code, 64);
+  EXPECT_NE(r.err.find("unknown subcommand 'frobnicate'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("A subcommand is required"), std::string::npos) << r.err;
+  CliRun v = run("--version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.out.rfind("launchprof ", 0), 0u) << v.out;
+  EXPECT_NE(v.out.find("commit"), std::string::npos) << v.out;
+  EXPECT_EQ(run("").code, 64);                                          // no subcommand (CLI11: 106)
+  EXPECT_EQ(run("analyze").code, 64);                                   // no trace (CLI11: 106)
+  EXPECT_EQ(run("analyze " + fixture("gaps_queue.json") + " --top x").code, 64);   // bad value (CLI11: 105)
+  EXPECT_EQ(run("analyze " + fixture("gaps_queue.json") + " --bogus").code, 64);   // unknown option (CLI11: 109)
+  EXPECT_EQ(run("analyze " + fixture("gaps_queue.json") + " --window 5").code, 64);
+  CliRun help = run("--help");
+  EXPECT_NE(help.out.find("64"), std::string::npos);  // the exit codes are in --help
+}
+
+TEST(AnalyzeCli, DirectoryInputAndSummary) {
+  CliRun r = run("analyze " + fixture("timeline"));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("onemoe_forward.json"), std::string::npos);
+  CliRun two = run("analyze " + fixture("gaps_queue.json") + " " + fixture("sync_split.json"));
+  EXPECT_NE(two.out.find("# summary of 2 traces"), std::string::npos);
+  CliRun empty = run("analyze " + std::string(LAUNCHPROF_TEST_TMP) + "/../CMakeFiles");
+  EXPECT_EQ(empty.code, 2);
+}
+
+TEST(AnalyzeCli, DiffOfTwoTraces) {
+  std::string json = tmp("diff.json");
+  CliRun r = run("diff " + fixture("gaps_queue.json") + " " + fixture("sync_split.json") + " --json " + json);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("TKLQT"), std::string::npos);
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  ASSERT_EQ(p.load(json).get(doc), simdjson::SUCCESS);
+  EXPECT_EQ(std::string_view(doc["tool"]), "launchprof diff");
+  bool found = false;
+  for (simdjson::dom::element m : doc["metrics"].get_array()) {
+    if (std::string_view(m["metric"]) != "TKLQT") continue;
+    found = true;
+    EXPECT_DOUBLE_EQ(double(m["a"]), 77.0);   // gaps_queue.json
+    EXPECT_DOUBLE_EQ(double(m["b"]), 50.0);   // sync_split.json
+    EXPECT_DOUBLE_EQ(double(m["b_minus_a"]), -27.0);
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(run("diff " + fixture("gaps_queue.json") + " " + fixture("truncated.json")).code, 2);
+}
+
 }  // namespace

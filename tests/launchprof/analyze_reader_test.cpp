@@ -37,8 +37,12 @@ TEST(TimeParse, MicrosecondTextBecomesExactNanoseconds) {
   EXPECT_EQ(ns, 17500);
   ASSERT_TRUE(parse_us_to_ns("1.5e3 ", &ns));
   EXPECT_EQ(ns, 1500000);
-  ASSERT_TRUE(parse_us_to_ns("1234567890123456", &ns));  // too many digits for the fast path: via double
-  EXPECT_NEAR(static_cast<double>(ns), 1234567890123456000.0, 1e3);
+  // 16-digit epoch microseconds stay exact (a double would round them to 256 ns).
+  ASSERT_TRUE(parse_us_to_ns("1700000000000216.604", &ns));
+  EXPECT_EQ(ns, int64_t{1700000000000216604});
+  ASSERT_TRUE(parse_us_to_ns("8999999999999999.999", &ns));
+  EXPECT_EQ(ns, int64_t{8999999999999999999});
+  EXPECT_FALSE(parse_us_to_ns("9999999999999999", &ns));  // beyond int64 nanoseconds
   EXPECT_FALSE(parse_us_to_ns("12345678901234567890", &ns));  // out of int64 nanoseconds
 }
 

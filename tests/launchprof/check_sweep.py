@@ -38,15 +38,20 @@ def main():
     rows = doc["rows"]
     assert [r["batch"] for r in rows] == [1, 2, 4, 8, 16]
     for r in rows:
-        for key in ("kernels", "tklqt_us", "il_ms", "idle_ms", "idle_frac", "regime"):
+        for key in ("kernels", "tklqt_us", "il_ms", "idle_ms", "idle_frac", "regime", "regime_idle", "lq_p50_us",
+                    "launch_call_p50_us", "queue_ratio"):
             assert key in r, key
-        assert (r["idle_frac"] >= doc["idle_threshold"]) == (r["regime"] == "cpu-bound")
+        assert (r["idle_frac"] >= doc["idle_threshold"]) == (r["regime_idle"] == "cpu-bound")
+        assert (r["queue_ratio"] >= doc["queue_factor"]) == (r["regime"] == "gpu-bound")
     assert doc["transition_batch"] == 8, doc["transition_batch"]
-    assert "transition: CPU-bound below batch 8" in p.stdout
+    assert doc["transition_batch_idle"] == 8, doc["transition_batch_idle"]
+    assert "transition, TKLQT rule: CPU-bound below batch 8" in p.stdout
+    assert "transition, idle rule:  CPU-bound below batch 8" in p.stdout
+    check_rules_disagree(args)
 
-    # A bad label is a usage error (1); an unreadable trace is a trace error (2).
+    # A bad label is a usage error (64); an unreadable trace is a trace error (2).
     bad = subprocess.run([args.launchprof, "sweep", "--label", "batch=x:nothing"], capture_output=True)
-    assert bad.returncode == 1, bad.returncode
+    assert bad.returncode == 64, bad.returncode
     missing = subprocess.run([args.launchprof, "sweep", "--label", "batch=1:/nonexistent.json"], capture_output=True)
     assert missing.returncode == 2, missing.returncode
 
@@ -66,6 +71,14 @@ def main():
     assert [u["batch"] for u in partial["unreadable"]] == [32], partial["unreadable"]
     assert partial["transition_batch"] == 8 and "left out: batch 32" in partial["verdict"], partial["verdict"]
     assert doc["unreadable"] == []
+
+    # An unwritable --png path: one clear line, exit 1, no Python traceback, the JSON still written.
+    unwritable_json = os.path.join(args.work, "sweep_unwritable.json")
+    p = subprocess.run([args.launchprof, "sweep", *labels, "--json", unwritable_json, "--png",
+                        "/nonexistent-dir/sweep.png", "-q"], capture_output=True, text=True)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert "cannot write the plot /nonexistent-dir/sweep.png" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert os.path.exists(unwritable_json)
 
     # plot_sweep.py missing (a carried binary once looked only in its build's source tree): a clear message naming
     # where it looked, exit 3, and the table and JSON still written.
@@ -92,6 +105,53 @@ def main():
     check_script_next_to_binary(args, labels)
     print(f"passed: {png}")
     return 0
+
+
+def write_layer_trace(path, batch, layers=24):
+    """A layer of one GEMM and nine small kernels, launched every 12 us (a 7 us launch call; an unqueued kernel starts
+    1.8 us after its call returns). Kernel time grows with the batch: GEMM 4*batch us, the others 0.5*batch us. At
+    batch 8 the GEMM keeps the GPU busy for more than half of the time (the idle rule says GPU-bound) while only the
+    three kernels behind it queue, so the median kernel still starts at the launch cost. From batch 16 the GPU is
+    slower than the host and every kernel queues."""
+    events, t, gpu_free, corr = [], 1000.0, 0.0, 0
+    events.append({"ph": "X", "cat": "cpu_op", "name": "aten::forward", "pid": 1, "tid": 1, "ts": t,
+                   "dur": layers * 10 * 12.0, "args": {"External id": 0}})
+    for layer in range(layers):
+        for k in range(10):
+            corr += 1
+            dur = 4.0 * batch if k == 0 else 0.5 * batch
+            start = max(t + 7.0 + 1.8, gpu_free)
+            gpu_free = start + dur
+            name = "gemm_kernel" if k == 0 else f"small_kernel_{k}"
+            events.append({"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1,
+                           "ts": round(t, 3), "dur": 7.0, "args": {"correlation": corr, "External id": 0}})
+            events.append({"ph": "X", "cat": "kernel", "name": name, "pid": 0, "tid": 7, "ts": round(start, 3),
+                           "dur": dur, "args": {"device": 0, "stream": 7, "correlation": corr}})
+            t += 12.0
+    with open(path, "w") as f:
+        json.dump({"traceEvents": events}, f)
+
+
+def check_rules_disagree(args):
+    """The TKLQT rule names where the typical kernel starts to queue (16); the idle rule names 8."""
+    labels = []
+    for batch in (1, 2, 4, 8, 16, 32):
+        path = os.path.join(args.work, f"layer_b{batch}.json")
+        write_layer_trace(path, batch)
+        labels += ["--label", f"batch={batch}:{path}"]
+    out_json = os.path.join(args.work, "sweep_layers.json")
+    p = subprocess.run([args.launchprof, "sweep", *labels, "--json", out_json], capture_output=True, text=True)
+    print(p.stdout, p.stderr)
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    with open(out_json) as f:
+        doc = json.load(f)
+    assert doc["transition_batch"] == 16, doc["verdict"]
+    assert doc["transition_batch_idle"] == 8, doc["verdict_idle"]
+    by_batch = {r["batch"]: r for r in doc["rows"]}
+    assert abs(by_batch[8]["lq_p50_us"] - 8.8) < 1e-6, by_batch[8]
+    assert by_batch[8]["idle_frac"] < 0.5 and by_batch[8]["regime"] == "cpu-bound"
+    assert by_batch[16]["queue_ratio"] >= doc["queue_factor"]
+    assert doc["largest_tklqt_step"]["to_batch"] == 16, doc["largest_tklqt_step"]
 
 
 def check_script_next_to_binary(args, labels):

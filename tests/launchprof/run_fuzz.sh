@@ -20,7 +20,7 @@ if ! "$cxx" -fsanitize=fuzzer "$probe" -o "$work/probe" 2>"$work/probe.log"; the
   exit 77
 fi
 a=$src/launchprof/analyze
-sources=(status byte_source event_model event_splitter event_decoder time_parse api_kind trace_reader join
+sources=(status byte_source event_model event_splitter json_fault event_decoder time_parse api_kind trace_reader join
          stream_timeline metrics kernel_stats fusion analysis)
 objs=()
 pids=()

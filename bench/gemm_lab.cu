@@ -41,6 +41,7 @@ struct Options {
   std::string act = "gelu";
   int stages = 4;
   int cluster = 1;  // 2: block pairs share each weight tile by TMA multicast
+  std::string epilogue = "direct";  // or tma: staged in smem, stored by the copy engine
   bool n_major = false;
   bool skew = false;  // half the rows on the first eighth of the experts
   int warmup = 5, iters = 20;
@@ -100,6 +101,7 @@ __global__ void fill_uniform(Elem* p, size_t n, uint64_t seed, float scale) {
 struct Row {
   std::string impl, dtype;
   int experts, n, k, stages, bn, cluster;
+  std::string epilogue;
   int64_t rows;
   bool gated, n_major;
   double ms, tflops;
@@ -129,9 +131,9 @@ void plan_tiles(const Options& o, std::vector<int32_t>* tile_expert, std::vector
   }
 }
 
-template <class Elem, int kBN, int kNumB, int kStages, int kCluster>
+template <class Elem, int kBN, int kNumB, int kStages, int kCluster, bool kTmaStore = false>
 bool run_variant(const Options& o, std::vector<Row>* rows_out) {
-  using G = device::WsGroupedGemm<Elem, kBN, kNumB, kStages, kCluster>;
+  using G = device::WsGroupedGemm<Elem, kBN, kNumB, kStages, kCluster, kTmaStore>;
   const DType dtype = std::is_same_v<Elem, __nv_bfloat16> ? DType::kBF16 : DType::kFP16;
   std::vector<int32_t> tile_expert, tile_rows, slot_m_tile;
   plan_tiles(o, &tile_expert, &tile_rows, &slot_m_tile);
@@ -174,6 +176,7 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
   Result r = host::encode_k_major_map(dtype, &p.a, d_a, a_rows, K, device::kTileM, "A");
   for (int i = 0; r.ok() && i < 2; ++i)
     r = host::encode_k_major_map(dtype, &p.b[i], d_b[kNumB == 2 ? i : 0], E * N, K, G::kBSliceRows, "B");
+  if (r.ok() && kTmaStore) r = host::encode_store_map(dtype, &p.c_store, d_c, a_rows, N, 64, kBN, "C");
   if (!r.ok()) {
     std::fprintf(stderr, "gemm-lab: %s\n", r.message.c_str());
     return false;
@@ -191,7 +194,7 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
   p.timeout_ns = 2'000'000'000ull;
   p.error = d_error;
 
-  auto kernel = device::ws_grouped_gemm_kernel<Elem, kBN, kNumB, kStages, kCluster>;
+  auto kernel = device::ws_grouped_gemm_kernel<Elem, kBN, kNumB, kStages, kCluster, kTmaStore>;
   LAB_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(G::kSmemBytes)));
   int sms = 0;
   LAB_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
@@ -275,8 +278,8 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
   }
   const double ms = bench::percentile(times, 0.5);
   const double flop = 2.0 * double(o.rows) * double(N) * double(K) * kNumB;
-  rows_out->push_back({"ws-grouped-gemm", o.dtype, o.experts, o.n, o.k, kStages, kBN, kCluster, o.rows, kNumB == 2,
-                       o.n_major, ms, flop / ms / 1e9, wrong});
+  rows_out->push_back({"ws-grouped-gemm", o.dtype, o.experts, o.n, o.k, kStages, kBN, kCluster,
+                       kTmaStore ? "tma" : "direct", o.rows, kNumB == 2, o.n_major, ms, flop / ms / 1e9, wrong});
 
   // cuBLAS on one dense GEMM of the same rows (times kNumB): the rate to compare the pipeline against.
   cublasHandle_t handle;
@@ -297,7 +300,7 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
       if (i >= o.warmup) times.push_back(dense_ms);
     }
     const double dense = bench::percentile(times, 0.5);
-    rows_out->push_back({"cublas-dense-same-rows", o.dtype, o.experts, o.n, o.k, 0, 0, 0, int64_t(rows_dense),
+    rows_out->push_back({"cublas-dense-same-rows", o.dtype, o.experts, o.n, o.k, 0, 0, 0, "", int64_t(rows_dense),
                          kNumB == 2, false, dense, 2.0 * rows_dense * double(N) * double(K) * kNumB / dense / 1e9, -1});
     cublasDestroy(handle);
   }
@@ -311,9 +314,11 @@ bool run_variant(const Options& o, std::vector<Row>* rows_out) {
 }
 
 // The compiled variants: (dtype) x {plain 128x256 tiles, 3 or 4 stages; gated 128x128 tiles, 4 stages}, the
-// 4-stage ones also as block pairs sharing the weight tile.
+// 4-stage ones also as block pairs sharing the weight tile, and both kinds with the TMA-store epilogue (3 stages).
 template <class Elem>
 bool run_dtype(const Options& o, std::vector<Row>* rows) {
+  if (o.epilogue == "tma")  // 3 stages: the staging buffer takes the fourth stage's smem
+    return o.gated ? run_variant<Elem, 128, 2, 3, 1, true>(o, rows) : run_variant<Elem, 256, 1, 3, 1, true>(o, rows);
   if (o.gated) return o.cluster == 2 ? run_variant<Elem, 128, 2, 4, 2>(o, rows) : run_variant<Elem, 128, 2, 4, 1>(o, rows);
   if (o.stages == 3) return run_variant<Elem, 256, 1, 3, 1>(o, rows);
   return o.cluster == 2 ? run_variant<Elem, 256, 1, 4, 2>(o, rows) : run_variant<Elem, 256, 1, 4, 1>(o, rows);
@@ -347,6 +352,8 @@ int run(int argc, char** argv) {
   app.add_option("--stages", o.stages, "ring stages of the plain kernel: 3 or 4")->capture_default_str();
   app.add_option("--cluster", o.cluster, "1, or 2: block pairs share each weight tile (TMA multicast; 4 stages)")
       ->capture_default_str();
+  app.add_option("--epilogue", o.epilogue, "direct (pairs to global) | tma (staged, TMA store; 3 stages, one block)")
+      ->capture_default_str();
   app.add_flag("--n-major", o.n_major, "consecutive tiles share a weight tile instead of a row tile");
   app.add_flag("--skew", o.skew, "half the rows on the first eighth of the experts");
   app.add_option("-w,--warmup", o.warmup, "warm-up launches")->capture_default_str();
@@ -363,6 +370,14 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "gemm-lab: --cluster must be 1 or 2 (2 with 4 stages)\n");
     return 2;
   }
+  if (o.epilogue != "direct" && o.epilogue != "tma") {
+    std::fprintf(stderr, "gemm-lab: --epilogue must be direct or tma\n");
+    return 2;
+  }
+  if (o.epilogue == "tma" && o.cluster != 1) {
+    std::fprintf(stderr, "gemm-lab: --epilogue tma runs with one block (--cluster 1)\n");
+    return 2;
+  }
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     std::fprintf(stderr, "gemm-lab: no CUDA GPU visible\n");
@@ -372,17 +387,18 @@ int run(int argc, char** argv) {
   bool ok = true;
   if (o.quick) {
     for (const char* dt : {"bf16", "fp16"})
-      for (int variant = 0; variant < 5; ++variant) {
+      for (int variant = 0; variant < 7; ++variant) {
         Options q = o;
         q.dtype = dt;
         q.experts = 5;
         q.rows = 1000;  // tiles with 128 and with fewer valid rows
         q.n = variant == 1 ? 320 : 512;  // 320: a last column tile of 64 valid columns
         q.k = 256;
-        q.gated = variant == 2 || variant == 4;
-        q.cluster = variant >= 3 ? 2 : 1;  // 1000 rows over 5 experts: odd tile counts leave padded slots
+        q.gated = variant == 2 || variant == 4 || variant == 6;
+        q.cluster = variant == 3 || variant == 4 ? 2 : 1;  // 1000 rows over 5 experts: odd tile counts, padded slots
+        q.epilogue = variant >= 5 ? "tma" : "direct";
         q.act = q.gated ? "silu" : "gelu";
-        q.stages = variant == 1 ? 3 : 4;
+        q.stages = variant == 1 || variant >= 5 ? 3 : 4;
         q.n_major = variant == 1;
         q.warmup = 1;
         q.iters = 2;
@@ -394,12 +410,12 @@ int run(int argc, char** argv) {
   }
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
-  std::printf("# gemm-lab on %s\n# %-24s %5s %6s %6s %6s %6s %3s %4s %3s %6s %9s %8s %6s\n", prop.name, "impl",
-              "dtype", "E", "rows", "N", "K", "S", "BN", "CL", "gated", "ms", "TFLOP/s", "#wrong");
+  std::printf("# gemm-lab on %s\n# %-24s %5s %6s %6s %6s %6s %3s %4s %3s %6s %6s %9s %8s %6s\n", prop.name,
+              "impl", "dtype", "E", "rows", "N", "K", "S", "BN", "CL", "epi", "gated", "ms", "TFLOP/s", "#wrong");
   for (const Row& r : rows)
-    std::printf("  %-24s %5s %6d %6lld %6d %6d %3d %4d %3d %6d %9.4f %8.1f %6s\n", r.impl.c_str(), r.dtype.c_str(),
-                r.experts, (long long)r.rows, r.n, r.k, r.stages, r.bn, r.cluster, int(r.gated), r.ms, r.tflops,
-                r.wrong < 0 ? "-" : std::to_string(r.wrong).c_str());
+    std::printf("  %-24s %5s %6d %6lld %6d %6d %3d %4d %3d %6s %6d %9.4f %8.1f %6s\n", r.impl.c_str(),
+                r.dtype.c_str(), r.experts, (long long)r.rows, r.n, r.k, r.stages, r.bn, r.cluster, r.epilogue.c_str(),
+                int(r.gated), r.ms, r.tflops, r.wrong < 0 ? "-" : std::to_string(r.wrong).c_str());
   long long wrong = 0;
   for (const Row& r : rows) wrong += std::max(0LL, r.wrong);
   if (!o.json.empty()) {
@@ -412,7 +428,8 @@ int run(int argc, char** argv) {
       const Row& r = rows[i];
       f << "    {\"impl\": \"" << r.impl << "\", \"dtype\": \"" << r.dtype << "\", \"E\": " << r.experts
         << ", \"rows\": " << r.rows << ", \"N\": " << r.n << ", \"K\": " << r.k << ", \"stages\": " << r.stages
-        << ", \"bn\": " << r.bn << ", \"cluster\": " << r.cluster << ", \"gated\": " << (r.gated ? "true" : "false")
+        << ", \"bn\": " << r.bn << ", \"cluster\": " << r.cluster << ", \"epilogue\": \"" << r.epilogue
+        << "\", \"gated\": " << (r.gated ? "true" : "false")
         << ", \"n_major\": " << (r.n_major ? "true" : "false") << ", \"ranks\": 1, \"ms\": " << r.ms
         << ", \"tflops\": " << r.tflops << ", \"launches_per_forward\": 1, \"wrong\": "
         << (r.wrong < 0 ? std::string("null") : std::to_string(r.wrong)) << "}" << (i + 1 < rows.size() ? ",\n" : "\n");

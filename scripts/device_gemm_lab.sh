@@ -19,6 +19,7 @@ run --experts 128 --rows 32768 -N 2048 -K 2048 --act gelu             # main sha
 run --experts 128 --rows 32768 -N 2048 -K 2048 --act gelu --n-major
 run --experts 128 --rows 32768 -N 2048 -K 2048 --act gelu --stages 3
 run --experts 128 --rows 32768 -N 2048 -K 2048 --act gelu --cluster 2  # weight tiles shared by block pairs
+run --experts 128 --rows 32768 -N 2048 -K 2048 --act gelu --stages 3 --epilogue tma  # against --stages 3 above
 run --experts 128 --rows 32768 -N 2048 -K 2048 --act none             # main shape, GEMM2
 run --experts 8 --rows 8192 -N 14336 -K 4096 --gated                  # Mixtral-8x7B GEMM1, T=4096
 run --experts 8 --rows 8192 -N 14336 -K 4096 --gated --cluster 2

@@ -47,7 +47,8 @@ inline constexpr int kWsConsumerRegisters = 232;  // what each consumer warpgrou
 struct WsGroupedGemmParams {
   CUtensorMap a;     // [m_tiles * 128, K]
   CUtensorMap b[2];  // [E * N, K] each, boxes of BN / kCluster rows; b[1]: the gated kernel's second weight
-  void* c;           // [m_tiles * 128, N] (Elem)
+  CUtensorMap c_store;  // kTmaStore: c, boxes of 64 rows x BN columns, unswizzled (one consumer warpgroup's rows)
+  void* c;              // [m_tiles * 128, N] (Elem)
   const int32_t* tile_expert;  // [m_tiles]: the expert of each row tile
   const int32_t* tile_rows;    // [m_tiles]: its valid rows (1..128)
   // [slots * kCluster]: the row tile each block of a cluster takes in each slot (-1: none; the block still loads
@@ -73,7 +74,10 @@ struct RingState {
   }
 };
 
-template <class Elem, int kBN, int kNumB, int kStages, int kCluster = 1>
+// kTmaStore: each consumer warpgroup writes its 64 x kBN outputs into an smem buffer of its own (outside the
+// ring) and one thread stores it with a TMA bulk-tensor store, instead of every thread storing 4-byte pairs to
+// global memory; the next tile's MMAs run while the copy engine drains it.
+template <class Elem, int kBN, int kNumB, int kStages, int kCluster = 1, bool kTmaStore = false>
 struct WsGroupedGemm {
   static_assert(kCluster == 1 || kCluster == 2, "one block, or a pair sharing the weight tile");
   static constexpr int kConsumers = 2;
@@ -83,7 +87,10 @@ struct WsGroupedGemm {
   using SmemLayoutA = typename TileShape::SmemLayoutA;
   using SmemLayoutB = typename TileShape::SmemLayoutB;
   using TiledMma = typename TileShape::TiledMma;
-  using Smem = typename TileShape::Smem;
+  struct Smem {
+    typename TileShape::Smem ring;
+    alignas(128) Elem epilogue[kTmaStore ? kBM * kBN : 1];  // [warpgroup][64 rows][kBN], row-major
+  };
   static constexpr uint32_t kStageABytes = uint32_t(kBM * kBK * sizeof(Elem));
   static constexpr uint32_t kStageBBytes = uint32_t(kNumB * kBN * kBK * sizeof(Elem));  // both halves land here
   static constexpr int kBSliceRows = kBN / kCluster;  // the weight rows this block's producer loads
@@ -92,6 +99,7 @@ struct WsGroupedGemm {
     alignas(8) uint64_t empty[kStages];
   };
   static constexpr size_t kSmemBytes = sizeof(Smem) + 1024;  // room to align the base to 1 KB
+  static_assert(!kTmaStore || kBN * sizeof(Elem) % 16 == 0, "a TMA store row is a multiple of 16 bytes");
 
   struct TileCoord {
     int m_tile, n_tile, expert, rows;  // m_tile -1 (rows 0): this block has no row tile in this slot
@@ -128,11 +136,11 @@ struct WsGroupedGemm {
         ClusterTransactionBarrier::arrive_and_expect_tx(&bar.full[s.index], bytes);
         const int k0 = kt * kBK;
         if (c.m_tile >= 0)
-          cute::SM90_TMA_LOAD_2D::copy(&p.a, &bar.full[s.index], 0, smem.a + s.index * (kBM * kBK), k0,
+          cute::SM90_TMA_LOAD_2D::copy(&p.a, &bar.full[s.index], 0, smem.ring.a + s.index * (kBM * kBK), k0,
                                        c.m_tile * kBM);
 #pragma unroll
         for (int i = 0; i < kNumB; ++i) {
-          Operand* dst = smem.b[i] + s.index * (kBN * kBK) + rank * (kBSliceRows * kBK);
+          Operand* dst = smem.ring.b[i] + s.index * (kBN * kBK) + rank * (kBSliceRows * kBK);
           if constexpr (kCluster == 1)
             cute::SM90_TMA_LOAD_2D::copy(&p.b[i], &bar.full[s.index], 0, dst, k0, b_row);
           else  // into the same stage of both blocks, completing on each block's own full barrier
@@ -144,6 +152,9 @@ struct WsGroupedGemm {
     if (failed) atomicCAS(p.error, 0u, 1u);
   }
 
+  // The 128 threads of consumer warpgroup wg (named barriers 1 and 2; 0 is __syncthreads).
+  __device__ static void warpgroup_barrier(int wg) { asm volatile("bar.sync %0, 128;" ::"r"(wg + 1) : "memory"); }
+
   // A consumer thread (ctid: 0..255 over both consumer warpgroups): the MMAs and the epilogue of every tile.
   __device__ static void consume(const WsGroupedGemmParams& p, Smem& smem, Barriers& bar, uint64_t deadline,
                                  int ctid) {
@@ -152,11 +163,11 @@ struct WsGroupedGemm {
     const int k_tiles = p.k / kBK, tiles = num_tiles(p);
     TiledMma tiled_mma;
     auto thr_mma = tiled_mma.get_thread_slice(ctid);
-    Tensor sA = make_tensor(make_smem_ptr(smem.a), SmemLayoutA{});  // (BM,BK,PIPE)
+    Tensor sA = make_tensor(make_smem_ptr(smem.ring.a), SmemLayoutA{});  // (BM,BK,PIPE)
     Tensor tCrA = thr_mma.make_fragment_A(thr_mma.partition_A(sA));
-    Tensor tCrB0 = thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[0]), SmemLayoutB{})));
+    Tensor tCrB0 = thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.ring.b[0]), SmemLayoutB{})));
     Tensor tCrB1 =
-        thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.b[kNumB - 1]), SmemLayoutB{})));
+        thr_mma.make_fragment_B(thr_mma.partition_B(make_tensor(make_smem_ptr(smem.ring.b[kNumB - 1]), SmemLayoutB{})));
     Tensor accum0 = partition_fragment_C(tiled_mma, Shape<Int<kBM>, Int<kBN>>{});  // (MMA,MMA_M,MMA_N)
     Tensor accum1 = partition_fragment_C(tiled_mma, Shape<Int<kBM>, Int<kBN>>{});
     Tensor tCcC = thr_mma.partition_C(make_identity_tensor(Shape<Int<kBM>, Int<kBN>>{}));
@@ -229,26 +240,56 @@ struct WsGroupedGemm {
         });
       }
       const int n0 = c.n_tile * kBN;
-      Elem* tile_out = out + int64_t(c.m_tile) * kBM * p.n + n0;
-      CUTE_UNROLL
-      for (int i = 0; i < size(accum0); i += 2) {
-        const int m = int(get<0>(tCcC(i))), n = int(get<1>(tCcC(i)));
-        float v0 = accum0(i), v1 = accum0(i + 1);
-        if constexpr (kNumB == 2) {
-          v0 *= accum1(i);
-          v1 *= accum1(i + 1);
+      if constexpr (kTmaStore) {
+        const int wg = ctid / 128;
+        Elem* staged = smem.epilogue + wg * 64 * kBN;
+        // The buffer is free once this warpgroup's previous store has read it.
+        if (leader) cute::tma_store_wait<0>();
+        warpgroup_barrier(wg);
+        CUTE_UNROLL
+        for (int i = 0; i < size(accum0); i += 2) {
+          const int m = int(get<0>(tCcC(i))) - wg * 64, n = int(get<1>(tCcC(i)));
+          float v0 = accum0(i), v1 = accum0(i + 1);
+          if constexpr (kNumB == 2) {
+            v0 *= accum1(i);
+            v1 *= accum1(i + 1);
+          }
+          store_pair(staged + m * kBN + n, v0, v1);
         }
-        if (m < c.rows && n0 + n < p.n) store_pair(tile_out + int64_t(m) * p.n + n, v0, v1);
+        // The generic smem writes before the copy engine (async proxy) reads them.
+        cutlass::arch::fence_view_async_shared();
+        warpgroup_barrier(wg);
+        // Rows past the tile's valid rows are padding of the same 128-row tile in C; columns past N are clipped
+        // by the descriptor.
+        if (leader) {
+          cute::SM90_TMA_STORE_2D::copy(&p.c_store, staged, n0, c.m_tile * kBM + wg * 64);
+          cute::tma_store_arrive();
+        }
+      } else {
+        Elem* tile_out = out + int64_t(c.m_tile) * kBM * p.n + n0;
+        CUTE_UNROLL
+        for (int i = 0; i < size(accum0); i += 2) {
+          const int m = int(get<0>(tCcC(i))), n = int(get<1>(tCcC(i)));
+          float v0 = accum0(i), v1 = accum0(i + 1);
+          if constexpr (kNumB == 2) {
+            v0 *= accum1(i);
+            v1 *= accum1(i + 1);
+          }
+          if (m < c.rows && n0 + n < p.n) store_pair(tile_out + int64_t(m) * p.n + n, v0, v1);
+        }
       }
     }
+    // Every store has read its smem (and so the block may exit).
+    if constexpr (kTmaStore)
+      if (leader) cute::tma_store_wait<0>();
     if (failed) atomicCAS(p.error, 0u, 2u);
   }
 };
 
 // Launched with a cluster of kCluster blocks (cudaLaunchAttributeClusterDimension) when kCluster > 1.
-template <class Elem, int kBN, int kNumB, int kStages, int kCluster>
+template <class Elem, int kBN, int kNumB, int kStages, int kCluster, bool kTmaStore>
 __global__ void __launch_bounds__(kWsThreads, 1) ws_grouped_gemm_kernel(const __grid_constant__ WsGroupedGemmParams p) {
-  using G = WsGroupedGemm<Elem, kBN, kNumB, kStages, kCluster>;
+  using G = WsGroupedGemm<Elem, kBN, kNumB, kStages, kCluster, kTmaStore>;
   static_assert(G::kSmemBytes <= 227 * 1024, "the ring does not fit in one SM's shared memory");
   extern __shared__ uint8_t dynamic_smem[];
   __shared__ typename G::Barriers bar;

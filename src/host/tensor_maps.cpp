@@ -61,8 +61,10 @@ Result encode_tensor_maps(DType dtype, device::KernelParams* p, int weight_exper
   return Result::success();
 }
 
-Result encode_k_major_map(DType dtype, CUtensorMap* map, const void* ptr, uint64_t rows, uint64_t cols,
-                          uint32_t box_rows, const char* name) {
+namespace {
+
+Result encode_map(DType dtype, CUtensorMap* map, const void* ptr, uint64_t rows, uint64_t cols, uint32_t box_rows,
+                  uint32_t box_cols, CUtensorMapSwizzle swizzle, const char* name) {
   EncodeTiledFn encode = encoder();
   if (encode == nullptr)
     return Result::error(Status::kErrorCuda, "cuTensorMapEncodeTiled is not available from the CUDA driver");
@@ -72,11 +74,11 @@ Result encode_k_major_map(DType dtype, CUtensorMap* map, const void* ptr, uint64
   const uint64_t elem = dtype_size(dtype);
   const cuuint64_t dims[2] = {cols, rows};
   const cuuint64_t strides[1] = {cols * elem};  // bytes between rows
-  const cuuint32_t box[2] = {cuuint32_t(128 / elem), box_rows};
+  const cuuint32_t box[2] = {box_cols, box_rows};
   const cuuint32_t element_strides[2] = {1, 1};
   const CUresult r = encode(map, type, 2, const_cast<void*>(ptr), dims, strides, box, element_strides,
-                            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                            CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+                            CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS) {
     std::ostringstream os;
     os << "encoding the TMA descriptor of " << name << " [" << rows << ", " << cols << "] failed (CUresult " << int(r)
@@ -84,6 +86,19 @@ Result encode_k_major_map(DType dtype, CUtensorMap* map, const void* ptr, uint64
     return Result::error(Status::kErrorCuda, os.str());
   }
   return Result::success();
+}
+
+}  // namespace
+
+Result encode_k_major_map(DType dtype, CUtensorMap* map, const void* ptr, uint64_t rows, uint64_t cols,
+                          uint32_t box_rows, const char* name) {
+  return encode_map(dtype, map, ptr, rows, cols, box_rows, uint32_t(128 / dtype_size(dtype)),
+                    CU_TENSOR_MAP_SWIZZLE_128B, name);
+}
+
+Result encode_store_map(DType dtype, CUtensorMap* map, const void* ptr, uint64_t rows, uint64_t cols,
+                        uint32_t box_rows, uint32_t box_cols, const char* name) {
+  return encode_map(dtype, map, ptr, rows, cols, box_rows, box_cols, CU_TENSOR_MAP_SWIZZLE_NONE, name);
 }
 
 }  // namespace onemoe::host

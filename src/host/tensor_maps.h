@@ -16,5 +16,9 @@ Result encode_tensor_maps(DType dtype, device::KernelParams* params, int weight_
 // 128-byte row of cols. `name` goes into the error message.
 Result encode_k_major_map(DType dtype, CUtensorMap* map, const void* ptr, uint64_t rows, uint64_t cols,
                           uint32_t box_rows, const char* name);
+// A [rows, cols] row-major output that tiles are stored into from plain (unswizzled) row-major smem, in boxes of
+// box_rows × box_cols (box_cols * element size a multiple of 16 bytes, at most 256 elements).
+Result encode_store_map(DType dtype, CUtensorMap* map, const void* ptr, uint64_t rows, uint64_t cols,
+                        uint32_t box_rows, uint32_t box_cols, const char* name);
 
 }  // namespace onemoe::host

@@ -66,6 +66,7 @@ class DeviceProblem {
 
   const MoeShape& shape() const { return shape_; }
   const MoeConfig& config() const { return config_; }
+  const HostInputs& inputs() const { return in_; }  // the values the device holds, in fp64
   // Arguments for onemoe (or a baseline) writing into this problem's output buffers.
   RunArgs run_args() const;
 

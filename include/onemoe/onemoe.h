@@ -54,6 +54,11 @@ enum class DType { kBF16, kFP16, kFP32 };
 // How fp32 GEMMs run: TF32 tensor cores, or exact fp32 FFMA.
 enum class Fp32Math { kTF32, kFFMA };
 enum class Scoring { kSoftmax, kSigmoid };
+// How each token's k experts and their weights are chosen.
+enum class Routing {
+  kTopK,       // scores (scoring of x·w_routerᵀ), the k largest, divided by their sum when renormalize
+  kPreRouted,  // the caller's RunArgs::in_topk_ids / in_topk_weights, taken as given: no router GEMM
+};
 enum class Activation { kReLU, kGELU, kSiLU };  // GELU is the exact erf form
 
 const char* dtype_name(DType d);
@@ -71,8 +76,9 @@ struct MoeShape {
 struct MoeConfig {
   DType dtype = DType::kBF16;
   Fp32Math fp32_math = Fp32Math::kTF32;
-  Scoring scoring = Scoring::kSoftmax;
-  bool renormalize = true;  // divide the k selected scores by their sum
+  Routing routing = Routing::kTopK;
+  Scoring scoring = Scoring::kSoftmax;  // kTopK only
+  bool renormalize = true;  // kTopK only: divide the k selected scores by their sum
   Activation activation = Activation::kGELU;
   bool gated = false;  // SwiGLU-style gated FFN (needs w3)
   // Expert capacity = ceil(capacity_factor * T * k / E) rows; tokens past it (in token order) are dropped
@@ -95,6 +101,13 @@ struct RunArgs {
   // (fp32; 0 for a dropped slot). Either may be null.
   int32_t* topk_ids = nullptr;
   float* topk_weights = nullptr;
+  // Routing::kPreRouted inputs (required there, null otherwise): [T, k] expert ids in any order within a token,
+  // each in [0, E) and distinct within the token, and the fp32 weights aligned with them. w_router may then be
+  // null. A bad id is found on the device: synchronize_and_check reports kErrorInvalidArgument naming the token,
+  // and nothing is read or written out of bounds. With a routed forward's own topk_ids and topk_weights as input,
+  // the output is bitwise that forward's.
+  const int32_t* in_topk_ids = nullptr;
+  const float* in_topk_weights = nullptr;
   // Optional caller-owned workspace. When null, the Context's own workspace (sized for max_tokens) is used.
   void* workspace = nullptr;
   size_t workspace_bytes = 0;

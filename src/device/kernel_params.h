@@ -65,6 +65,7 @@ enum class WaitSite : uint32_t {
   kGemmPipeline,      // a GEMM tile's TMA/MMA pipeline stalled past the deadline (index: the tile)
   kRowTileGathered,   // one GPU: the gather of an expert tile's rows (index: the tile)
   kGatherCopy,        // one GPU: a gather's bulk copies stalled past the deadline (index: the tile)
+  kBadPreRouting,     // pre-routed: a token's expert id out of range or repeated (index: the token; have: the id)
 };
 
 // Written by a failing forward, read and cleared by the host (Context::synchronize_and_check).
@@ -151,6 +152,8 @@ struct KernelParams {
   void* out;
   int32_t* user_topk_ids;     // optional
   float* user_topk_weights;   // optional
+  const int32_t* pre_topk_ids;     // Routing::kPreRouted: the caller's [T, k] ids (null: routed by scores)
+  const float* pre_topk_weights;   // and weights
 
   // Workspace (bulk, may be caller-owned).
   float* logits;              // [T, E]

@@ -132,6 +132,52 @@ __device__ inline void route_tokens(const KernelParams& p, int64_t first_token, 
   }
 }
 
+// Routing::kPreRouted, one thread per token of the tile: the caller's k ids and weights, stored in ascending id
+// (the combine order, as route_token_pair stores its picks), so that a routed forward's own outputs given back as
+// input reproduce it bitwise. A token whose ids are out of range or repeat is recorded as a failure (the forward
+// gives up) and routed to experts 0..k-1 with weight 0 instead: every later task of the forward then still
+// indexes in bounds, whatever it read.
+__device__ inline void pre_routed_tokens(const KernelParams& p, const WaitContext& ctx, int64_t first_token, int rows,
+                                         StageSmem& ss) {
+  const int top_k = p.top_k, num_experts = p.num_experts;
+  for (int m = threadIdx.x; m < rows; m += blockDim.x) {
+    const int64_t token = first_token + m;
+    int id[kMaxTopK];
+    float weight[kMaxTopK];
+    bool valid = true;
+    int bad_id = 0;
+#pragma unroll
+    for (int j = 0; j < kMaxTopK; ++j) {
+      if (j >= top_k) break;
+      id[j] = p.pre_topk_ids[token * top_k + j];
+      weight[j] = p.pre_topk_weights[token * top_k + j];
+      bool ok = id[j] >= 0 && id[j] < num_experts;
+#pragma unroll
+      for (int i = 0; i < kMaxTopK; ++i) ok = ok && (i >= j || id[i] != id[j]);
+      if (!ok && valid) bad_id = id[j];
+      valid = valid && ok;
+    }
+    if (!valid) {
+      record_failure(p, ctx, WaitSite::kBadPreRouting, uint32_t(token), uint32_t(bad_id), uint32_t(num_experts));
+#pragma unroll
+      for (int j = 0; j < kMaxTopK; ++j) {
+        id[j] = j;
+        weight[j] = 0.f;
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kMaxTopK; ++j) {
+      if (j >= top_k) break;
+      int slot = 0;  // id j's place in ascending order
+#pragma unroll
+      for (int i = 0; i < kMaxTopK; ++i) slot += i < top_k && id[i] < id[j];
+      p.topk_ids[token * top_k + slot] = id[j];
+      p.topk_weights[token * top_k + slot] = weight[j];
+      atomicAdd(&ss.expert_counts[id[j]], 1);
+    }
+  }
+}
+
 // Expert e's per-route-tile counts become exclusive prefixes over the tiles (in place: dispatch reads them);
 // returns the expert's total.
 // Loads a batch of tiles' counts before storing their prefixes: one dependent L2 round trip per tile would
@@ -193,8 +239,9 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
   float* staged = static_cast<float*>(gemm_smem.operands);
   const int stride = staged_logits_stride(num_experts);
   const bool stage_in_epilogue = num_experts <= kTileN && kTileM * stride <= kScratchFloats;
+  const bool pre_routed = p.pre_topk_ids != nullptr;
   const GemmOperand a{x, p.hidden, &p.maps.x, int(first_token), rows};
-  for (int n0 = 0; n0 < num_experts; n0 += kTileN) {
+  for (int n0 = 0; !pre_routed && n0 < num_experts; n0 += kTileN) {
     const GemmOperand b[1] = {{static_cast<const Elem*>(p.w_router) + int64_t(n0) * p.hidden, p.hidden,
                                &p.maps.w_router, n0, min(kTileN, num_experts - n0)}};
     float* logits = p.logits + first_token * num_experts;
@@ -215,7 +262,8 @@ __device__ void route_tile(const KernelParams& p, const WaitContext& wait_ctx, i
   for (int e = threadIdx.x; e < num_experts; e += blockDim.x) ss.expert_counts[e] = 0;
   __syncthreads();  // logits and zeroed counts visible to the whole block
 
-  route_tokens(p, first_token, rows, staged, kScratchFloats, stage_in_epilogue, ss);
+  if (pre_routed) pre_routed_tokens(p, wait_ctx, first_token, rows, ss);
+  else route_tokens(p, first_token, rows, staged, kScratchFloats, stage_in_epilogue, ss);
   __syncthreads();
   mark_task(p, ss.task_mark_ns, 2);
 

@@ -40,6 +40,8 @@ Result Context::can_implement(const MoeShape& s, const MoeConfig& c) {
     return fail(Status::kErrorNotSupported, "hidden (H) = ", s.hidden, " is not a multiple of 64");
   if (s.intermediate % 64 != 0)
     return fail(Status::kErrorNotSupported, "intermediate (I) = ", s.intermediate, " is not a multiple of 64");
+  if (c.routing != Routing::kTopK && c.routing != Routing::kPreRouted)
+    return fail(Status::kErrorInvalidArgument, "unknown routing mode ", int(c.routing));
   if (std::isnan(c.capacity_factor) || std::isinf(c.capacity_factor))
     return fail(Status::kErrorInvalidArgument, "capacity_factor must be finite (<= 0 means dropless)");
   return Result::success();
@@ -54,9 +56,12 @@ Result check_run_args(const MoeConfig& c, const RunArgs& a) {
     bool required;
     size_t align;
   };
+  const bool pre_routed = c.routing == Routing::kPreRouted;
   const Tensor tensors[] = {
       {"x", a.x, true, 16},
-      {"w_router", a.w_router, true, 16},
+      {"w_router", a.w_router, !pre_routed, 16},
+      {"in_topk_ids", a.in_topk_ids, pre_routed, 4},
+      {"in_topk_weights", a.in_topk_weights, pre_routed, 4},
       {"w1", a.w1, true, 16},
       {"w3", a.w3, c.gated, 16},
       {"w2", a.w2, true, 16},
@@ -72,6 +77,9 @@ Result check_run_args(const MoeConfig& c, const RunArgs& a) {
   }
   if (!c.gated && a.w3 != nullptr)
     return fail(Status::kErrorInvalidArgument, "w3 is given but the FFN is not gated (set MoeConfig::gated)");
+  if (!pre_routed && (a.in_topk_ids != nullptr || a.in_topk_weights != nullptr))
+    return fail(Status::kErrorInvalidArgument,
+                "in_topk_ids / in_topk_weights are given but the routing is not pre-routed (set MoeConfig::routing)");
   return Result::success();
 }
 

@@ -30,6 +30,7 @@ const char* wait_site_name(uint32_t site) {
     case 10: return "a GEMM tile's TMA/MMA pipeline";
     case 11: return "expert row tile gathered";
     case 12: return "a gather's bulk copies";
+    case 13: return "pre-routed expert ids";
     default: return "unknown";
   }
 }
@@ -219,6 +220,12 @@ Result Context::synchronize_and_check(cudaStream_t stream) {
   if (rec.abort_epoch == 0) return Result::success();
   ONEMOE_CUDA_TRY(cudaMemset(error_ptr, 0, sizeof(rec)), "clearing the error record");
   std::ostringstream os;
+  if (device::WaitSite(rec.site) == device::WaitSite::kBadPreRouting) {
+    os << "forward " << rec.abort_epoch << ": pre-routed token " << rec.index << " names expert " << int32_t(rec.have)
+       << ", which is outside 0.." << rec.want - 1 << " or repeats within the token; the forward's output is not "
+       << "valid (nothing was read or written out of bounds)";
+    return Result::error(Status::kErrorInvalidArgument, os.str());
+  }
   os << "forward " << rec.abort_epoch << " gave up after " << c.options.wait_timeout_ms << " ms: block " << rec.block
      << " waited on '" << wait_site_name(rec.site) << "' of tile " << rec.index << " (saw " << rec.have
      << ", wanted " << rec.want << "). The output of that forward is not valid; the context itself is: the next "

@@ -65,6 +65,10 @@ std::string describe_failure(const device::ErrorRecord& rec, int rank, const std
     case device::WaitSite::kGemmPipeline:
       os << "the TMA/MMA pipeline of expert tile " << rec.index << " stalled past " << timeout_ms << " ms";
       break;
+    case device::WaitSite::kBadPreRouting:
+      os << "pre-routed token " << rec.index << " names expert " << int32_t(rec.have) << ", which is outside 0.."
+         << rec.want - 1 << " or repeats within the token (nothing was read or written out of bounds)";
+      break;
     case device::WaitSite::kPlanOverflow:
       os << "rank " << rec.index << " was routed " << rec.have << " expert tiles, more than its window's "
          << rec.want << ": max_tokens differs between ranks";
@@ -268,6 +272,7 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
          {"intermediate", max_shape.intermediate},
          {"dtype", int64_t(config.dtype)},
          {"fp32_math", int64_t(config.fp32_math)},
+         {"routing", int64_t(config.routing)},
          {"scoring", int64_t(config.scoring)},
          {"renormalize", int64_t(config.renormalize)},
          {"activation", int64_t(config.activation)},
@@ -361,8 +366,14 @@ Result DistributedContext::run(const RunArgs& args, cudaStream_t stream) {
   }
   if (args.workspace != nullptr) return invalid("the distributed context owns its workspace: pass workspace = null");
   const bool has_tokens = args.num_tokens > 0, has_experts = !c.local_experts.empty();
+  const bool pre_routed = c.config.routing == Routing::kPreRouted;
+  if (!pre_routed && (args.in_topk_ids != nullptr || args.in_topk_weights != nullptr))
+    return invalid("in_topk_ids / in_topk_weights are given but the routing is not pre-routed");
   for (Result r : {check_aligned("x", args.x, has_tokens), check_aligned("out", args.out, has_tokens),
-                   check_aligned("w_router", args.w_router, true), check_aligned("w1", args.w1, has_experts),
+                   check_aligned("w_router", args.w_router, !pre_routed),
+                   check_aligned("in_topk_ids", args.in_topk_ids, pre_routed && has_tokens),
+                   check_aligned("in_topk_weights", args.in_topk_weights, pre_routed && has_tokens),
+                   check_aligned("w1", args.w1, has_experts),
                    check_aligned("w2", args.w2, has_experts),
                    check_aligned("w3", args.w3, has_experts && c.config.gated)})
     if (!r.ok()) return r;
@@ -410,8 +421,10 @@ Result DistributedContext::synchronize_and_check(cudaStream_t stream, TrafficSta
   // The record stays: it is what makes every later forward of this context give up on the device too
   // (give_up_if_context_failed), a replayed CUDA graph included.
   c.broken = true;
-  return Result::error(device::WaitSite(rec.site) == device::WaitSite::kPlanOverflow ? Status::kErrorInternal
-                                                                                      : Status::kErrorTimeout,
+  const device::WaitSite site = device::WaitSite(rec.site);
+  return Result::error(site == device::WaitSite::kPlanOverflow    ? Status::kErrorInternal
+                       : site == device::WaitSite::kBadPreRouting ? Status::kErrorInvalidArgument
+                                                                  : Status::kErrorTimeout,
                        describe_failure(rec, c.rank, c.expert_to_rank, c.options.context.wait_timeout_ms) +
                            ". This context is unusable from now on (a peer may still write into its window): every "
                            "later forward gives up at once; create a new context");

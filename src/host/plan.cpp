@@ -132,6 +132,8 @@ void bind_run_args(const RunArgs& a, device::KernelParams* p) {
   p->out = a.out;
   p->user_topk_ids = a.topk_ids;
   p->user_topk_weights = a.topk_weights;
+  p->pre_topk_ids = a.in_topk_ids;
+  p->pre_topk_weights = a.in_topk_weights;
 }
 
 void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {

@@ -48,8 +48,11 @@ std::ostream& operator<<(std::ostream& os, const MoeShape& s) {
 std::ostream& operator<<(std::ostream& os, const MoeConfig& c) {
   os << "dtype=" << dtype_name(c.dtype);
   if (c.dtype == DType::kFP32) os << (c.fp32_math == Fp32Math::kTF32 ? "(tf32)" : "(ffma)");
-  os << " scoring=" << (c.scoring == Scoring::kSoftmax ? "softmax" : "sigmoid")
-     << " renormalize=" << (c.renormalize ? "on" : "off") << " ffn=" << (c.gated ? "gated-" : "")
+  if (c.routing == Routing::kPreRouted) os << " routing=pre-routed";
+  else
+    os << " scoring=" << (c.scoring == Scoring::kSoftmax ? "softmax" : "sigmoid")
+       << " renormalize=" << (c.renormalize ? "on" : "off");
+  os << " ffn=" << (c.gated ? "gated-" : "")
      << activation_name(c.activation);
   if (c.capacity_factor > 0) os << " capacity_factor=" << c.capacity_factor;
   else os << " dropless";

@@ -43,7 +43,7 @@ Result encode_tensor_maps(DType dtype, device::KernelParams* p, int weight_exper
   const uint32_t gemm1_box = p->gated ? device::kGatedTileN : device::kExpertTileN;
   const Tensor2D tensors[] = {
       {"x", &p->maps.x, p->x, T, H, device::kTileM},
-      {"w_router", &p->maps.w_router, p->w_router, E, H, device::kTileN},
+      {"w_router", &p->maps.w_router, p->w_router, p->w_router != nullptr ? E : 0, H, device::kTileN},  // pre-routed: none
       {"expert_in", &p->maps.expert_in, p->expert_in, rows, H, device::kTileM},
       {"w1", &p->maps.w1, p->w1, W * I, H, gemm1_box},
       {"w3", &p->maps.w3, p->gated ? p->w3 : p->w1, W * I, H, gemm1_box},

@@ -100,6 +100,38 @@ TEST(RunArgs, GatedNeedsW3AndPlainRefusesIt) {
   EXPECT_EQ(host::check_run_args(MoeConfig{}, a).status, Status::kErrorInvalidArgument);
 }
 
+TEST(RunArgs, PreRoutedNeedsItsInputsAndNoRouter) {
+  MoeConfig pre;
+  pre.routing = Routing::kPreRouted;
+  RunArgs a = valid_args();
+  a.w_router = nullptr;
+  Result r = host::check_run_args(pre, a);
+  EXPECT_EQ(r.status, Status::kErrorInvalidArgument);
+  EXPECT_NE(r.message.find("in_topk_ids is null"), std::string::npos) << r.message;
+  alignas(16) static int32_t ids[4];
+  alignas(16) static float weights[4];
+  a.in_topk_ids = ids;
+  r = host::check_run_args(pre, a);
+  EXPECT_NE(r.message.find("in_topk_weights is null"), std::string::npos) << r.message;
+  a.in_topk_weights = weights;
+  EXPECT_TRUE(host::check_run_args(pre, a).ok()) << "w_router is optional when pre-routed";
+  a.in_topk_ids = reinterpret_cast<const int32_t*>(fake_tensor + 2);
+  EXPECT_EQ(host::check_run_args(pre, a).status, Status::kErrorMisalignedPointer);
+  // The routed mode refuses pre-routed inputs instead of silently ignoring them.
+  RunArgs routed = valid_args();
+  routed.in_topk_ids = ids;
+  routed.in_topk_weights = weights;
+  r = host::check_run_args(MoeConfig{}, routed);
+  EXPECT_EQ(r.status, Status::kErrorInvalidArgument);
+  EXPECT_NE(r.message.find("not pre-routed"), std::string::npos) << r.message;
+}
+
+TEST(CanImplement, RejectsAnUnknownRoutingMode) {
+  MoeConfig c;
+  c.routing = static_cast<Routing>(7);
+  EXPECT_EQ(Context::can_implement(good_shape(), c).status, Status::kErrorInvalidArgument);
+}
+
 TEST(StatusString, NamesEveryStatus) {
   for (Status s : {Status::kSuccess, Status::kErrorInvalidArgument, Status::kErrorMisalignedPointer,
                    Status::kErrorNotSupported, Status::kErrorWorkspaceTooSmall, Status::kErrorNotCoResident,

@@ -56,8 +56,10 @@ enum class Fp32Math { kTF32, kFFMA };
 enum class Scoring { kSoftmax, kSigmoid };
 // How each token's k experts and their weights are chosen.
 enum class Routing {
-  kTopK,       // scores (scoring of x·w_routerᵀ), the k largest, divided by their sum when renormalize
-  kPreRouted,  // the caller's RunArgs::in_topk_ids / in_topk_weights, taken as given: no router GEMM
+  kTopK,         // scores (scoring of x·w_routerᵀ), the k largest, divided by their sum when renormalize
+  kTopKSoftmax,  // the k largest logits, weights = softmax over those k (gpt-oss; Mixtral's top-k of a softmax
+                 // renormalized is the same function, computed the kTopK way)
+  kPreRouted,    // the caller's RunArgs::in_topk_ids / in_topk_weights, taken as given: no router GEMM
 };
 enum class Activation { kReLU, kGELU, kSiLU };  // GELU is the exact erf form
 
@@ -79,6 +81,8 @@ struct MoeConfig {
   Routing routing = Routing::kTopK;
   Scoring scoring = Scoring::kSoftmax;  // kTopK only
   bool renormalize = true;  // kTopK only: divide the k selected scores by their sum
+  // Every routed mode (not kPreRouted): the weights are multiplied by this (DeepSeek's routed_scaling_factor).
+  float routed_scaling_factor = 1.0f;
   Activation activation = Activation::kGELU;
   bool gated = false;  // SwiGLU-style gated FFN (needs w3)
   // Expert capacity = ceil(capacity_factor * T * k / E) rows; tokens past it (in token order) are dropped

@@ -122,6 +122,8 @@ struct KernelParams {
   int num_experts, top_k, hidden, intermediate;
   int scoring;     // 0 softmax, 1 sigmoid
   int renormalize;
+  int topk_softmax;              // 1: weights = softmax over the k picked logits (Routing::kTopKSoftmax)
+  float routed_scaling_factor;   // routed modes: every weight is multiplied by it
   int activation;  // 0 relu, 1 gelu, 2 silu
   int gated;
   int64_t capacity;  // rows kept per expert; >= T*k when dropless

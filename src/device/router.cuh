@@ -59,8 +59,15 @@ __device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t 
     pick_logit[j] = best_logit;
   }
 
-  float denominator = 1.f;  // softmax: sum of exp(logit - max) over every expert
-  if (p.scoring == 0) {
+  float denominator = 1.f;  // softmax: sum of exp(logit - max) over every expert (or over the picks)
+  if (p.topk_softmax) {
+    denominator = 0.f;
+#pragma unroll
+    for (int j = 0; j < kMaxTopK; ++j) {
+      if (j >= top_k) break;
+      denominator += expf(pick_logit[j] - pick_logit[0]);  // best first, on both lanes alike
+    }
+  } else if (p.scoring == 0) {
     const float max_logit = pick_logit[0];
     float part = 0.f;
     for (int e = half; e < num_experts; e += 2) part += expf(row[e] - max_logit);
@@ -69,8 +76,10 @@ __device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t 
   }
   if (half != 0) return;
   const auto score_of = [&](int j) {
-    return p.scoring == 0 ? expf(pick_logit[j] - pick_logit[0]) / denominator : 1.f / (1.f + expf(-pick_logit[j]));
+    return p.topk_softmax || p.scoring == 0 ? expf(pick_logit[j] - pick_logit[0]) / denominator
+                                            : 1.f / (1.f + expf(-pick_logit[j]));
   };
+  const bool renormalize = p.renormalize && !p.topk_softmax;  // the k-softmax already sums to one
   float chosen_sum = 0.f;
 #pragma unroll
   for (int j = 0; j < kMaxTopK; ++j) {
@@ -85,7 +94,7 @@ __device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t 
     for (int i = 0; i < kMaxTopK; ++i) slot += i < top_k && pick[i] < pick[j];
     const float score = score_of(j);
     p.topk_ids[token * top_k + slot] = pick[j];
-    p.topk_weights[token * top_k + slot] = p.renormalize ? score / chosen_sum : score;
+    p.topk_weights[token * top_k + slot] = (renormalize ? score / chosen_sum : score) * p.routed_scaling_factor;
     atomicAdd(&ss.expert_counts[pick[j]], 1);
   }
 }

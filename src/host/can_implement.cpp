@@ -40,8 +40,10 @@ Result Context::can_implement(const MoeShape& s, const MoeConfig& c) {
     return fail(Status::kErrorNotSupported, "hidden (H) = ", s.hidden, " is not a multiple of 64");
   if (s.intermediate % 64 != 0)
     return fail(Status::kErrorNotSupported, "intermediate (I) = ", s.intermediate, " is not a multiple of 64");
-  if (c.routing != Routing::kTopK && c.routing != Routing::kPreRouted)
+  if (c.routing != Routing::kTopK && c.routing != Routing::kTopKSoftmax && c.routing != Routing::kPreRouted)
     return fail(Status::kErrorInvalidArgument, "unknown routing mode ", int(c.routing));
+  if (!std::isfinite(c.routed_scaling_factor))
+    return fail(Status::kErrorInvalidArgument, "routed_scaling_factor must be finite, got ", c.routed_scaling_factor);
   if (std::isnan(c.capacity_factor) || std::isinf(c.capacity_factor))
     return fail(Status::kErrorInvalidArgument, "capacity_factor must be finite (<= 0 means dropless)");
   return Result::success();

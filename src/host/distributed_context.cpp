@@ -273,6 +273,7 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
          {"dtype", int64_t(config.dtype)},
          {"fp32_math", int64_t(config.fp32_math)},
          {"routing", int64_t(config.routing)},
+         {"routed_scaling_factor (x 1e6)", int64_t(double(config.routed_scaling_factor) * 1e6)},
          {"scoring", int64_t(config.scoring)},
          {"renormalize", int64_t(config.renormalize)},
          {"activation", int64_t(config.activation)},

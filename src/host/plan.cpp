@@ -144,6 +144,8 @@ void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {
   p->intermediate = s.intermediate;
   p->scoring = c.scoring == Scoring::kSoftmax ? 0 : 1;
   p->renormalize = c.renormalize ? 1 : 0;
+  p->topk_softmax = c.routing == Routing::kTopKSoftmax ? 1 : 0;
+  p->routed_scaling_factor = c.routed_scaling_factor;
   p->activation = c.activation == Activation::kReLU ? 0 : c.activation == Activation::kGELU ? 1 : 2;
   p->gated = c.gated ? 1 : 0;
   p->capacity = expert_capacity(s, c);

@@ -49,9 +49,12 @@ std::ostream& operator<<(std::ostream& os, const MoeConfig& c) {
   os << "dtype=" << dtype_name(c.dtype);
   if (c.dtype == DType::kFP32) os << (c.fp32_math == Fp32Math::kTF32 ? "(tf32)" : "(ffma)");
   if (c.routing == Routing::kPreRouted) os << " routing=pre-routed";
+  else if (c.routing == Routing::kTopKSoftmax) os << " routing=topk-softmax";
   else
     os << " scoring=" << (c.scoring == Scoring::kSoftmax ? "softmax" : "sigmoid")
        << " renormalize=" << (c.renormalize ? "on" : "off");
+  if (c.routing != Routing::kPreRouted && c.routed_scaling_factor != 1.0f)
+    os << " routed_scaling_factor=" << c.routed_scaling_factor;
   os << " ffn=" << (c.gated ? "gated-" : "")
      << activation_name(c.activation);
   if (c.capacity_factor > 0) os << " capacity_factor=" << c.capacity_factor;

@@ -103,9 +103,13 @@ reference::RefConfig reference_config(const MoeShape& s, const MoeConfig& c) {
   r.intermediate = s.intermediate;
   r.scoring = c.scoring == Scoring::kSoftmax ? reference::RefScoring::kSoftmax : reference::RefScoring::kSigmoid;
   r.renormalize = c.renormalize;
-  r.routing = c.routing == Routing::kTopKSoftmax ? reference::RefRouting::kTopKSoftmax
-              : c.routing == Routing::kPreRouted ? reference::RefRouting::kPreRouted
-                                                 : reference::RefRouting::kTopK;
+  r.routing = c.routing == Routing::kTopKSoftmax   ? reference::RefRouting::kTopKSoftmax
+              : c.routing == Routing::kGroupedTopK ? reference::RefRouting::kGroupedTopK
+              : c.routing == Routing::kPreRouted   ? reference::RefRouting::kPreRouted
+                                                   : reference::RefRouting::kTopK;
+  r.num_groups = c.num_groups;
+  r.topk_groups = c.topk_groups;
+  r.group_score_topk = c.group_score_topk;
   r.routed_scaling_factor = c.routed_scaling_factor;
   r.activation = c.activation == Activation::kReLU   ? reference::RefActivation::kReLU
                  : c.activation == Activation::kGELU ? reference::RefActivation::kGELU

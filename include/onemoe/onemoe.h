@@ -59,6 +59,9 @@ enum class Routing {
   kTopK,         // scores (scoring of x·w_routerᵀ), the k largest, divided by their sum when renormalize
   kTopKSoftmax,  // the k largest logits, weights = softmax over those k (gpt-oss; Mixtral's top-k of a softmax
                  // renormalized is the same function, computed the kTopK way)
+  kGroupedTopK,  // DeepSeek-V2/V3, Kimi-K2: keys = scores + RunArgs::score_bias; the topk_groups groups with the
+                 // best sums of their group_score_topk best keys; the k best keys among those groups' experts;
+                 // weights = the picks' unbiased scores (renormalized when asked) times routed_scaling_factor
   kPreRouted,    // the caller's RunArgs::in_topk_ids / in_topk_weights, taken as given: no router GEMM
 };
 enum class Activation { kReLU, kGELU, kSiLU };  // GELU is the exact erf form
@@ -83,6 +86,9 @@ struct MoeConfig {
   bool renormalize = true;  // kTopK only: divide the k selected scores by their sum
   // Every routed mode (not kPreRouted): the weights are multiplied by this (DeepSeek's routed_scaling_factor).
   float routed_scaling_factor = 1.0f;
+  // kGroupedTopK: E / num_groups experts per group (consecutive ids; n_group), topk_groups of them chosen
+  // (topk_group), each scored by the sum of its group_score_topk best keys (2: DeepSeek-V3; 1: V2's group max).
+  int num_groups = 1, topk_groups = 1, group_score_topk = 2;
   Activation activation = Activation::kGELU;
   bool gated = false;  // SwiGLU-style gated FFN (needs w3)
   // Expert capacity = ceil(capacity_factor * T * k / E) rows; tokens past it (in token order) are dropped
@@ -112,6 +118,9 @@ struct RunArgs {
   // the output is bitwise that forward's.
   const int32_t* in_topk_ids = nullptr;
   const float* in_topk_weights = nullptr;
+  // Routing::kGroupedTopK: the per-expert correction bias added to the scores for selection only ([E], fp32;
+  // e_score_correction_bias). Null there means zeros.
+  const float* score_bias = nullptr;
   // Optional caller-owned workspace. When null, the Context's own workspace (sized for max_tokens) is used.
   void* workspace = nullptr;
   size_t workspace_bytes = 0;

@@ -123,6 +123,10 @@ struct KernelParams {
   int scoring;     // 0 softmax, 1 sigmoid
   int renormalize;
   int topk_softmax;              // 1: weights = softmax over the k picked logits (Routing::kTopKSoftmax)
+  // Routing::kGroupedTopK (num_groups > 0; 0: not grouped): groups of E / num_groups experts, topk_groups chosen,
+  // each scored by its group_score_topk (1 or 2) best biased scores; score_bias [E] fp32.
+  int num_groups, topk_groups, group_score_topk;
+  const float* score_bias;
   float routed_scaling_factor;   // routed modes: every weight is multiplied by it
   int activation;  // 0 relu, 1 gelu, 2 silu
   int gated;

@@ -99,6 +99,103 @@ __device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t 
   }
 }
 
+// Routing::kGroupedTopK (DeepSeek-V2/V3, Kimi-K2), two lanes per token as in route_token_pair. With s_e the
+// scores (scoring of the logits) and b_e = s_e + score_bias[e] the keys: a group's score is the sum of its
+// group_score_topk best keys; the topk_groups best groups (ties: the lower group id) are the only ones the k
+// picks come from, best key first (ties: the lower id); the weights are the picks' unbiased s_e (divided by their
+// sum when renormalize) times the scaling factor. The staged row (smem, this token's alone) is overwritten with
+// s_e, so that keys and weights cost no exponential after the first pass.
+__device__ __forceinline__ void route_token_pair_grouped(const KernelParams& p, int64_t token, float* row,
+                                                         StageSmem& ss) {
+  const int num_experts = p.num_experts, top_k = p.top_k, half = threadIdx.x & 1;
+  const int groups = p.num_groups, per_group = num_experts / groups;
+  const unsigned pair_mask = 3u << (threadIdx.x & 30u);
+  const auto join = [pair_mask](auto a) { return __shfl_xor_sync(pair_mask, a, 1); };
+  float max_logit = 0.f, denominator = 1.f;
+  if (p.scoring == 0) {
+    float m = -INFINITY;
+    for (int e = half; e < num_experts; e += 2) m = fmaxf(m, row[e]);
+    max_logit = fmaxf(m, join(m));
+    float part = 0.f;
+    for (int e = half; e < num_experts; e += 2) part += expf(row[e] - max_logit);
+    const float other = join(part);
+    denominator = half == 0 ? part + other : other + part;  // the same bits on both lanes
+  }
+  for (int e = half; e < num_experts; e += 2)
+    row[e] = p.scoring == 0 ? expf(row[e] - max_logit) / denominator : 1.f / (1.f + expf(-row[e]));
+  __syncwarp(pair_mask);  // each lane reads the other's half from here on
+  const float* bias = p.score_bias;  // null: no correction
+  const auto key = [&](int e) { return rank_key(bias != nullptr ? row[e] + bias[e] : row[e]); };
+
+  // The chosen groups, best first: topk_groups passes over the groups, each group's score recomputed per pass
+  // (a sum of its best one or two keys, over both lanes' halves of it).
+  uint32_t chosen = 0;
+  float last_score = INFINITY;
+  int last_group = -1;
+  for (int pass = 0; pass < p.topk_groups; ++pass) {
+    float best_score = -INFINITY;
+    int best_group = INT_MAX;
+    for (int g = 0; g < groups; ++g) {
+      float a1 = -INFINITY, a2 = -INFINITY;  // this lane's two best keys of the group
+      for (int e = g * per_group + half; e < (g + 1) * per_group; e += 2) {
+        const float k = key(e);
+        if (k > a1) a2 = a1, a1 = k;
+        else if (k > a2) a2 = k;
+      }
+      const float b1 = join(a1), b2 = join(a2);
+      // The group's two best of the four, identically on both lanes (ordered by value, then by lane).
+      const float hi1 = half == 0 ? a1 : b1, hi2 = half == 0 ? a2 : b2, lo1 = half == 0 ? b1 : a1,
+                  lo2 = half == 0 ? b2 : a2;
+      const float first = fmaxf(hi1, lo1);
+      const float second = hi1 >= lo1 ? fmaxf(hi2, lo1) : fmaxf(hi1, lo2);
+      const float score = p.group_score_topk == 1 ? first : first + second;
+      if (ranks_before(last_score, last_group, score, g) && ranks_before(score, g, best_score, best_group))
+        best_score = score, best_group = g;
+    }
+    chosen |= 1u << best_group;
+    last_score = best_score, last_group = best_group;
+  }
+
+  int pick[kMaxTopK] = {};
+  float last_key = INFINITY;
+  int last_expert = -1;
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    if (j >= top_k) break;
+    float best_key = -INFINITY;
+    int best_expert = INT_MAX;
+    for (int e = half; e < num_experts; e += 2) {
+      if (!(chosen >> (e / per_group) & 1u)) continue;
+      const float k = key(e);
+      if (ranks_before(last_key, last_expert, k, e) && ranks_before(k, e, best_key, best_expert))
+        best_key = k, best_expert = e;
+    }
+    const float other_key = join(best_key);
+    const int other_expert = join(best_expert);
+    if (ranks_before(other_key, other_expert, best_key, best_expert)) best_key = other_key, best_expert = other_expert;
+    last_key = best_key, last_expert = best_expert;
+    pick[j] = best_expert;
+  }
+  if (half != 0) return;
+  float chosen_sum = 0.f;
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    if (j >= top_k) break;
+    chosen_sum += row[pick[j]];
+  }
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    if (j >= top_k) break;
+    int slot = 0;
+#pragma unroll
+    for (int i = 0; i < kMaxTopK; ++i) slot += i < top_k && pick[i] < pick[j];
+    const float s = row[pick[j]];
+    p.topk_ids[token * top_k + slot] = pick[j];
+    p.topk_weights[token * top_k + slot] = (p.renormalize ? s / chosen_sum : s) * p.routed_scaling_factor;
+    atomicAdd(&ss.expert_counts[pick[j]], 1);
+  }
+}
+
 // Row stride of logits staged in smem: 2 mod 32, so that the 16 pairs of a warp, reading their rows at the
 // same step (e = 2q + half), hit 32 distinct banks.
 __device__ __forceinline__ int staged_logits_stride(int num_experts) {
@@ -137,7 +234,10 @@ __device__ inline void route_tokens(const KernelParams& p, int64_t first_token, 
     __syncthreads();
     if (m0 == 0) mark_task(p, ss.task_mark_ns, 1);
     const int m = int(threadIdx.x) / 2;
-    if (m < n) route_token_pair(p, first_token + m0 + m, smem + m * stride, ss);
+    if (m < n) {
+      if (p.num_groups > 0) route_token_pair_grouped(p, first_token + m0 + m, smem + m * stride, ss);
+      else route_token_pair(p, first_token + m0 + m, smem + m * stride, ss);
+    }
   }
 }
 

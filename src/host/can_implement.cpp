@@ -40,8 +40,24 @@ Result Context::can_implement(const MoeShape& s, const MoeConfig& c) {
     return fail(Status::kErrorNotSupported, "hidden (H) = ", s.hidden, " is not a multiple of 64");
   if (s.intermediate % 64 != 0)
     return fail(Status::kErrorNotSupported, "intermediate (I) = ", s.intermediate, " is not a multiple of 64");
-  if (c.routing != Routing::kTopK && c.routing != Routing::kTopKSoftmax && c.routing != Routing::kPreRouted)
+  if (c.routing != Routing::kTopK && c.routing != Routing::kTopKSoftmax && c.routing != Routing::kGroupedTopK &&
+      c.routing != Routing::kPreRouted)
     return fail(Status::kErrorInvalidArgument, "unknown routing mode ", int(c.routing));
+  if (c.routing == Routing::kGroupedTopK) {
+    if (c.num_groups < 1 || c.num_groups > 32 || s.num_experts % c.num_groups != 0)
+      return fail(Status::kErrorNotSupported, "grouped routing: num_groups = ", c.num_groups,
+                  " must divide num_experts (E) = ", s.num_experts, " and be at most 32");
+    const int per_group = s.num_experts / c.num_groups;
+    if (c.topk_groups < 1 || c.topk_groups > c.num_groups)
+      return fail(Status::kErrorInvalidArgument, "grouped routing: topk_groups = ", c.topk_groups,
+                  " must be in 1..num_groups (", c.num_groups, ")");
+    if (c.group_score_topk < 1 || c.group_score_topk > 2 || c.group_score_topk > per_group)
+      return fail(Status::kErrorNotSupported, "grouped routing: group_score_topk = ", c.group_score_topk,
+                  " must be 1 or 2 and at most the experts per group (", per_group, ")");
+    if (s.top_k > c.topk_groups * per_group)
+      return fail(Status::kErrorInvalidArgument, "grouped routing: top_k (k) = ", s.top_k,
+                  " exceeds the experts of the chosen groups (", c.topk_groups * per_group, ")");
+  }
   if (!std::isfinite(c.routed_scaling_factor))
     return fail(Status::kErrorInvalidArgument, "routed_scaling_factor must be finite, got ", c.routed_scaling_factor);
   if (std::isnan(c.capacity_factor) || std::isinf(c.capacity_factor))
@@ -64,6 +80,7 @@ Result check_run_args(const MoeConfig& c, const RunArgs& a) {
       {"w_router", a.w_router, !pre_routed, 16},
       {"in_topk_ids", a.in_topk_ids, pre_routed, 4},
       {"in_topk_weights", a.in_topk_weights, pre_routed, 4},
+      {"score_bias", a.score_bias, false, 4},
       {"w1", a.w1, true, 16},
       {"w3", a.w3, c.gated, 16},
       {"w2", a.w2, true, 16},
@@ -79,6 +96,8 @@ Result check_run_args(const MoeConfig& c, const RunArgs& a) {
   }
   if (!c.gated && a.w3 != nullptr)
     return fail(Status::kErrorInvalidArgument, "w3 is given but the FFN is not gated (set MoeConfig::gated)");
+  if (a.score_bias != nullptr && c.routing != Routing::kGroupedTopK)
+    return fail(Status::kErrorInvalidArgument, "score_bias is given but the routing is not grouped");
   if (!pre_routed && (a.in_topk_ids != nullptr || a.in_topk_weights != nullptr))
     return fail(Status::kErrorInvalidArgument,
                 "in_topk_ids / in_topk_weights are given but the routing is not pre-routed (set MoeConfig::routing)");

@@ -132,6 +132,7 @@ void bind_run_args(const RunArgs& a, device::KernelParams* p) {
   p->out = a.out;
   p->user_topk_ids = a.topk_ids;
   p->user_topk_weights = a.topk_weights;
+  p->score_bias = a.score_bias;
   p->pre_topk_ids = a.in_topk_ids;
   p->pre_topk_weights = a.in_topk_weights;
 }
@@ -146,6 +147,10 @@ void fill_plan(const MoeShape& s, const MoeConfig& c, device::KernelParams* p) {
   p->renormalize = c.renormalize ? 1 : 0;
   p->topk_softmax = c.routing == Routing::kTopKSoftmax ? 1 : 0;
   p->routed_scaling_factor = c.routed_scaling_factor;
+  const bool grouped = c.routing == Routing::kGroupedTopK;
+  p->num_groups = grouped ? c.num_groups : 0;
+  p->topk_groups = grouped ? c.topk_groups : 0;
+  p->group_score_topk = grouped ? c.group_score_topk : 0;
   p->activation = c.activation == Activation::kReLU ? 0 : c.activation == Activation::kGELU ? 1 : 2;
   p->gated = c.gated ? 1 : 0;
   p->capacity = expert_capacity(s, c);

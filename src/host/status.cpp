@@ -50,6 +50,10 @@ std::ostream& operator<<(std::ostream& os, const MoeConfig& c) {
   if (c.dtype == DType::kFP32) os << (c.fp32_math == Fp32Math::kTF32 ? "(tf32)" : "(ffma)");
   if (c.routing == Routing::kPreRouted) os << " routing=pre-routed";
   else if (c.routing == Routing::kTopKSoftmax) os << " routing=topk-softmax";
+  else if (c.routing == Routing::kGroupedTopK)
+    os << " routing=grouped(" << c.num_groups << " groups, " << c.topk_groups << " chosen, top-" << c.group_score_topk
+       << " sums) scoring=" << (c.scoring == Scoring::kSoftmax ? "softmax" : "sigmoid")
+       << " renormalize=" << (c.renormalize ? "on" : "off");
   else
     os << " scoring=" << (c.scoring == Scoring::kSoftmax ? "softmax" : "sigmoid")
        << " renormalize=" << (c.renormalize ? "on" : "off");

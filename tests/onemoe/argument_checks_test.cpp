@@ -132,6 +132,34 @@ TEST(CanImplement, RejectsAnUnknownRoutingMode) {
   EXPECT_EQ(Context::can_implement(good_shape(), c).status, Status::kErrorInvalidArgument);
 }
 
+TEST(CanImplement, GroupedRoutingNamesWhatItCannotRun) {
+  MoeShape s = good_shape();  // E = 8
+  MoeConfig c;
+  c.routing = Routing::kGroupedTopK;
+  c.num_groups = 3;  // does not divide 8
+  Result r = Context::can_implement(s, c);
+  EXPECT_EQ(r.status, Status::kErrorNotSupported);
+  EXPECT_NE(r.message.find("num_groups = 3"), std::string::npos) << r.message;
+  c.num_groups = 4;
+  c.topk_groups = 5;
+  EXPECT_EQ(Context::can_implement(s, c).status, Status::kErrorInvalidArgument);
+  c.topk_groups = 1;  // 2 experts per group, one group chosen: k = 2 fits, k = 3 does not
+  EXPECT_TRUE(Context::can_implement(s, c).ok());
+  s.top_k = 3;
+  r = Context::can_implement(s, c);
+  EXPECT_NE(r.message.find("exceeds the experts of the chosen groups"), std::string::npos) << r.message;
+  s.top_k = 2;
+  c.group_score_topk = 3;
+  EXPECT_EQ(Context::can_implement(s, c).status, Status::kErrorNotSupported);
+  // The correction bias belongs to the grouped mode only.
+  alignas(16) static float bias[8];
+  RunArgs a = valid_args();
+  a.score_bias = bias;
+  EXPECT_EQ(host::check_run_args(MoeConfig{}, a).status, Status::kErrorInvalidArgument);
+  c.group_score_topk = 2;
+  EXPECT_TRUE(host::check_run_args(c, a).ok());
+}
+
 TEST(StatusString, NamesEveryStatus) {
   for (Status s : {Status::kSuccess, Status::kErrorInvalidArgument, Status::kErrorMisalignedPointer,
                    Status::kErrorNotSupported, Status::kErrorWorkspaceTooSmall, Status::kErrorNotCoResident,

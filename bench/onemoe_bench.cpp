@@ -39,6 +39,9 @@ struct Options {
   std::vector<std::string> dtypes{"bf16"};
   std::string activation = "gelu", scoring = "softmax";
   bool gated = false, no_renormalize = false;
+  std::string routing = "topk";
+  int num_groups = 1, topk_groups = 1;
+  double routed_scaling = 1.0;
   double capacity_factor = 0;
   int warmup = 5, iters = 20;
   int check = 1;
@@ -184,6 +187,21 @@ double touched_bytes(const onemoe::MoeShape& s, const onemoe::MoeConfig& c, cons
   return experts * per_expert + double(s.num_experts) * H * elem + 2.0 * double(s.num_tokens) * H * elem;
 }
 
+// --routing and its parameters into config; false (with a message) when the mode is unknown.
+bool set_routing(const Options& o, onemoe::MoeConfig* config) {
+  if (o.routing == "topk") config->routing = onemoe::Routing::kTopK;
+  else if (o.routing == "topk-softmax") config->routing = onemoe::Routing::kTopKSoftmax;
+  else if (o.routing == "grouped") config->routing = onemoe::Routing::kGroupedTopK;
+  else {
+    std::fprintf(stderr, "onemoe-bench: unknown --routing '%s' (topk | topk-softmax | grouped)\n", o.routing.c_str());
+    return false;
+  }
+  config->num_groups = o.num_groups;
+  config->topk_groups = o.topk_groups;
+  config->routed_scaling_factor = float(o.routed_scaling);
+  return true;
+}
+
 void print_header() {
   std::printf("#%9s %5s %3s %6s %6s %6s  %-22s %10s %10s %9s %9s %7s\n", "T", "E", "k", "H", "I", "dtype", "impl",
               "time", "p99", "TFLOP/s", "launches", "#wrong");
@@ -238,6 +256,14 @@ int main(int argc, char** argv) {
   app.add_flag("--gated", o.gated, "gated (SwiGLU-style) FFN: act(x W1) * (x W3), then W2");
   app.add_option("--scoring", o.scoring, "softmax | sigmoid")->capture_default_str();
   app.add_flag("--no-renormalize", o.no_renormalize, "do not renormalize the top-k scores");
+  app.add_option("--routing", o.routing,
+                 "topk (scores, then top-k) | topk-softmax (top-k logits, softmax over the k) | grouped "
+                 "(DeepSeek-V3: --num-groups, --topk-groups; correction bias zero)")
+      ->capture_default_str();
+  app.add_option("--num-groups", o.num_groups, "grouped routing: expert groups (n_group)")->capture_default_str();
+  app.add_option("--topk-groups", o.topk_groups, "grouped routing: groups chosen (topk_group)")->capture_default_str();
+  app.add_option("--routed-scaling", o.routed_scaling, "routed_scaling_factor: every routing weight times this")
+      ->capture_default_str();
   app.add_option("--capacity-factor", o.capacity_factor, "expert capacity factor; 0 = dropless")->capture_default_str();
   app.add_option("-w,--warmup", o.warmup, "warm-up forwards")->capture_default_str();
   app.add_option("-n,--iters", o.iters, "timed forwards (median reported)")->capture_default_str();
@@ -302,6 +328,7 @@ int main(int argc, char** argv) {
     }
     ep.base.gated = o.gated;
     ep.base.renormalize = !o.no_renormalize;
+    if (!set_routing(o, &ep.base)) return 2;
     ep.base.capacity_factor = float(o.capacity_factor);
     for (double T = double(o.min_tokens); T <= double(o.max_tokens); T *= o.factor)
       ep.token_values.push_back(int64_t(T));
@@ -345,6 +372,7 @@ int main(int argc, char** argv) {
   }
   base.gated = o.gated;
   base.renormalize = !o.no_renormalize;
+  if (!set_routing(o, &base)) return 2;
   base.capacity_factor = float(o.capacity_factor);
 
   cudaDeviceProp prop{};
@@ -401,6 +429,10 @@ int main(int argc, char** argv) {
                     [&] { return ctx->synchronize_and_check(nullptr); }, *problem, o, dtype_label);
                 if (!o.timeline_prefix.empty()) write_timeline(*ctx, o.timeline_prefix, dtype_label, shape);
               }
+            } else if ((impl == "baseline-torch-loop" || impl == "baseline-grouped-gemm") &&
+                       (config.routing != onemoe::Routing::kTopK || config.routed_scaling_factor != 1.0f)) {
+              std::printf("# skipped %s: it routes by scores-then-top-k only\n", impl.c_str());
+              continue;
             } else if (impl == "baseline-torch-loop" || impl == "baseline-grouped-gemm") {
               const auto kind = impl == "baseline-torch-loop" ? onemoe::baselines::BaselineKind::kPerExpertLoop
                                                               : onemoe::baselines::BaselineKind::kGroupedGemm;

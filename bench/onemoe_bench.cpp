@@ -332,7 +332,11 @@ int main(int argc, char** argv) {
     ep.base.capacity_factor = float(o.capacity_factor);
     for (double T = double(o.min_tokens); T <= double(o.max_tokens); T *= o.factor)
       ep.token_values.push_back(int64_t(T));
-    ep.impls = app.count("--impl") ? o.impls : std::vector<std::string>{"onemoe", "baseline-bulk-sync"};
+    // The bulk-synchronous baseline routes by scores-then-top-k only.
+    const bool plain_routing = ep.base.routing == onemoe::Routing::kTopK && ep.base.routed_scaling_factor == 1.0f;
+    ep.impls = app.count("--impl") ? o.impls
+               : plain_routing     ? std::vector<std::string>{"onemoe", "baseline-bulk-sync"}
+                                   : std::vector<std::string>{"onemoe"};
     ep.warmup = o.warmup;
     ep.iters = o.iters;
     ep.check = o.check != 0;

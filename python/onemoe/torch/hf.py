@@ -51,6 +51,11 @@ def _check_runnable(block: nn.Module, gate: nn.Module, experts: nn.Module):
             for lin in e.modules():
                 if isinstance(lin, nn.Linear) and lin.bias is not None:
                     _refuse(block, "expert biases")
+    if getattr(experts, "has_post_expert_norm", False):
+        _refuse(block, "a norm after each expert")
+    if getattr(experts, "is_concatenated", True) is False:
+        raise NotImplementedError(f"{name}'s gate and up projections are interleaved; from_hf reads them "
+                                  "concatenated (gate rows, then up rows)")
     if getattr(experts, "is_transposed", False):
         raise NotImplementedError(f"{name}'s experts are stored transposed ([E, H, 2I]); from_hf reads the "
                                   "[E, 2I, H] layout")

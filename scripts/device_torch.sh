@@ -3,10 +3,11 @@
 #   1. pip install . offline (--no-build-isolation: the machine's scikit-build-core, nanobind and torch), which
 #      compiles the CUDA library and onemoe._C against torch's NCCL;
 #   2. the README's PyTorch example (examples/python/quickstart.py) as a newcomer runs it;
-#   3. the pytest suite with its GPU tests: the fp64 model, HF Mixtral/Qwen3 agreement, torch.compile and
+#   3. the speed table (bench/torch/torch_layer_bench.py) into $OUT/<date>-torch-layer-bench-1gpu.json;
+#   4. the pytest suite with its GPU tests: the fp64 model, HF Mixtral/Qwen3/OLMoE agreement, torch.compile and
 #      CUDA graphs, expert parallelism under torchrun (world size 1);
-#   4. the C++ examples built against `cmake --install` of the same build, and run;
-#   5. the speed table (bench/torch/torch_layer_bench.py) into $OUT/<date>-torch-layer-bench-1gpu.json.
+#   5. the C++ examples built against `cmake --install` of the same build, and run.
+# Each step has a time limit, so the call returns with every log even when a step hangs.
 # Needs third_party/cutlass (carry it, or have nvidia-cutlass in the Python) and the peer script
 # ../shared/bench/torch_grouped_moe.py copied to .carry/torch_grouped_moe.py (or PEER_SCRIPT=path).
 # Logs go to $OUT: pip_install.log, quickstart.log, pytest.log, cpp_examples.log, bench.log.
@@ -31,7 +32,7 @@ cat "$out/env.txt"
 
 t0=$SECONDS
 pip_args=(install --no-build-isolation --no-deps --no-index -C "build-dir=$build" "$root")
-{ timeout 300 "$py" -m pip "${pip_args[@]}" || timeout 300 "$py" -m pip "${pip_args[@]}" --break-system-packages; } > "$out/pip_install.log" 2>&1
+{ timeout 240 "$py" -m pip "${pip_args[@]}" || timeout 240 "$py" -m pip "${pip_args[@]}" --break-system-packages; } > "$out/pip_install.log" 2>&1
 step pip-install $? $((SECONDS - t0))
 grep -E "onemoe: NCCL|Successfully installed|error" "$out/pip_install.log" | head -n 5
 
@@ -43,7 +44,13 @@ cat "$out/quickstart.log"
 "$py" -c 'import onemoe; print("NCCL loaded", onemoe.nccl_version(), "built against", onemoe.nccl_built_version())'
 
 t0=$SECONDS
-timeout 240 "$py" -m pytest "$root/tests/python" -q -rs -p no:cacheprovider > "$out/pytest.log" 2>&1
+timeout 180 "$py" "$root/bench/torch/torch_layer_bench.py" --json "$out/$day-torch-layer-bench-1gpu.json" \
+  > "$out/bench.log" 2>&1
+step bench $? $((SECONDS - t0))
+grep -v "^W" "$out/bench.log" | tail -n 40
+
+t0=$SECONDS
+timeout 230 "$py" -m pytest "$root/tests/python" -v -rs -p no:cacheprovider > "$out/pytest.log" 2>&1
 step pytest $? $((SECONDS - t0))
 tail -n 15 "$out/pytest.log"
 
@@ -58,9 +65,4 @@ t0=$SECONDS
 step cpp-examples $? $((SECONDS - t0))
 tail -n 4 "$out/cpp_examples.log"
 
-t0=$SECONDS
-timeout 200 "$py" "$root/bench/torch/torch_layer_bench.py" --json "$out/$day-torch-layer-bench-1gpu.json" \
-  > "$out/bench.log" 2>&1
-step bench $? $((SECONDS - t0))
-grep -v "^W" "$out/bench.log" | tail -n 40
 exit $status

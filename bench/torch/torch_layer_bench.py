@@ -31,7 +31,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "python"))
 from hf_blocks import CONFIGS, hf_routing, make_block  # noqa: E402
 
-from onemoe.torch import MoELayer, moe_forward_routed  # noqa: E402
+from onemoe.torch import MoELayer, clear_contexts, moe_forward_routed  # noqa: E402
 
 
 def load_peer(path):
@@ -57,15 +57,43 @@ def kernels_per_forward(fn):
         return None
 
 
+def timed(peer, fn, warmup, iters, graph):
+    """(median ms, None), or (None, why) when the forward cannot run that way (e.g. no CUDA-graph capture)."""
+    try:
+        return peer.time_ms(fn, warmup, iters, graph), None
+    except Exception as err:  # noqa: BLE001
+        torch.cuda.synchronize()
+        return None, f"{'CUDA-graph capture' if graph else 'run'} failed: {str(err).splitlines()[0][:160]}"
+
+
+def with_time(row, ms, why, flop):
+    if ms is None:
+        return dict(row, ms=None, tflops=None, notes=row["notes"] + "; " + why)
+    return dict(row, ms=round(ms, 4), tflops=round(flop / ms / 1e9, 1))
+
+
 def count_wrong(out, ref, same):
     out, ref = out[same].float(), ref[same]
     tol = 1e-2 * ref.pow(2).mean().sqrt() + 2e-2 * ref.abs()
     return int(((out - ref).abs() > tol).sum()) + int(out.isnan().sum())
 
 
+def write_json(path, rows, complete):
+    if not path:
+        return
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    doc = dict(tool="torch_layer_bench.py", command="python3 " + " ".join(sys.argv),
+               commit=commit or os.environ.get("ONEMOE_COMMIT", ""),
+               date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               gpu=torch.cuda.get_device_name(), gpus=1, torch=torch.__version__, complete=complete, rows=rows)
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated, of: " + ", ".join(CONFIGS))
+    ap.add_argument("--configs", default="mixtral-8x7b,qwen3-30b-a3b", help="comma-separated, of: " + ", ".join(CONFIGS))
     ap.add_argument("-T", "--tokens", type=int, nargs="+", default=[128, 4096, 16384])
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--iters", type=int, default=20)
@@ -101,9 +129,11 @@ def main():
                 return moe_forward_routed(x, layer.w_router, layer.w1, layer.w3, layer.w2, k, "softmax",
                                           layer.renormalize, "silu", 0.0, "tf32", layer.layer_id)[1].long()
 
+            # Default arguments bind this T's tensors: the hf-eager graph row runs after the loop.
             impls = [("onemoe", onemoe_fwd, routed_ids_onemoe, "MoELayer.from_hf(block)"),
-                     ("hf-eager", lambda: block(x3), lambda: hf_routing(block, x), "experts_implementation=eager"),
-                     ("hf-grouped_mm", lambda: grouped(x3), lambda: hf_routing(grouped, x),
+                     ("hf-eager", lambda b=block, x3=x3: b(x3), lambda b=block, x=x: hf_routing(b, x),
+                      "experts_implementation=eager"),
+                     ("hf-grouped_mm", lambda b=grouped, x3=x3: b(x3), lambda b=grouped, x=x: hf_routing(b, x),
                       "experts_implementation=grouped_mm")]
             for impl, fn, ids_fn, note in impls:
                 with torch.no_grad():
@@ -117,9 +147,10 @@ def main():
                         if impl == "hf-eager" and mode == "graph":
                             uncapturable.append((row, fn, flop))  # tried last: a failed capture must not touch the rest
                             continue
-                        ms = peer.time_ms(fn, a.warmup, a.iters, mode == "graph")
-                        rows.append(dict(row, ms=round(ms, 4), tflops=round(flop / ms / 1e9, 1)))
-                        print(f"{name:14} T={T:6} {impl:18} {mode:5} {ms:9.4f} ms  wrong={wrong}", flush=True)
+                        ms, why = timed(peer, fn, a.warmup, a.iters, mode == "graph")
+                        rows.append(with_time(row, ms, why, flop))
+                        print(f"{name:14} T={T:6} {impl:18} {mode:5} {ms or float('nan'):9.4f} ms  wrong={wrong}"
+                              f"{'  ' + why if why else ''}", flush=True)
             best = {}  # mode -> (ms, layout, forward): the faster weight layout, as the peer script reports
             for lname, (b1, b2) in peer_layouts.items():
                 fwd = peer.make_layer(b1, b2, wr32, E, k, True)
@@ -135,27 +166,17 @@ def main():
                                  launches_per_forward=kernels_per_forward(lambda: fwd(x)),
                                  tokens_routed_differently=0, notes=f"weights {lname}"))
                 print(f"{name:14} T={T:6} {'peer-torch-grouped':18} {mode:5} {ms:9.4f} ms", flush=True)
-        del block, grouped, layer
+        clear_contexts(layer.layer_id)
+        del grouped, layer
         torch.cuda.empty_cache()
+        write_json(a.json, rows, complete=False)  # a run cut short still leaves the configs it finished
     for row, fn, flop in uncapturable:
-        try:
-            with torch.no_grad():
-                ms = peer.time_ms(fn, a.warmup, a.iters, True)
-            rows.append(dict(row, ms=round(ms, 4), tflops=round(flop / ms / 1e9, 1)))
-        except Exception as err:  # noqa: BLE001
-            rows.append(dict(row, ms=None, tflops=None,
-                             notes=row["notes"] + f"; CUDA-graph capture failed: {str(err).splitlines()[0][:160]}"))
+        with torch.no_grad():
+            ms, why = timed(peer, fn, a.warmup, a.iters, True)
+        rows.append(with_time(row, ms, why, flop))
+        print(f"{row['model']:14} T={row['T']:6} {'hf-eager':18} graph {why or ms}", flush=True)
     print(f"# torch {torch.__version__} on {torch.cuda.get_device_name()}")
-    if a.json:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-        doc = dict(tool="torch_layer_bench.py", command="python3 " + " ".join(sys.argv),
-                   commit=commit or os.environ.get("ONEMOE_COMMIT", ""),
-                   date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                   gpu=torch.cuda.get_device_name(), gpus=1, torch=torch.__version__, rows=rows)
-        with open(a.json, "w") as f:
-            json.dump(doc, f, indent=1)
-
+    write_json(a.json, rows, complete=True)
 
 if __name__ == "__main__":
     main()

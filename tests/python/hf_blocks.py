@@ -1,5 +1,5 @@
 """Hugging Face transformers MoE blocks built from their configs with random weights (nothing downloaded):
-one layer of Mixtral-8x7B and of Qwen3-30B-A3B, for the GPU tests and the speed table."""
+one layer of Mixtral-8x7B, Qwen3-30B-A3B and OLMoE-1B-7B, for the GPU tests and the speed table."""
 import torch
 
 CONFIGS = {
@@ -10,10 +10,13 @@ CONFIGS = {
     "qwen3-30b-a3b": ("Qwen3MoeConfig", "Qwen3MoeSparseMoeBlock", "transformers.models.qwen3_moe.modeling_qwen3_moe",
                       dict(hidden_size=2048, moe_intermediate_size=768, num_experts=128, num_experts_per_tok=8,
                            norm_topk_prob=True, hidden_act="silu")),
+    "olmoe-1b-7b": ("OlmoeConfig", "OlmoeSparseMoeBlock", "transformers.models.olmoe.modeling_olmoe",
+                    dict(hidden_size=2048, intermediate_size=1024, num_experts=64, num_experts_per_tok=8,
+                         norm_topk_prob=False, hidden_act="silu")),
 }
 
 
-def make_block(name, dtype=torch.bfloat16, seed=0, experts_implementation="eager", **overrides):
+def make_block(name, dtype=torch.bfloat16, seed=0, experts_implementation="eager", device="cuda", **overrides):
     import importlib
 
     import transformers
@@ -22,7 +25,7 @@ def make_block(name, dtype=torch.bfloat16, seed=0, experts_implementation="eager
     config._experts_implementation = experts_implementation
     block_type = getattr(importlib.import_module(module), block_cls)
     torch.manual_seed(seed)
-    with torch.device("cuda"):
+    with torch.device(device):
         block = block_type(config).to(dtype)
     with torch.no_grad():  # N(0, 1/fan_in): routing spread over the experts, activations of order 1
         for p in block.parameters():

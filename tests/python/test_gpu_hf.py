@@ -52,9 +52,11 @@ def test_matches_the_hf_block_in_bf16_and_fp32(name):
     compare(block32, layer, x, max_flipped=0.005)
 
 
-@pytest.mark.parametrize("norm", [False])
-def test_qwen3_without_renormalization(norm):
-    block = make_block("qwen3-30b-a3b", norm_topk_prob=norm, hidden_size=1024, num_experts=64)
+@pytest.mark.parametrize("name,overrides", [("qwen3-30b-a3b", dict(norm_topk_prob=False, hidden_size=1024,
+                                                                                num_experts=64)),
+                                            ("olmoe-1b-7b", {})])
+def test_blocks_without_renormalization(name, overrides):
+    block = make_block(name, **overrides)
     layer = MoELayer.from_hf(block)
     assert not layer.renormalize
     compare(block, layer, torch.randn(T, layer.hidden, device="cuda").to(torch.bfloat16), max_flipped=0.05)

@@ -28,7 +28,7 @@ def test_qwen3_block_renormalizes_as_norm_topk_prob_says(norm):
 def test_shared_expert_is_refused():
     b = block("Qwen2MoeSparseMoeBlock")
     b.shared_expert = nn.Linear(128, 128, bias=False)
-    with pytest.raises(NotImplementedError, match="Qwen2MoeSparseMoeBlock: it has a shared expert"):
+    with pytest.raises(NotImplementedError, match="cannot run Qwen2MoeSparseMoeBlock: it has a shared expert"):
         MoELayer.from_hf(b)
 
 
@@ -48,6 +48,15 @@ def test_grouped_and_biased_routing_and_biases_are_refused():
     b = block("MixtralSparseMoeBlock")
     b.experts.has_bias = True
     with pytest.raises(NotImplementedError, match="expert biases"):
+        MoELayer.from_hf(b)
+
+
+def test_every_missing_feature_is_named():
+    b = block("DeepseekV3MoE")
+    b.shared_experts = nn.Linear(128, 128, bias=False)
+    b.gate.e_score_correction_bias = torch.zeros(8)
+    b.n_group, b.topk_group = 4, 2
+    with pytest.raises(NotImplementedError, match="shared expert.*biased routing.*grouped routing"):
         MoELayer.from_hf(b)
 
 

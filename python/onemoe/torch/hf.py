@@ -7,6 +7,7 @@ Routing of the supported blocks, and why onemoe computes the same:
                           -> scoring softmax, renormalize True.
   Qwen3MoeSparseMoeBlock  softmax (fp32), top-k, divided by their sum only when config.norm_topk_prob.
   Qwen2MoeSparseMoeBlock  the same routing, plus a shared expert: refused (onemoe has no shared expert).
+  OlmoeSparseMoeBlock     Qwen3's routing (OLMoE sets norm_topk_prob False).
 Experts: gate/up/down projections, act_fn = config.hidden_act (silu for all three models), gated FFN:
 onemoe's w1 = gate, w3 = up, w2 = down.
 
@@ -20,39 +21,42 @@ from typing import Optional
 import torch
 from torch import nn
 
-_SUPPORTED = ("MixtralSparseMoeBlock", "Qwen3MoeSparseMoeBlock", "Qwen2MoeSparseMoeBlock")
+_SUPPORTED = ("MixtralSparseMoeBlock", "Qwen3MoeSparseMoeBlock", "Qwen2MoeSparseMoeBlock", "OlmoeSparseMoeBlock")
 _ACTIVATIONS = {"silu": "silu", "swish": "silu", "gelu": "gelu", "relu": "relu"}
 
 
-def _refuse(block: nn.Module, missing: str):
-    raise NotImplementedError(f"onemoe cannot run {type(block).__name__}: it has {missing}, which onemoe does not "
-                              "implement (onemoe runs top-k routed experts with no bias and no shared expert)")
+def _missing_features(block: nn.Module, gate: nn.Module, experts: nn.Module):
+    """What the block computes that onemoe does not, in words."""
+    missing = []
+    for attr in ("shared_expert", "shared_experts"):
+        if getattr(block, attr, None) is not None:
+            missing.append(f"a shared expert ({attr}, applied to every token beside the routed experts)")
+    owners = (block, gate)
+    if any(getattr(o, "e_score_correction_bias", None) is not None for o in owners):
+        missing.append("biased routing (e_score_correction_bias added to the scores before top-k)")
+    if any((getattr(o, "n_group", None) or 1) > 1 or (getattr(o, "topk_group", None) or 1) > 1 for o in owners):
+        missing.append("grouped routing (n_group / topk_group: top-k within the best expert groups)")
+    if getattr(gate, "bias", None) is not None:
+        missing.append("a router bias")
+    expert_bias = getattr(experts, "has_bias", False) or any(
+        getattr(experts, b, None) is not None for b in ("gate_up_proj_bias", "down_proj_bias"))
+    if isinstance(experts, nn.ModuleList):
+        expert_bias |= any(isinstance(m, nn.Linear) and m.bias is not None for e in experts for m in e.modules())
+    if expert_bias:
+        missing.append("expert biases")
+    if getattr(experts, "has_post_expert_norm", False):
+        missing.append("a norm after each expert")
+    return missing
 
 
 def _check_runnable(block: nn.Module, gate: nn.Module, experts: nn.Module):
     name = type(block).__name__
+    missing = _missing_features(block, gate, experts)
+    if missing:
+        raise NotImplementedError(f"onemoe cannot run {name}: it has {'; '.join(missing)}. onemoe runs top-k "
+                                  "routed experts with plain softmax or sigmoid scores, no biases and no shared expert")
     if name not in _SUPPORTED:
         raise NotImplementedError(f"MoELayer.from_hf does not know {name}; it converts {', '.join(_SUPPORTED)}")
-    for attr in ("shared_expert", "shared_experts"):
-        if getattr(block, attr, None) is not None:
-            _refuse(block, f"a shared expert ({attr}, applied to every token beside the routed experts)")
-    for owner in (block, gate):
-        if getattr(owner, "e_score_correction_bias", None) is not None:
-            _refuse(block, "biased routing (e_score_correction_bias added to the scores before top-k)")
-        if (getattr(owner, "n_group", None) or 1) > 1 or (getattr(owner, "topk_group", None) or 1) > 1:
-            _refuse(block, "grouped routing (n_group / topk_group: top-k within the best expert groups)")
-    if getattr(gate, "bias", None) is not None:
-        _refuse(block, "a router bias")
-    if getattr(experts, "has_bias", False) or any(
-            getattr(experts, b, None) is not None for b in ("gate_up_proj_bias", "down_proj_bias")):
-        _refuse(block, "expert biases")
-    if isinstance(experts, nn.ModuleList):
-        for e in experts:
-            for lin in e.modules():
-                if isinstance(lin, nn.Linear) and lin.bias is not None:
-                    _refuse(block, "expert biases")
-    if getattr(experts, "has_post_expert_norm", False):
-        _refuse(block, "a norm after each expert")
     if getattr(experts, "is_concatenated", True) is False:
         raise NotImplementedError(f"{name}'s gate and up projections are interleaved; from_hf reads them "
                                   "concatenated (gate rows, then up rows)")

@@ -114,7 +114,7 @@ class MoELayer(nn.Module):
                 max_tokens: Optional[int] = None) -> "MoELayer":
         """A MoELayer computing what a Hugging Face transformers sparse MoE block computes, with its weights
         (shared where the layouts agree, copied where they do not). Supported: MixtralSparseMoeBlock,
-        Qwen3MoeSparseMoeBlock, Qwen2MoeSparseMoeBlock without a shared expert. A block onemoe cannot run
+        Qwen3MoeSparseMoeBlock, OlmoeSparseMoeBlock, Qwen2MoeSparseMoeBlock without a shared expert. A block onemoe cannot run
         (shared experts, grouped or biased routing, biases) raises NotImplementedError naming what is missing."""
         from .hf import layer_from_hf
         return layer_from_hf(cls, block, capacity_factor=capacity_factor, expert_parallel=expert_parallel,

@@ -14,10 +14,20 @@ torch_version=${ONEMOE_TORCH_VERSION:-2.11.0}
 pip_q() { "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-warn-conflicts "$@"; }
 
 if [ ! -x "$venv/bin/python" ]; then
-  echo "[setup-python] creating $venv"
-  python3 -m venv "$venv"
+  if python3 -c 'import torch' >/dev/null 2>&1; then
+    # This machine's Python has torch already (a GPU machine, perhaps with no network): use it.
+    echo "[setup-python] creating $venv on top of $(command -v python3)'s packages (torch is there)"
+    python3 -m venv --system-site-packages "$venv"
+  else
+    echo "[setup-python] creating $venv"
+    python3 -m venv "$venv"
+  fi
 fi
-pip_q "scikit-build-core>=0.10" "nanobind>=2.0" pytest numpy
+need=()
+for spec in "scikit_build_core scikit-build-core>=0.10" "nanobind nanobind>=2.0" "pytest pytest" "numpy numpy"; do
+  "$venv/bin/python" -c "import ${spec%% *}" >/dev/null 2>&1 || need+=("${spec#* }")
+done
+if [ ${#need[@]} -gt 0 ]; then pip_q "${need[@]}"; fi
 if "$venv/bin/python" -c 'import torch' >/dev/null 2>&1; then
   echo "[setup-python] torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)') already there"
   exit 0

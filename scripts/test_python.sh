@@ -14,12 +14,17 @@ venv=$build/pyenv
 "$root/scripts/setup_python.sh" "$venv"
 py=$venv/bin/python
 
+# pip wheel as a user runs it: an isolated build environment made from pyproject.toml's build requirements
+# (from PyPI). ONEMOE_PIP_OFFLINE=1 builds with the venv's scikit-build-core and nanobind instead.
+isolation=()
+if [ "${ONEMOE_PIP_OFFLINE:-0}" = 1 ]; then isolation=(--no-build-isolation --no-index); fi
 t0=$SECONDS
-echo "[test-python] pip wheel . (isolated build environment, build-dir=$build)"
+echo "[test-python] pip wheel . ${isolation[*]:-(isolated build environment)}, build-dir=$build"
 rm -rf "$build/wheelhouse"
-"$py" -m pip wheel -q --disable-pip-version-check --no-deps -w "$build/wheelhouse" -C "build-dir=$build" "$root"
+"$py" -m pip wheel -q --disable-pip-version-check --no-deps "${isolation[@]}" -w "$build/wheelhouse" \
+  -C "build-dir=$build" "$root"
 wheel=$(ls "$build"/wheelhouse/onemoe-*.whl)
-"$py" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheel"
+"$py" -m pip install -q --disable-pip-version-check --no-deps --no-index --force-reinstall "$wheel"
 echo "[test-python] $(basename "$wheel") built and installed in $((SECONDS - t0)) s"
 
 # From outside the tree, so that `import onemoe` is the installed wheel.

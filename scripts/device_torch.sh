@@ -50,7 +50,7 @@ step bench $? $((SECONDS - t0))
 grep -v "^W" "$out/bench.log" | tail -n 40
 
 t0=$SECONDS
-timeout 230 "$py" -m pytest "$root/tests/python" -v -rs -p no:cacheprovider > "$out/pytest.log" 2>&1
+timeout 230 "$py" -m pytest "$root/tests/python" -v -s -rs -p no:cacheprovider > "$out/pytest.log" 2>&1
 step pytest $? $((SECONDS - t0))
 tail -n 15 "$out/pytest.log"
 

@@ -1,5 +1,5 @@
-# Agreement with Hugging Face transformers' Mixtral and Qwen3 MoE blocks (random weights from their configs) at
-# bf16 tolerance. The kernel computes router logits in fp32 from bf16 inputs; HF rounds them to bf16 first, so a
+# Agreement with Hugging Face transformers' Mixtral, Qwen3 and OLMoE MoE blocks (random weights from their
+# configs) at bf16 tolerance. The kernel computes router logits in fp32 from bf16 inputs; HF rounds them to bf16 first, so a
 # token whose top-k is a near-tie may pick another expert there. Such tokens must be rare and near-ties; every
 # other token must agree.
 import copy
@@ -22,7 +22,7 @@ def onemoe_routed(layer, x):
                               layer.renormalize, layer.activation, layer.capacity_factor, "tf32", layer.layer_id)
 
 
-def compare(block, layer, x, max_flipped):
+def compare(block, layer, x, max_flipped, tolerance):
     """x is bf16 (what onemoe runs); the block gets it in its own dtype."""
     out, ids, _ = onemoe_routed(layer, x)
     dtype = next(block.parameters()).dtype
@@ -37,8 +37,9 @@ def compare(block, layer, x, max_flipped):
         ref.check_routing(ids[~same], s, layer.top_k, margin=2e-2)
         ref.check_routing(hf_ids[~same], s, layer.top_k, margin=2e-2)
     err = ref.rel_l2(out[same], want[same])
-    assert err <= 1e-2, f"relative L2 {err:.2e} against HF ({dtype}) on the {int(same.sum())} tokens routed alike"
-    return flipped, err
+    print(f"[hf agreement] {type(block).__name__} {dtype}: relative L2 {err:.2e} on {int(same.sum())} tokens, "
+          f"{flipped} of {T} routed differently (near-ties)")
+    assert err <= tolerance, f"relative L2 {err:.2e} against HF ({dtype}) on the {int(same.sum())} tokens routed alike"
 
 
 @pytest.mark.parametrize("name", ["mixtral-8x7b", "qwen3-30b-a3b"])
@@ -46,10 +47,13 @@ def test_matches_the_hf_block_in_bf16_and_fp32(name):
     block = make_block(name)
     layer = MoELayer.from_hf(block)
     x = torch.randn(T, layer.hidden, device="cuda").to(torch.bfloat16)
-    compare(block, layer, x, max_flipped=0.05)
-    # HF in fp32 on the same bf16 values: its router sees the logits the kernel sees, up to summation order.
+    # Against HF in bf16 both sides carry bf16 rounding (HF's also between its GEMMs and in its bf16 sum over the
+    # k experts), so the bound is twice the bf16 tolerance.
+    compare(block, layer, x, max_flipped=0.05, tolerance=2e-2)
+    # HF in fp32 on the same bf16 values is the accurate model: the bf16 tolerance itself. Its router sees the
+    # logits the kernel sees, up to summation order, so next to no token may route differently.
     block32 = copy.deepcopy(block).float()
-    compare(block32, layer, x, max_flipped=0.005)
+    compare(block32, layer, x, max_flipped=0.005, tolerance=1e-2)
 
 
 @pytest.mark.parametrize("name,overrides", [("qwen3-30b-a3b", dict(norm_topk_prob=False, hidden_size=1024,
@@ -59,7 +63,9 @@ def test_blocks_without_renormalization(name, overrides):
     block = make_block(name, **overrides)
     layer = MoELayer.from_hf(block)
     assert not layer.renormalize
-    compare(block, layer, torch.randn(T, layer.hidden, device="cuda").to(torch.bfloat16), max_flipped=0.05)
+    x = torch.randn(T, layer.hidden, device="cuda").to(torch.bfloat16)
+    compare(block, layer, x, max_flipped=0.05, tolerance=2e-2)
+    compare(copy.deepcopy(block).float(), layer, x, max_flipped=0.005, tolerance=1e-2)
 
 
 def test_weights_are_shared_where_the_layouts_agree():

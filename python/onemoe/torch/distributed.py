@@ -41,8 +41,8 @@ class ExpertParallelGroup:
         self.comm = _C.NcclComm(bytes(uid.cpu().tolist()), self.world_size, self.rank, self.device.index)
 
     def _exchange_device(self, dist) -> torch.device:
-        # An NCCL group moves CUDA tensors only; a gloo group moves CPU tensors.
-        return self.device if dist.get_backend(self.group) == "nccl" else torch.device("cpu")
+        # An NCCL group moves CUDA tensors only; a gloo group moves CPU tensors ("cpu:gloo,cuda:nccl": either).
+        return self.device if "nccl" in str(dist.get_backend(self.group)) else torch.device("cpu")
 
     def placement(self, num_experts: int) -> List[int]:
         """Rank of each expert: contiguous blocks in expert order (E need not divide by the world size)."""

@@ -41,6 +41,19 @@ def local_stats(topk_ids: Tensor, num_experts: int, capacity_factor: float) -> R
     return RouterStats(counts, (counts - counts.clamp(max=cap)).sum())
 
 
+def rank_dropped(every: Tensor, rank: int, top_k: int, capacity_factor: float) -> Tensor:
+    """Dropped slots of one rank's tokens. every [R, E + 1]: row r holds rank r's routed count per expert, then its T.
+    The capacity comes from the total T, on the GPU (no host read, so a CUDA graph can hold it), with the same IEEE
+    double operations as the kernel's host code: ceil(double(factor) * double(T * k) / double(E))."""
+    num_experts = every.shape[1] - 1
+    factor = float(torch.tensor(capacity_factor, dtype=torch.float32))
+    routed = (every[:, num_experts].sum() * top_k).double()
+    cap = torch.ceil(factor * routed / float(num_experts)).long()
+    before = every[:rank, :num_experts].sum(dim=0)  # rows of each expert taken by lower ranks' tokens
+    counts = every[rank, :num_experts]
+    return (counts - (cap - before).clamp(min=0).minimum(counts)).sum()
+
+
 def expert_parallel_stats(topk_ids: Tensor, num_experts: int, capacity_factor: float, group) -> RouterStats:
     """This rank's statistics under expert parallelism (collective over group when capacity_factor > 0)."""
     counts = tokens_per_expert(topk_ids, num_experts)
@@ -48,11 +61,7 @@ def expert_parallel_stats(topk_ids: Tensor, num_experts: int, capacity_factor: f
         return RouterStats(counts, torch.zeros((), dtype=torch.int64, device=counts.device))
     import torch.distributed as dist
     rank, world = dist.get_rank(group), dist.get_world_size(group)
-    mine = torch.cat([counts, torch.tensor([topk_ids.shape[0]], dtype=torch.int64, device=counts.device)])
+    mine = torch.cat([counts, counts.new_full((1,), topk_ids.shape[0])])  # no host-to-device copy
     every = torch.empty((world, num_experts + 1), dtype=torch.int64, device=counts.device)
     dist.all_gather_into_tensor(every, mine, group=group)
-    total_tokens = int(every[:, num_experts].sum())  # one host read: the capacity depends on the total T
-    cap = capacity(capacity_factor, total_tokens, topk_ids.shape[1], num_experts)
-    before = every[:rank, :num_experts].sum(dim=0)  # rows of each expert taken by lower ranks' tokens
-    kept = (cap - before).clamp(min=0).minimum(counts)
-    return RouterStats(counts, (counts - kept).sum())
+    return RouterStats(counts, rank_dropped(every, rank, topk_ids.shape[1], capacity_factor))

@@ -31,9 +31,14 @@ nanobind.__version__, "scikit-build-core", scikit_build_core.__version__, "trans
 cat "$out/env.txt"
 
 t0=$SECONDS
-pip_args=(install --no-build-isolation --no-deps --no-index -C "build-dir=$build" "$root")
-{ timeout 240 "$py" -m pip "${pip_args[@]}" || timeout 240 "$py" -m pip "${pip_args[@]}" --break-system-packages; } > "$out/pip_install.log" 2>&1
-step pip-install $? $((SECONDS - t0))
+pip_args=(install -v --no-build-isolation --no-deps --no-index -C "build-dir=$build" "$root")
+timeout 240 "$py" -m pip "${pip_args[@]}" > "$out/pip_install.log" 2>&1
+rc=$?
+if [ "$rc" -ne 0 ] && grep -q "externally-managed" "$out/pip_install.log"; then  # a system Python (PEP 668)
+  timeout 240 "$py" -m pip "${pip_args[@]}" --break-system-packages >> "$out/pip_install.log" 2>&1
+  rc=$?
+fi
+step pip-install $rc $((SECONDS - t0))
 grep -E "onemoe: NCCL|Successfully installed|error" "$out/pip_install.log" | head -n 5
 
 cd /tmp  # import the installed package, not the source tree

@@ -39,6 +39,9 @@ if [ "$rc" -ne 0 ] && grep -q "externally-managed" "$out/pip_install.log"; then 
   rc=$?
 fi
 step pip-install $rc $((SECONDS - t0))
+# ptxas's resource report (-Xptxas=-v) is most of the log: keep the rest.
+grep -vE "ptxas info|bytes stack frame|spill (stores|loads)|Function properties|Compiling entry|Used [0-9]+ registers" \
+  "$out/pip_install.log" > "$out/pip_install.log.tmp" && mv "$out/pip_install.log.tmp" "$out/pip_install.log"
 grep -E "onemoe: NCCL|Successfully installed|error" "$out/pip_install.log" | head -n 5
 
 cd /tmp  # import the installed package, not the source tree

@@ -13,6 +13,7 @@
 #include "host/cuda_check.h"
 #include "host/ep_layout.h"
 #include "host/fault_injection.h"
+#include "host/nccl_version.h"
 #include "host/plan.h"
 #include "host/sm_budget.h"
 #include "host/task_timeline.h"
@@ -244,6 +245,7 @@ Result DistributedContext::create(const MoeShape& shape, const MoeConfig& config
                                   const DistributedOptions& options, std::unique_ptr<DistributedContext>* out) {
   if (out == nullptr) return invalid("out is null");
   if (comm == nullptr) return invalid("comm is null");
+  if (Result r = host::check_nccl_version(); !r.ok()) return r;
   auto impl = std::make_unique<DistributedContextImpl>();
   impl->comm = comm;
   ONEMOE_NCCL_TRY(ncclCommCount(comm, &impl->world_size), "ncclCommCount");

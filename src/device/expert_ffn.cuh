@@ -228,7 +228,7 @@ __device__ bool gemm2_tile(const KernelParams& p, const ExpertTile& et, const Ge
   }
 }
 
-// GEMM tiles leave through smem in whole rows (run_tile_storing_rows; docs/perf_notes.md, run 32): every tile on
+// GEMM tiles leave through smem in whole rows (run_tile_storing_rows; docs/history/perf_notes.md, run 32): every tile on
 // one GPU, and the expert-parallel GEMM1 (run 51: 39 µs faster on one rank's share of the 4-GPU main row).
 inline constexpr bool kStageEpilogueRows = true;
 

@@ -16,7 +16,7 @@ inline constexpr int kTileN = 128;          // router GEMM: expert columns per t
 #endif
 // Expert GEMM1 (plain) and GEMM2 output columns per tile. Wider tiles re-read the token rows less: the
 // L2->SM traffic of a K-deep tile is (BM + BN) * K per BM * BN outputs, and the forward is L2-bound
-// (docs/perf_notes.md, runs 37-38).
+// (docs/history/perf_notes.md, runs 37-38).
 inline constexpr int kExpertTileN = ONEMOE_EXPERT_TILE_N;
 inline constexpr int kGatedTileN = kExpertTileN / 2;  // GEMM1 gated: this many columns of each of w1, w3
 inline constexpr int kMaxExperts = 256;
@@ -24,7 +24,7 @@ inline constexpr int kMaxTopK = 8;
 inline constexpr int kMaskWordsPerTile = kTileM / 32;
 
 // GEMM pipeline shape; overridable at build time for tuning runs with the CMake cache variable
-// ONEMOE_TUNING_DEFINITIONS (host and device code must agree; see docs/perf_notes.md). A 128x256 tile takes
+// ONEMOE_TUNING_DEFINITIONS (host and device code must agree; see docs/history/perf_notes.md). A 128x256 tile takes
 // most of the registers and 4 x 48 KB stages, so one block per SM; one wgmma batch is then kept in flight
 // across k-tiles, or the tensor pipe drains at every k-tile with no second block to fill it. Against 128x128
 // tiles at two blocks per SM: 7% slower with wait 0 (run 32), 5% faster with one batch in flight (run 38).

@@ -41,7 +41,7 @@ int combine_parts(const MoeShape& s) {
 
 OneGpuCombine one_gpu_combine(const MoeShape& s, int expert_tile_n) {
   // GEMM2 column groups let the combine of the first groups overlap the GEMM2 of the later ones. With 128-column
-  // expert tiles that paid when the combine is long (a large T; docs/perf_notes.md runs 32-36). With the 128x256
+  // expert tiles that paid when the combine is long (a large T; docs/history/perf_notes.md runs 32-36). With the 128x256
   // tiles it does not: one group was 22 us faster than two on the main row, and four or eight groups slower still
   // (runs 39, 41). At a small T groups never pay: their concurrent weight reads, one column tile of every expert
   // at a time (8 MB apart at H = I = 2048), slowed the weight stream the GEMM2 waits on from 4.2 to 3.0 TB/s

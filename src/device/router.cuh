@@ -19,6 +19,24 @@ __device__ __forceinline__ bool ranks_before(float key_a, int expert_a, float ke
 }
 __device__ __forceinline__ float rank_key(float score) { return isnan(score) ? -INFINITY : score; }
 
+// A token's k distinct experts pick[0..k) into topk_ids / topk_weights, each at its rank in ascending id (the
+// combine order) with weight_of(j), and into the tile's per-expert counts. Every routing mode ends here.
+template <class WeightOf>
+__device__ __forceinline__ void store_token_routing(const KernelParams& p, int64_t token, const int (&pick)[kMaxTopK],
+                                                    WeightOf&& weight_of, StageSmem& ss) {
+  const int top_k = p.top_k;
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    if (j >= top_k) break;
+    int slot = 0;  // pick j's place in ascending id
+#pragma unroll
+    for (int i = 0; i < kMaxTopK; ++i) slot += i < top_k && pick[i] < pick[j];
+    p.topk_ids[token * top_k + slot] = pick[j];
+    p.topk_weights[token * top_k + slot] = weight_of(j);
+    atomicAdd(&ss.expert_counts[pick[j]], 1);
+  }
+}
+
 // Two adjacent lanes route one token from its logits `row` (shared memory, left unchanged), each over every
 // other expert (e = half, half + 2, ...); one shuffle joins their halves after each pass. Scores are monotonic
 // in the logits (softmax and sigmoid alike), so the experts are ranked by logit and only the k picks' scores
@@ -86,17 +104,13 @@ __device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t 
     if (j >= top_k) break;
     chosen_sum += score_of(j);
   }
-#pragma unroll
-  for (int j = 0; j < kMaxTopK; ++j) {
-    if (j >= top_k) break;
-    int slot = 0;  // pick j's place in ascending id
-#pragma unroll
-    for (int i = 0; i < kMaxTopK; ++i) slot += i < top_k && pick[i] < pick[j];
-    const float score = score_of(j);
-    p.topk_ids[token * top_k + slot] = pick[j];
-    p.topk_weights[token * top_k + slot] = (renormalize ? score / chosen_sum : score) * p.routed_scaling_factor;
-    atomicAdd(&ss.expert_counts[pick[j]], 1);
-  }
+  store_token_routing(
+      p, token, pick,
+      [&](int j) {
+        const float score = score_of(j);
+        return (renormalize ? score / chosen_sum : score) * p.routed_scaling_factor;
+      },
+      ss);
 }
 
 // Routing::kGroupedTopK (DeepSeek-V2/V3, Kimi-K2), two lanes per token as in route_token_pair. With s_e the
@@ -183,17 +197,13 @@ __device__ __forceinline__ void route_token_pair_grouped(const KernelParams& p, 
     if (j >= top_k) break;
     chosen_sum += row[pick[j]];
   }
-#pragma unroll
-  for (int j = 0; j < kMaxTopK; ++j) {
-    if (j >= top_k) break;
-    int slot = 0;
-#pragma unroll
-    for (int i = 0; i < kMaxTopK; ++i) slot += i < top_k && pick[i] < pick[j];
-    const float s = row[pick[j]];
-    p.topk_ids[token * top_k + slot] = pick[j];
-    p.topk_weights[token * top_k + slot] = (p.renormalize ? s / chosen_sum : s) * p.routed_scaling_factor;
-    atomicAdd(&ss.expert_counts[pick[j]], 1);
-  }
+  store_token_routing(
+      p, token, pick,
+      [&](int j) {
+        const float s = row[pick[j]];
+        return (p.renormalize ? s / chosen_sum : s) * p.routed_scaling_factor;
+      },
+      ss);
 }
 
 // Row stride of logits staged in smem: 2 mod 32, so that the 16 pairs of a warp, reading their rows at the
@@ -274,16 +284,7 @@ __device__ inline void pre_routed_tokens(const KernelParams& p, const WaitContex
         weight[j] = 0.f;
       }
     }
-#pragma unroll
-    for (int j = 0; j < kMaxTopK; ++j) {
-      if (j >= top_k) break;
-      int slot = 0;  // id j's place in ascending order
-#pragma unroll
-      for (int i = 0; i < kMaxTopK; ++i) slot += i < top_k && id[i] < id[j];
-      p.topk_ids[token * top_k + slot] = id[j];
-      p.topk_weights[token * top_k + slot] = weight[j];
-      atomicAdd(&ss.expert_counts[id[j]], 1);
-    }
+    store_token_routing(p, token, id, [&](int j) { return weight[j]; }, ss);
   }
 }
 

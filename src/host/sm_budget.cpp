@@ -5,26 +5,15 @@
 
 #include <algorithm>
 
+#include "host/driver_entry.h"
+
 namespace onemoe::host {
-namespace {
-
-template <class Fn>
-Fn driver_entry(const char* name) {
-  void* ptr = nullptr;
-  cudaDriverEntryPointQueryResult status;
-  if (cudaGetDriverEntryPoint(name, &ptr, cudaEnableDefault, &status) != cudaSuccess ||
-      status != cudaDriverEntryPointSuccess)
-    return nullptr;
-  return reinterpret_cast<Fn>(ptr);
-}
-
-}  // namespace
 
 int current_context_sms(int device_sms) {
   using GetCurrentFn = CUresult (*)(CUcontext*);
   using GetResourceFn = CUresult (*)(CUcontext, CUdevResource*, CUdevResourceType);
-  static const GetCurrentFn get_current = driver_entry<GetCurrentFn>("cuCtxGetCurrent");
-  static const GetResourceFn get_resource = driver_entry<GetResourceFn>("cuCtxGetDevResource");
+  static const GetCurrentFn get_current = driver_entry_point<GetCurrentFn>("cuCtxGetCurrent");
+  static const GetResourceFn get_resource = driver_entry_point<GetResourceFn>("cuCtxGetDevResource");
   if (get_current == nullptr || get_resource == nullptr) return device_sms;
   cudaFree(nullptr);  // makes the runtime's context current if the caller has not touched the device yet
   CUcontext ctx = nullptr;

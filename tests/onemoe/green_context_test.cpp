@@ -10,37 +10,26 @@
 
 #include "gpu_available.h"
 #include "harness/moe_problem.h"
+#include "host/driver_entry.h"
 #include "onemoe/onemoe.h"
 
 namespace onemoe {
 namespace {
 
-// The driver's functions, reached through the runtime: the test binary must not link libcuda, or it would not even
-// start (to list its tests) on a machine without a GPU driver.
-template <class Fn>
-Fn driver(const char* name) {
-  void* ptr = nullptr;
-  cudaDriverEntryPointQueryResult status;
-  if (cudaGetDriverEntryPoint(name, &ptr, cudaEnableDefault, &status) != cudaSuccess ||
-      status != cudaDriverEntryPointSuccess)
-    return nullptr;
-  return reinterpret_cast<Fn>(ptr);
-}
-
 // A green context over about half of device 0's SMs, made current on this thread (restored on destruction).
 class HalfDeviceGreenContext {
  public:
   HalfDeviceGreenContext() {
-    const auto device_get = driver<CUresult (*)(CUdevice*, int)>("cuDeviceGet");
-    const auto get_resource = driver<CUresult (*)(CUdevice, CUdevResource*, CUdevResourceType)>("cuDeviceGetDevResource");
-    const auto split = driver<CUresult (*)(CUdevResource*, unsigned int*, const CUdevResource*, CUdevResource*,
+    const auto device_get = host::driver_entry_point<CUresult (*)(CUdevice*, int)>("cuDeviceGet");
+    const auto get_resource = host::driver_entry_point<CUresult (*)(CUdevice, CUdevResource*, CUdevResourceType)>("cuDeviceGetDevResource");
+    const auto split = host::driver_entry_point<CUresult (*)(CUdevResource*, unsigned int*, const CUdevResource*, CUdevResource*,
                                            unsigned int, unsigned int)>("cuDevSmResourceSplitByCount");
-    const auto make_desc = driver<CUresult (*)(CUdevResourceDesc*, CUdevResource*, unsigned int)>("cuDevResourceGenerateDesc");
-    const auto create = driver<CUresult (*)(CUgreenCtx*, CUdevResourceDesc, CUdevice, unsigned int)>("cuGreenCtxCreate");
-    const auto to_ctx = driver<CUresult (*)(CUcontext*, CUgreenCtx)>("cuCtxFromGreenCtx");
-    const auto get_current = driver<CUresult (*)(CUcontext*)>("cuCtxGetCurrent");
-    set_current_ = driver<CUresult (*)(CUcontext)>("cuCtxSetCurrent");
-    destroy_ = driver<CUresult (*)(CUgreenCtx)>("cuGreenCtxDestroy");
+    const auto make_desc = host::driver_entry_point<CUresult (*)(CUdevResourceDesc*, CUdevResource*, unsigned int)>("cuDevResourceGenerateDesc");
+    const auto create = host::driver_entry_point<CUresult (*)(CUgreenCtx*, CUdevResourceDesc, CUdevice, unsigned int)>("cuGreenCtxCreate");
+    const auto to_ctx = host::driver_entry_point<CUresult (*)(CUcontext*, CUgreenCtx)>("cuCtxFromGreenCtx");
+    const auto get_current = host::driver_entry_point<CUresult (*)(CUcontext*)>("cuCtxGetCurrent");
+    set_current_ = host::driver_entry_point<CUresult (*)(CUcontext)>("cuCtxSetCurrent");
+    destroy_ = host::driver_entry_point<CUresult (*)(CUgreenCtx)>("cuGreenCtxDestroy");
     if (!device_get || !get_resource || !split || !make_desc || !create || !to_ctx || !get_current || !set_current_ ||
         !destroy_)
       return;

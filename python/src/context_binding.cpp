@@ -36,7 +36,8 @@ class PyContext {
   }
 
   void run(int64_t num_tokens, uintptr_t x, uintptr_t w_router, uintptr_t w1, uintptr_t w3, uintptr_t w2,
-           uintptr_t out, uintptr_t topk_ids, uintptr_t topk_weights, uintptr_t stream) {
+           uintptr_t out, uintptr_t topk_ids, uintptr_t topk_weights, uintptr_t stream, uintptr_t in_topk_ids,
+           uintptr_t in_topk_weights, uintptr_t score_bias) {
     RunArgs args;
     args.num_tokens = num_tokens;
     args.x = as_ptr<const void>(x);
@@ -47,6 +48,9 @@ class PyContext {
     args.out = as_ptr<void>(out);
     args.topk_ids = as_ptr<int32_t>(topk_ids);
     args.topk_weights = as_ptr<float>(topk_weights);
+    args.in_topk_ids = as_ptr<const int32_t>(in_topk_ids);
+    args.in_topk_weights = as_ptr<const float>(in_topk_weights);
+    args.score_bias = as_ptr<const float>(score_bias);
     Result r;
     {
       nb::gil_scoped_release release;
@@ -79,8 +83,9 @@ void bind_context(nb::module_& m) {
            nb::arg("config"), nb::arg("device"), nb::arg("wait_timeout_ms") = 2000.0)
       .def("run", &PyContext::run, nb::arg("num_tokens"), nb::arg("x"), nb::arg("w_router"), nb::arg("w1"),
            nb::arg("w3"), nb::arg("w2"), nb::arg("out"), nb::arg("topk_ids"), nb::arg("topk_weights"),
-           nb::arg("stream"),
-           "Enqueue one forward on stream (one kernel launch). Pointers of optional tensors may be 0. Raises "
+           nb::arg("stream"), nb::arg("in_topk_ids") = 0, nb::arg("in_topk_weights") = 0, nb::arg("score_bias") = 0,
+           "Enqueue one forward on stream (one kernel launch). Pointers of optional tensors may be 0; in_topk_ids "
+           "and in_topk_weights are the pre-routed mode's inputs, score_bias the grouped mode's. Raises "
            "OnemoeError on bad arguments, having launched nothing.")
       .def("synchronize_and_check", &PyContext::synchronize_and_check, nb::arg("stream"),
            "Wait for stream; raise OnemoeError if the last forward failed on the device (a timeout)")

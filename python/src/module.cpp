@@ -36,6 +36,10 @@ constexpr std::pair<const char*, Scoring> kScorings[] = {{"softmax", Scoring::kS
 constexpr std::pair<const char*, Activation> kActivations[] = {
     {"relu", Activation::kReLU}, {"gelu", Activation::kGELU}, {"silu", Activation::kSiLU}};
 constexpr std::pair<const char*, Fp32Math> kFp32Maths[] = {{"tf32", Fp32Math::kTF32}, {"ffma", Fp32Math::kFFMA}};
+constexpr std::pair<const char*, Routing> kRoutings[] = {{"topk", Routing::kTopK},
+                                                         {"topk-softmax", Routing::kTopKSoftmax},
+                                                         {"grouped", Routing::kGroupedTopK},
+                                                         {"pre-routed", Routing::kPreRouted}};
 
 template <class Enum, size_t N>
 const char* name_of(Enum e, const std::pair<const char*, Enum> (&names)[N]) {
@@ -45,8 +49,15 @@ const char* name_of(Enum e, const std::pair<const char*, Enum> (&names)[N]) {
 }
 
 MoeConfig make_config(const std::string& dtype, const std::string& scoring, bool renormalize,
-                      const std::string& activation, bool gated, float capacity_factor, const std::string& fp32_math) {
+                      const std::string& activation, bool gated, float capacity_factor, const std::string& fp32_math,
+                      const std::string& routing, float routed_scaling_factor, int num_groups, int topk_groups,
+                      int group_score_topk) {
   MoeConfig c;
+  c.routing = parse("routing", routing, kRoutings);
+  c.routed_scaling_factor = routed_scaling_factor;
+  c.num_groups = num_groups;
+  c.topk_groups = topk_groups;
+  c.group_score_topk = group_score_topk;
   c.dtype = parse("dtype", dtype, kDTypes);
   c.scoring = parse("scoring", scoring, kScorings);
   c.renormalize = renormalize;
@@ -91,16 +102,22 @@ NB_MODULE(_C, m) {
       .def(
           "__init__",
           [](MoeConfig* c, const std::string& dtype, const std::string& scoring, bool renormalize,
-             const std::string& activation, bool gated, float capacity_factor, const std::string& fp32_math) {
-            new (c) MoeConfig(make_config(dtype, scoring, renormalize, activation, gated, capacity_factor, fp32_math));
+             const std::string& activation, bool gated, float capacity_factor, const std::string& fp32_math,
+             const std::string& routing, float routed_scaling_factor, int num_groups, int topk_groups,
+             int group_score_topk) {
+            new (c) MoeConfig(make_config(dtype, scoring, renormalize, activation, gated, capacity_factor, fp32_math,
+                                          routing, routed_scaling_factor, num_groups, topk_groups, group_score_topk));
           },
           nb::arg("dtype") = "bf16", nb::arg("scoring") = "softmax", nb::arg("renormalize") = true,
           nb::arg("activation") = "gelu", nb::arg("gated") = false, nb::arg("capacity_factor") = 0.0f,
-          nb::arg("fp32_math") = "tf32")
+          nb::arg("fp32_math") = "tf32", nb::arg("routing") = "topk", nb::arg("routed_scaling_factor") = 1.0f,
+          nb::arg("num_groups") = 1, nb::arg("topk_groups") = 1, nb::arg("group_score_topk") = 2)
       .def_prop_ro("dtype", [](const MoeConfig& c) { return name_of(c.dtype, kDTypes); })
       .def_prop_ro("scoring", [](const MoeConfig& c) { return name_of(c.scoring, kScorings); })
       .def_prop_ro("activation", [](const MoeConfig& c) { return name_of(c.activation, kActivations); })
       .def_prop_ro("fp32_math", [](const MoeConfig& c) { return name_of(c.fp32_math, kFp32Maths); })
+      .def_prop_ro("routing", [](const MoeConfig& c) { return name_of(c.routing, kRoutings); })
+      .def_ro("routed_scaling_factor", &MoeConfig::routed_scaling_factor)
       .def_ro("renormalize", &MoeConfig::renormalize)
       .def_ro("gated", &MoeConfig::gated)
       .def_ro("capacity_factor", &MoeConfig::capacity_factor)

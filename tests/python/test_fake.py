@@ -58,3 +58,14 @@ def test_export_of_two_layers_keeps_both_ops_in_one_graph():
     assert calls.count("onemoe.moe_forward.default") == 2, calls
     (out,) = [n for n in exported.graph.nodes if n.op == "output"][0].args[0]
     assert tuple(out.meta["val"].shape) == (4, 33, H)
+
+
+def test_prerouted_op_shapes():
+    from onemoe.torch import moe_forward_prerouted
+    with FakeTensorMode():
+        x = torch.empty(29, H, dtype=torch.bfloat16, device="cuda")
+        w1, w3, w2 = (torch.empty(s, dtype=torch.bfloat16, device="cuda") for s in ((E, I, H), (E, I, H), (E, H, I)))
+        ids = torch.empty(29, 3, dtype=torch.int32, device="cuda")
+        weights = torch.empty(29, 3, dtype=torch.float32, device="cuda")
+        out = moe_forward_prerouted(x, w1, w3, w2, ids, weights, activation="silu")
+        assert out.shape == (29, H) and out.dtype == torch.bfloat16

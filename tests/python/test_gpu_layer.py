@@ -86,3 +86,32 @@ def test_backward_is_refused_with_a_clear_error():
     x = torch.randn(64, 512, device="cuda", dtype=torch.bfloat16, requires_grad=True)
     with pytest.raises(RuntimeError, match="forward-only"):
         layer(x).float().sum().backward()
+
+
+@pytest.mark.parametrize("gated", [False, True])
+def test_prerouted_equals_the_routed_forward_it_was_given(gated):
+    from onemoe.torch import moe_forward_prerouted
+    layer = random_layer(1024, 512, 32, 4, torch.bfloat16, seed=4, gated=gated,
+                         activation="silu" if gated else "gelu")
+    x = torch.randn(500, 1024, device="cuda", dtype=torch.bfloat16)
+    out, ids, weights = moe_forward_routed(x, layer.w_router, layer.w1, layer.w3, layer.w2, 4,
+                                           activation=layer.activation, layer_id=layer.layer_id)
+    # Any order within a token: the op sorts them back into the combine order.
+    again = moe_forward_prerouted(x, layer.w1, layer.w3, layer.w2, ids.flip(1).contiguous(),
+                                  weights.flip(1).contiguous(), activation=layer.activation,
+                                  layer_id=layer.layer_id)
+    assert torch.equal(again, out)
+
+
+def test_prerouted_bad_id_raises_at_sync():
+    import onemoe
+    from onemoe.torch import moe_forward_prerouted
+    layer = random_layer(512, 512, 8, 2, torch.bfloat16, seed=5)
+    x = torch.randn(64, 512, device="cuda", dtype=torch.bfloat16)
+    ids = torch.stack([torch.arange(64) % 8, (torch.arange(64) + 3) % 8], 1).int().cuda()
+    ids[10, 1] = 8  # outside 0..E-1
+    weights = torch.full((64, 2), 0.5, device="cuda")
+    moe_forward_prerouted(x, layer.w1, None, layer.w2, ids, weights, layer_id=layer.layer_id)
+    with pytest.raises(onemoe.OnemoeError, match="token 10"):
+        onemoe.torch.check_device_errors(layer.layer_id)
+    onemoe.torch.check_device_errors(layer.layer_id)  # reported once; the context is usable again

@@ -78,3 +78,23 @@ def test_host_api_without_gpu():
     with pytest.raises(ValueError, match="dtype must be one of bf16, fp16, fp32"):
         onemoe.MoeConfig(dtype="int4")
     assert onemoe.nccl_built_version().count(".") == 2
+
+
+def test_prerouted_inputs_are_checked():
+    from onemoe.torch import moe_forward_prerouted
+    _, w1, _, w2 = weights()
+    x = torch.randn(16, H, dtype=torch.bfloat16)
+    ids = torch.zeros(16, K, dtype=torch.int32)
+    w = torch.ones(16, K)
+    with pytest.raises(TypeError, match="topk_ids must be torch.int32, got torch.int64"):
+        moe_forward_prerouted(x, w1, None, w2, ids.long(), w)
+    with pytest.raises(TypeError, match="topk_weights must be torch.float32"):
+        moe_forward_prerouted(x, w1, None, w2, ids, w.half())
+    with pytest.raises(ValueError, match=r"topk_ids must be \[T, k\] with T from x"):
+        moe_forward_prerouted(x, w1, None, w2, ids[:15], w[:15])
+    with pytest.raises(ValueError, match="topk_weights must be topk_ids' shape"):
+        moe_forward_prerouted(x, w1, None, w2, ids, w[:, :1])
+    with pytest.raises(ValueError, match="exceeds num_experts"):
+        moe_forward_prerouted(x, w1, None, w2, torch.zeros(16, E + 1, dtype=torch.int32), torch.ones(16, E + 1))
+    with pytest.raises(ValueError, match="CUDA tensors; x is on cpu"):
+        moe_forward_prerouted(x, w1, None, w2, ids, w)

@@ -53,3 +53,13 @@ def cached_contexts(layer_id: int) -> List[Tuple[int, int]]:
     """(device, max T) of each cached Context of a layer, for tests and diagnostics."""
     with _lock:
         return sorted((k[1], c.max_tokens) for k, v in _contexts.items() if k[0] == layer_id for c in v)
+
+
+def check_device_errors(layer_id: Optional[int] = None) -> None:
+    """Waits for the current stream and raises onemoe.OnemoeError if a forward of a cached Context (one layer's, or
+    every layer's) failed on the GPU since the last check: a wait that passed its bound, or a pre-routed expert
+    id outside [0, E). The ops never synchronize, so this is where such a failure is seen."""
+    with _lock:
+        items = [(k[1], c) for k, v in _contexts.items() if layer_id is None or k[0] == layer_id for c in v]
+    for device, ctx in items:
+        ctx.synchronize_and_check(torch.cuda.current_stream(device).cuda_stream)

@@ -1,4 +1,4 @@
-"""The torch ops: torch.ops.onemoe.moe_forward, moe_forward_routed and moe_forward_ep.
+"""The torch ops: torch.ops.onemoe.moe_forward, moe_forward_routed, moe_forward_prerouted and moe_forward_ep.
 
 They are torch.library custom ops over onemoe._C, so they need no C++ compiled against torch. Each has a fake
 implementation (shapes only), so torch.compile traces through them without a graph break. They enqueue one
@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from . import contexts, distributed
-from .validate import check_inputs
+from .validate import check_inputs, check_prerouted_inputs
 
 _NO_BACKWARD = ("onemoe's ops are forward-only (inference): there is no backward. Run the layer under "
                 "torch.no_grad() / torch.inference_mode(), or use a PyTorch MoE for training.")
@@ -82,6 +82,34 @@ def _moe_forward_routed_fake(x, w_router, w1, w3, w2, top_k, scoring="softmax", 
     return torch.empty_like(x), ids, weights
 
 
+@torch.library.custom_op("onemoe::moe_forward_prerouted", mutates_args=())
+def moe_forward_prerouted(x: Tensor, w1: Tensor, w3: Optional[Tensor], w2: Tensor, topk_ids: Tensor,
+                          topk_weights: Tensor, activation: str = "gelu", capacity_factor: float = 0.0,
+                          fp32_math: str = "tf32", layer_id: int = 0) -> Tensor:
+    """The MoE layer forward with the routing given (an engine's own top-k kernel): topk_ids [T, k] int32, each
+    in [0, E) and distinct within a token, in any order; topk_weights [T, k] float32, used as given. No router.
+    Given moe_forward_routed's own ids and weights it returns that op's output bitwise. A bad id raises
+    OnemoeError at the next synchronization (onemoe checks it on the GPU; nothing is read out of bounds)."""
+    spec = check_prerouted_inputs(x, w1, w3, w2, topk_ids, topk_weights, activation, capacity_factor, fp32_math)
+    out = torch.empty_like(x)
+    num_tokens = x.shape[0]
+    if num_tokens == 0:
+        return out
+    ctx = contexts.context_for(layer_id, x.device, spec, num_tokens)
+    ctx.run(num_tokens, x.data_ptr(), 0, w1.data_ptr(), 0 if w3 is None else w3.data_ptr(), w2.data_ptr(),
+            out.data_ptr(), 0, 0, _stream(x), in_topk_ids=topk_ids.data_ptr(),
+            in_topk_weights=topk_weights.data_ptr())
+    return out
+
+
+@moe_forward_prerouted.register_fake
+def _moe_forward_prerouted_fake(x, w1, w3, w2, topk_ids, topk_weights, activation="gelu", capacity_factor=0.0,
+                                fp32_math="tf32", layer_id=0):
+    check_prerouted_inputs(x, w1, w3, w2, topk_ids, topk_weights, activation, capacity_factor, fp32_math,
+                           real=False)
+    return torch.empty_like(x)
+
+
 @torch.library.custom_op("onemoe::moe_forward_ep", mutates_args=())
 def moe_forward_ep(x: Tensor, w_router: Tensor, w1: Tensor, w3: Optional[Tensor], w2: Tensor, top_k: int,
                    layer_id: int, return_routing: bool = False) -> Tuple[Tensor, Tensor, Tensor]:
@@ -123,5 +151,5 @@ def _no_saved_state(ctx, inputs, output):
     pass
 
 
-for _op in (moe_forward, moe_forward_routed, moe_forward_ep):
+for _op in (moe_forward, moe_forward_routed, moe_forward_prerouted, moe_forward_ep):
     _op.register_autograd(_refuse_backward, setup_context=_no_saved_state)

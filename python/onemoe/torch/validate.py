@@ -27,6 +27,7 @@ class LayerSpec:
     gated: bool
     capacity_factor: float
     fp32_math: str
+    routing: str = "topk"  # or "pre-routed": the op's caller gives the top-k ids and weights
 
     def shape(self, num_tokens: int) -> "_C.MoeShape":
         return _C.MoeShape(num_tokens, self.num_experts, self.top_k, self.hidden, self.intermediate)
@@ -34,7 +35,7 @@ class LayerSpec:
     def config(self) -> "_C.MoeConfig":
         return _C.MoeConfig(dtype=self.dtype, scoring=self.scoring, renormalize=self.renormalize,
                             activation=self.activation, gated=self.gated, capacity_factor=self.capacity_factor,
-                            fp32_math=self.fp32_math)
+                            fp32_math=self.fp32_math, routing=self.routing)
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -94,7 +95,12 @@ def check_inputs(x: torch.Tensor, w_router: torch.Tensor, w1: torch.Tensor, w3: 
     spec = check_spec(LayerSpec(int(num_experts), int(top_k), int(hidden), int(intermediate), name, scoring,
                                 bool(renormalize), activation, w3 is not None, float(capacity_factor), fp32_math),
                       int(x.shape[0]) if real else 1)
-    tensors = [("x", x), ("w_router", w_router), ("w1", w1), ("w3", w3), ("w2", w2)]
+    _check_placement(x, [("x", x), ("w_router", w_router), ("w1", w1), ("w3", w3), ("w2", w2)], real)
+    return spec
+
+
+def _check_placement(x: torch.Tensor, tensors, real: bool, align: int = 16) -> None:
+    """Contiguous, on x's device, a CUDA device (or meta while tracing), and aligned (real tensors only)."""
     for tname, t in tensors:
         if t is None:
             continue
@@ -107,6 +113,41 @@ def check_inputs(x: torch.Tensor, w_router: torch.Tensor, w1: torch.Tensor, w3: 
         raise ValueError(f"onemoe runs on CUDA tensors; x is on {x.device} (move the layer and the input to a GPU)")
     if real:
         for tname, t in tensors:
-            if t is not None and t.numel() > 0 and t.data_ptr() % 16 != 0:
-                raise ValueError(f"{tname} is not 16-byte aligned (a view that starts inside a tensor?)")
+            if t is not None and t.numel() > 0 and t.data_ptr() % align != 0:
+                raise ValueError(f"{tname} is not {align}-byte aligned (a view that starts inside a tensor?)")
+
+
+
+def check_prerouted_inputs(x: torch.Tensor, w1: torch.Tensor, w3: Optional[torch.Tensor], w2: torch.Tensor,
+                           topk_ids: torch.Tensor, topk_weights: torch.Tensor, activation: str,
+                           capacity_factor: float, fp32_math: str, real: bool = True) -> LayerSpec:
+    """check_inputs for the pre-routed op: E from w1, k from topk_ids, no router. The ids' values (in [0, E),
+    distinct within a token) are checked on the GPU: a bad one raises OnemoeError at the next sync."""
+    if x.dim() != 2:
+        raise ValueError(f"x must be [T, H] (2-D), got shape {list(x.shape)}")
+    if w1.dim() != 3:
+        raise ValueError(f"w1 must be [E, I, H], got shape {list(w1.shape)}")
+    num_experts, intermediate, hidden = w1.shape
+    _expect_shape("x", x, (x.shape[0], hidden), "[T, H] with H from w1")
+    _expect_shape("w2", w2, (num_experts, hidden, intermediate), "[E, H, I]")
+    if w3 is not None:
+        _expect_shape("w3", w3, tuple(w1.shape), "w1's shape (the gated FFN's up projection)")
+    if topk_ids.dim() != 2:
+        raise ValueError(f"topk_ids must be [T, k], got shape {list(topk_ids.shape)}")
+    _expect_shape("topk_ids", topk_ids, (x.shape[0], topk_ids.shape[1]), "[T, k] with T from x")
+    _expect_shape("topk_weights", topk_weights, tuple(topk_ids.shape), "topk_ids' shape [T, k]")
+    name = dtype_name(x.dtype)
+    for wname, w in (("w1", w1), ("w3", w3), ("w2", w2)):
+        if w is not None and w.dtype != x.dtype:
+            raise TypeError(f"{wname} is {w.dtype} but x is {x.dtype}: every tensor of the layer has one dtype")
+    if topk_ids.dtype != torch.int32:
+        raise TypeError(f"topk_ids must be torch.int32, got {topk_ids.dtype}")
+    if topk_weights.dtype != torch.float32:
+        raise TypeError(f"topk_weights must be torch.float32, got {topk_weights.dtype}")
+    spec = check_spec(LayerSpec(int(num_experts), int(topk_ids.shape[1]), int(hidden), int(intermediate), name,
+                                "softmax", True, activation, w3 is not None, float(capacity_factor), fp32_math,
+                                "pre-routed"),
+                      int(x.shape[0]) if real else 1)
+    _check_placement(x, [("x", x), ("w1", w1), ("w3", w3), ("w2", w2)], real)
+    _check_placement(x, [("topk_ids", topk_ids), ("topk_weights", topk_weights)], real, align=4)
     return spec

@@ -477,6 +477,123 @@ TEST(ExpertParallelGraphs, ReplaysMatchEagerBitwise) {
   }
 }
 
+// The routing modes under expert parallelism (the route task is the one-GPU kernel's, on each token's rank):
+// grouped top-k with a correction bias, top-k-then-softmax with a scaling factor, and pre-routed ids (each rank
+// its own tokens' rows), each bitwise equal to one GPU running every token with the same inputs.
+TEST(ExpertParallelRouting, ModesMatchOneGpuBitwise) {
+  for (int R : {1, 2}) {
+    if (visible_gpus() < R) continue;
+    const EpCase c{"routing", std::vector<int64_t>(size_t(R), 160), 32, 4, 512, 512};
+    const GlobalProblem base = make_problem(c, contiguous_placement(c.E, R), 73);
+    const int64_t T = base.shape.num_tokens;
+    std::vector<float> bias(size_t(c.E));
+    for (int e = 0; e < c.E; ++e) bias[size_t(e)] = e % 3 == 1 ? 0.1f : 0.f;
+    std::vector<int32_t> pre_ids(size_t(T) * c.k);
+    std::vector<float> pre_weights(pre_ids.size());
+    for (int64_t t = 0; t < T; ++t)
+      for (int j = 0; j < c.k; ++j) {
+        pre_ids[size_t(t * c.k + j)] = int32_t((t * 7 + j * 5) % c.E);  // distinct: 5j mod 32 for j < 4
+        pre_weights[size_t(t * c.k + j)] = 0.25f + 0.125f * float(j);
+      }
+    for (int mode = 0; mode < 3; ++mode) {
+      GlobalProblem g = base;
+      g.config.scoring = Scoring::kSigmoid;
+      if (mode == 0) {
+        g.config.routing = Routing::kGroupedTopK;
+        g.config.num_groups = 4;
+        g.config.topk_groups = 2;
+      } else if (mode == 1) {
+        g.config.routing = Routing::kTopKSoftmax;
+        g.config.routed_scaling_factor = 2.5f;
+      } else {
+        g.config.routing = Routing::kPreRouted;
+      }
+      const auto extra = [&](RunArgs* a, int64_t first, float* d_bias, int32_t* d_ids, float* d_weights) {
+        if (mode == 0) a->score_bias = d_bias;
+        if (mode == 2) {
+          a->w_router = nullptr;
+          a->in_topk_ids = d_ids + first * c.k;
+          a->in_topk_weights = d_weights + first * c.k;
+        }
+      };
+      // One GPU, every token.
+      cudaSetDevice(0);
+      std::vector<uint8_t> one;
+      {
+        std::unique_ptr<Context> ctx;
+        ASSERT_TRUE(Context::create(g.shape, g.config, {}, &ctx).ok());
+        const size_t elem = dtype_size(g.config.dtype), n = g.x.size();
+        RunArgs args;
+        args.num_tokens = T;
+        args.x = upload(encode(g.config.dtype, g.x.data(), n));
+        args.w_router = upload(encode(g.config.dtype, g.w_router.data(), g.w_router.size()));
+        args.w1 = upload(encode(g.config.dtype, g.w1.data(), g.w1.size()));
+        args.w2 = upload(encode(g.config.dtype, g.w2.data(), g.w2.size()));
+        cudaMalloc(&args.out, n * elem);
+        float* d_bias = static_cast<float*>(upload(std::vector<uint8_t>(
+            reinterpret_cast<const uint8_t*>(bias.data()), reinterpret_cast<const uint8_t*>(bias.data() + bias.size()))));
+        int32_t* d_ids = static_cast<int32_t*>(upload(std::vector<uint8_t>(
+            reinterpret_cast<const uint8_t*>(pre_ids.data()),
+            reinterpret_cast<const uint8_t*>(pre_ids.data() + pre_ids.size()))));
+        float* d_weights = static_cast<float*>(upload(std::vector<uint8_t>(
+            reinterpret_cast<const uint8_t*>(pre_weights.data()),
+            reinterpret_cast<const uint8_t*>(pre_weights.data() + pre_weights.size()))));
+        const void* router = args.w_router;
+        extra(&args, 0, d_bias, d_ids, d_weights);
+        Result r = ctx->run(args, nullptr);
+        if (r.ok()) r = ctx->synchronize_and_check(nullptr);
+        ASSERT_TRUE(r.ok()) << "mode " << mode << ", one GPU: " << r.message;
+        one.resize(n * elem);
+        cudaMemcpy(one.data(), args.out, one.size(), cudaMemcpyDeviceToHost);
+        for (const void* p : {args.x, router, args.w1, args.w2, static_cast<const void*>(args.out),
+                              static_cast<const void*>(d_bias), static_cast<const void*>(d_ids),
+                              static_cast<const void*>(d_weights)})
+          cudaFree(const_cast<void*>(p));
+      }
+      // R ranks, each its own tokens.
+      ncclComm_t* comms = comms_for(R);
+      ASSERT_NE(comms, nullptr);
+      std::vector<std::vector<uint8_t>> parts(static_cast<size_t>(R));
+      std::vector<std::string> failures(static_cast<size_t>(R));
+      on_every_rank(R, [&](int r) {
+        DistributedOptions options;
+        options.context.max_tokens = 160;
+        std::unique_ptr<DistributedContext> ctx;
+        Result res = DistributedContext::create(g.shape, g.config, comms[r], options, &ctx);
+        if (!res.ok()) return void(failures[size_t(r)] = res.message);
+        RankBuffers b;
+        upload_rank(c, g, ctx->local_experts(), r, &b);
+        float* d_bias = nullptr;
+        int32_t* d_ids = nullptr;
+        float* d_weights = nullptr;
+        cudaMalloc(reinterpret_cast<void**>(&d_bias), bias.size() * sizeof(float));
+        cudaMalloc(reinterpret_cast<void**>(&d_ids), pre_ids.size() * sizeof(int32_t));
+        cudaMalloc(reinterpret_cast<void**>(&d_weights), pre_weights.size() * sizeof(float));
+        cudaMemcpy(d_bias, bias.data(), bias.size() * sizeof(float), cudaMemcpyHostToDevice);
+        cudaMemcpy(d_ids, pre_ids.data(), pre_ids.size() * sizeof(int32_t), cudaMemcpyHostToDevice);
+        cudaMemcpy(d_weights, pre_weights.data(), pre_weights.size() * sizeof(float), cudaMemcpyHostToDevice);
+        extra(&b.args, int64_t(r) * 160, d_bias, d_ids, d_weights);
+        res = ctx->run(b.args, nullptr);
+        if (res.ok()) res = ctx->synchronize_and_check(nullptr);
+        if (!res.ok()) failures[size_t(r)] = res.message;
+        parts[size_t(r)] = download(b);
+        cudaDeviceSynchronize();
+        ctx.reset();  // collective
+        cudaFree(d_bias);
+        cudaFree(d_ids);
+        cudaFree(d_weights);
+      });
+      std::vector<uint8_t> all;
+      for (int r = 0; r < R; ++r) {
+        ASSERT_TRUE(failures[size_t(r)].empty()) << "mode " << mode << ", R=" << R << ", rank " << r << ": "
+                                                 << failures[size_t(r)];
+        all.insert(all.end(), parts[size_t(r)].begin(), parts[size_t(r)].end());
+      }
+      EXPECT_TRUE(all == one) << "mode " << mode << ": " << R << " ranks differ bitwise from one GPU";
+    }
+  }
+}
+
 // After a forward times out the context is unusable on every path: run() refuses, and a graph captured before the
 // failure gives up on the device before touching anything (the output stays poisoned) and reports why.
 TEST(ExpertParallelFaults, TimeoutLeavesTheContextUnusableEvenForGraphs) {

@@ -4,7 +4,7 @@
 # 128x128-tile tuning build's onemoe-soak, stripped, in .carry/bins.tgz (ignored by git). On the GPU machine:
 #   mkdir -p /tmp/bins && tar xzf .carry/bins.tgz -C /tmp/bins && \
 #     ONEMOE_BIN=/tmp/bins/bin ONEMOE_TUNE_BIN=/tmp/bins/bin-tune scripts/device_reliability.sh
-# (call it with carry [".carry"]). A build here saves the device call the minutes of building there.
+# (call it with carry [".carry/bins.tgz"]). A build here saves the device call the minutes of building there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${ONEMOE_JOBS:-$(nproc)}

@@ -119,8 +119,10 @@ __device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t 
 // picks come from, best key first (ties: the lower id); the weights are the picks' unbiased s_e (divided by their
 // sum when renormalize) times the scaling factor. The staged row (smem, this token's alone) is overwritten with
 // s_e, so that keys and weights cost no exponential after the first pass.
-__device__ __forceinline__ void route_token_pair_grouped(const KernelParams& p, int64_t token, float* row,
-                                                         StageSmem& ss) {
+// Not inlined: its loops would take registers from the GEMM tiles of the kernel around it (the exact-fp32 kernel
+// spilled 200 more bytes with it inline), and it runs once per token, outside every GEMM pipeline.
+__device__ __noinline__ void route_token_pair_grouped(const KernelParams& p, int64_t token, float* row,
+                                                      StageSmem& ss) {
   const int num_experts = p.num_experts, top_k = p.top_k, half = threadIdx.x & 1;
   const int groups = p.num_groups, per_group = num_experts / groups;
   const unsigned pair_mask = 3u << (threadIdx.x & 30u);

@@ -121,8 +121,8 @@ __device__ __forceinline__ void route_token_pair(const KernelParams& p, int64_t 
 // s_e, so that keys and weights cost no exponential after the first pass.
 // Not inlined: its loops would take registers from the GEMM tiles of the kernel around it (the exact-fp32 kernel
 // spilled 200 more bytes with it inline), and it runs once per token, outside every GEMM pipeline.
-__device__ __noinline__ void route_token_pair_grouped(const KernelParams& p, int64_t token, float* row,
-                                                      StageSmem& ss) {
+static __device__ __noinline__ void route_token_pair_grouped(const KernelParams& p, int64_t token, float* row,
+                                                             StageSmem& ss) {
   const int num_experts = p.num_experts, top_k = p.top_k, half = threadIdx.x & 1;
   const int groups = p.num_groups, per_group = num_experts / groups;
   const unsigned pair_mask = 3u << (threadIdx.x & 30u);

@@ -42,6 +42,15 @@ T* device_copy(const std::vector<T>& v) {
   return d;
 }
 
+// The problem's arguments with the routing given instead of the router (w_router is not needed, and not read).
+RunArgs pre_routed_args(const harness::DeviceProblem& problem, const int32_t* ids, const float* weights) {
+  RunArgs args = problem.run_args();
+  args.w_router = nullptr;
+  args.in_topk_ids = ids;
+  args.in_topk_weights = weights;
+  return args;
+}
+
 MoeConfig config_of(const PreRoutedCase& c, Routing routing) {
   MoeConfig config;
   config.routing = routing;
@@ -81,10 +90,7 @@ TEST_P(PreRouted, RoutedForwardsOwnRoutingReproducesItBitwise) {
   }
   int32_t* d_ids = device_copy(ids);
   float* d_weights = device_copy(weights);
-  RunArgs args = problem->run_args();
-  args.w_router = nullptr;  // not needed, and not read
-  args.in_topk_ids = d_ids;
-  args.in_topk_weights = d_weights;
+  const RunArgs args = pre_routed_args(*problem, d_ids, d_weights);
   ASSERT_TRUE(problem->poison_outputs(nullptr).ok());
   const Result r = pre->run(args, nullptr);
   ASSERT_TRUE(r.ok()) << r.message;
@@ -124,10 +130,7 @@ TEST_P(PreRouted, RandomRoutingMatchesTheReference) {
   float* d_weights = device_copy(weights);
   std::unique_ptr<Context> ctx;
   ASSERT_TRUE(Context::create(c.shape, config, {}, &ctx).ok());
-  RunArgs args = problem->run_args();
-  args.w_router = nullptr;
-  args.in_topk_ids = d_ids;
-  args.in_topk_weights = d_weights;
+  const RunArgs args = pre_routed_args(*problem, d_ids, d_weights);
   ASSERT_TRUE(problem->poison_outputs(nullptr).ok());
   ASSERT_TRUE(ctx->run(args, nullptr).ok());
   const Result checked = ctx->synchronize_and_check(nullptr);
@@ -182,10 +185,7 @@ TEST(PreRoutedBadInput, BadIdIsAnErrorNamingTheToken) {
       if (repeat) ids[bad_token * 2 + 1] = ids[bad_token * 2];
       else ids[bad_token * 2 + 1] = bad;
       int32_t* d_ids = device_copy(ids);
-      RunArgs args = problem->run_args();
-      args.w_router = nullptr;
-      args.in_topk_ids = d_ids;
-      args.in_topk_weights = d_weights;
+      const RunArgs args = pre_routed_args(*problem, d_ids, d_weights);
       ASSERT_TRUE(ctx->run(args, nullptr).ok());
       const Result r = ctx->synchronize_and_check(nullptr);
       EXPECT_EQ(r.status, Status::kErrorInvalidArgument) << r.message;
@@ -195,10 +195,7 @@ TEST(PreRoutedBadInput, BadIdIsAnErrorNamingTheToken) {
     }
   }
   int32_t* d_good = device_copy(good);
-  RunArgs args = problem->run_args();
-  args.w_router = nullptr;
-  args.in_topk_ids = d_good;
-  args.in_topk_weights = d_weights;
+  const RunArgs args = pre_routed_args(*problem, d_good, d_weights);
   ASSERT_TRUE(ctx->run(args, nullptr).ok());
   const Result r = ctx->synchronize_and_check(nullptr);
   EXPECT_TRUE(r.ok()) << "the forward after a bad one: " << r.message;
